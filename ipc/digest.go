@@ -661,3 +661,43 @@ func (l *digestLayer) Unwrap(b []byte) ([]byte, error) {
 	l.seqRecv++
 	return bytes.Clone(msg), nil
 }
+
+// ReplayDigest rebuilds both security layers of an observed DIGEST-MD5
+// exchange from the server's challenge, the client's response and the token
+// password. It is for decoding captured or mirrored traffic (tests, debug
+// tools); client unwraps what the server sent and server unwraps what the
+// client sent. It checks the response= value first, so a wrong password is
+// reported rather than producing garbage.
+func ReplayDigest(password []byte, challenge, response []byte) (client, server SecurityLayer, qop string, err error) {
+	ch, err := ParseDirectives(challenge)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	rs, err := ParseDirectives(response)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if rs["nonce"] != ch["nonce"] {
+		return nil, nil, "", fmt.Errorf("%w: response nonce does not match the challenge", ErrDigest)
+	}
+	pw := base64.StdEncoding.EncodeToString(password)
+	qop = rs["qop"]
+	if qop == "" {
+		qop = QOPAuth
+	}
+	realm := rs["realm"]
+	if realm == "" {
+		realm = digestRealm
+	}
+	ha1 := digestHA1(rs["username"], realm, pw, rs["nonce"], rs["cnonce"])
+	if got := digestResponseValue(ha1, "AUTHENTICATE", rs["nonce"], rs["cnonce"], qop); got != rs["response"] {
+		return nil, nil, "", fmt.Errorf("%w: password does not reproduce the captured response", ErrDigest)
+	}
+	if client, err = newDigestLayer(ha1, qop, rs["cipher"], true); err != nil {
+		return nil, nil, "", err
+	}
+	if server, err = newDigestLayer(ha1, qop, rs["cipher"], false); err != nil {
+		return nil, nil, "", err
+	}
+	return client, server, qop, nil
+}
