@@ -38,6 +38,10 @@ type Options struct {
 	// ClientID is the 16-byte client id; nil picks a random one. Share one
 	// id across the connections of one logical client, as Java does.
 	ClientID []byte
+	// CallIDs, if set, is the call-id counter, shared by every connection
+	// that uses it, as Java's Client.callIdCounter is shared by all
+	// connections of a JVM; nil gives each connection its own counter.
+	CallIDs *atomic.Int32
 	// CallerContext, if set, is sent in every call header (the yarn CLI sends "CLI").
 	CallerContext string
 	// Dial opens the transport; nil uses net.Dialer.
@@ -99,7 +103,7 @@ type Conn struct {
 	closeErr error
 	closed   bool
 
-	nextID     atomic.Int32
+	nextID     *atomic.Int32
 	lastRead   atomic.Int64 // unix nanos
 	lastActive atomic.Int64
 	done       chan struct{}
@@ -134,6 +138,10 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 		lg:       opts.Logger.With().Str("component", "ipc").Str("rm_addr", opts.Addr).Logger(),
 		pending:  make(map[int32]chan result),
 		done:     make(chan struct{}),
+		nextID:   opts.CallIDs,
+	}
+	if c.nextID == nil {
+		c.nextID = new(atomic.Int32)
 	}
 	if c.clientID == nil {
 		c.clientID = NewClientID()
@@ -553,6 +561,9 @@ func NewClient(opts Options) (*Client, error) {
 	}
 	if opts.ClientID == nil {
 		opts.ClientID = NewClientID()
+	}
+	if opts.CallIDs == nil {
+		opts.CallIDs = new(atomic.Int32) // call ids stay unique across redials
 	}
 	return &Client{opts: opts}, nil
 }
