@@ -114,6 +114,21 @@ func ParseDirectives(b []byte) (map[string]string, error) {
 	}
 }
 
+// quoteDirective quotes a directive value, escaping '"' and '\\' (RFC 2831
+// quoted-string), so a hostile nonce cannot inject directives.
+func quoteDirective(v string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		if v[i] == '"' || v[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(v[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
 func splitList(v string) []string {
 	var out []string
 	for _, p := range strings.Split(v, ",") {
@@ -287,8 +302,8 @@ func (c *DigestClient) Respond(challenge []byte) ([]byte, error) {
 	c.ha1 = digestHA1(c.username, realm, c.password, c.nonce, c.cnonce)
 	resp := digestResponseValue(c.ha1, "AUTHENTICATE", c.nonce, c.cnonce, c.qop)
 	var b strings.Builder
-	fmt.Fprintf(&b, `charset=utf-8,username="%s",realm="%s",nonce="%s",nc=00000001,cnonce="%s",digest-uri="%s",maxbuf=%d,response=%s,qop=%s`,
-		c.username, realm, c.nonce, c.cnonce, digestURI, digestMaxBuf, resp, c.qop)
+	fmt.Fprintf(&b, `charset=utf-8,username=%s,realm=%s,nonce=%s,nc=00000001,cnonce=%s,digest-uri="%s",maxbuf=%d,response=%s,qop=%s`,
+		quoteDirective(c.username), quoteDirective(realm), quoteDirective(c.nonce), quoteDirective(c.cnonce), digestURI, digestMaxBuf, resp, c.qop)
 	if c.cipher != "" {
 		fmt.Fprintf(&b, `,cipher="%s"`, c.cipher)
 	}
