@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -262,4 +263,41 @@ func TestDialRefusedIsConnError(t *testing.T) {
 	require.Equal(t, "dial", ce.Op)
 	require.Equal(t, addr, ce.Addr)
 	require.False(t, errors.Is(err, ErrClosed))
+}
+
+// A call that waits on a silent server makes the client send pings
+// (callId -4) every PingInterval, as Java does with ipc.ping.interval.
+func TestPingWhileWaiting(t *testing.T) {
+	addr := startServer(t, ServerOptions{AllowSimple: true})
+	ctx := testCtx(t)
+	var sent []byte
+	var mu sync.Mutex
+	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "u", PingInterval: 30 * time.Millisecond,
+		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, network, a)
+			return &teeConn{Conn: nc, mu: &mu, out: &sent}, err
+		}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = call(ctx, c, "slow") // the handler takes 200 ms
+	require.NoError(t, err)
+	ping, err := AppendFrame(nil, RequestHeader(CallIDPing, c.clientID, -1))
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.GreaterOrEqual(t, bytes.Count(sent, ping), 2, "expected pings during a 200 ms call with a 30 ms ping interval")
+}
+
+type teeConn struct {
+	net.Conn
+	mu  *sync.Mutex
+	out *[]byte
+}
+
+func (c *teeConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	*c.out = append(*c.out, b...)
+	c.mu.Unlock()
+	return c.Conn.Write(b)
 }

@@ -1,9 +1,8 @@
 package hdfspb_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -19,17 +18,23 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
 	"github.com/spindle-yarn/spindle/proto/hdfspb"
 )
 
-// These tests decode real Hadoop 3.3.6 conversations (shared/fixtures) with
-// our definitions. For every protobuf message on the wire they check that it
-// parses (required fields included), that nothing lands in unknown fields
-// anywhere in the tree (a wrong field number or enum value would), and that a
-// deterministic re-encoding reproduces the captured bytes exactly.
+// These tests decode real Hadoop 3.3.6 conversations (shared/fixtures,
+// located, loaded and framed by internal/capture) with our definitions. For
+// every protobuf message on the wire they check that it parses (required
+// fields included), that nothing lands in unknown fields anywhere in the
+// tree (a wrong field number or enum value would), and that a deterministic
+// re-encoding reproduces the captured bytes exactly. NameNode traffic is
+// read in clear (SIMPLE, QOP auth), inside DIGEST-MD5 auth-int and
+// auth-conf WRAP messages (unwrapped with the fixtures' delegation tokens),
+// and from the plaintext of GSSAPI auth-int wrap tokens; only GSSAPI privacy
+// stays sealed.
 
 const (
 	clientProtocol   = "org.apache.hadoop.hdfs.protocol.ClientProtocol"
@@ -40,22 +45,48 @@ const (
 	putCatFileSize   = 1600000
 	kerberosSHA256   = "6805605cf7151db6fbea29ea5548d08417b9160d908f08bfc9a18b04edf14a9f"
 	kerberosFileSize = 44
-	saslCallID       = -33
-	contextCallID    = -3
-	pingCallID       = -4
 )
 
-// fixtures returns the capture directory, or skips when this checkout has none.
+// wantOpaque lists the NameNode conversations capture.Decode cannot unwrap:
+// the GSSAPI ones with QOP auth-int or auth-conf, and nothing else. Every
+// DIGEST-MD5 conversation must be unwrapped with the fixtures' tokens.
+var wantOpaque = []string{
+	"kerberos/distshell-secure-integrity/client-nn-upload.txt",
+	"kerberos/distshell-secure-integrity/rm-nn-renew-cancel-token.txt",
+	"kerberos/distshell-secure-privacy/client-nn-upload.txt",
+	"kerberos/distshell-secure-privacy/rm-nn-cancel-token.txt",
+	"kerberos/distshell-secure-privacy/rm-nn-renew-token.txt",
+	"kerberos/nn-put-integrity/client-nn-cat.txt",
+	"kerberos/nn-put-integrity/client-nn-ls.txt",
+	"kerberos/nn-put-integrity/client-nn-mkdir.txt",
+	"kerberos/nn-put-integrity/client-nn-put.txt",
+	"kerberos/nn-put-privacy/client-nn-cat.txt",
+	"kerberos/nn-put-privacy/client-nn-ls.txt",
+	"kerberos/nn-put-privacy/client-nn-mkdir.txt",
+	"kerberos/nn-put-privacy/client-nn-put.txt",
+}
+
+// wantSealed: the opaque conversations whose wrap tokens are sealed, so no
+// body can be read without the Kerberos keys.
+var wantSealed = []string{
+	"kerberos/distshell-secure-privacy/client-nn-upload.txt",
+	"kerberos/distshell-secure-privacy/rm-nn-cancel-token.txt",
+	"kerberos/distshell-secure-privacy/rm-nn-renew-token.txt",
+	"kerberos/nn-put-privacy/client-nn-cat.txt",
+	"kerberos/nn-put-privacy/client-nn-ls.txt",
+	"kerberos/nn-put-privacy/client-nn-mkdir.txt",
+	"kerberos/nn-put-privacy/client-nn-put.txt",
+}
+
+// fixtures returns a directory below capture.Dir. Missing fixtures fail the
+// test: CI always has them.
 func fixtures(t *testing.T, sub string) string {
 	t.Helper()
-	dir := os.Getenv("SPINDLE_HADOOP_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "hadoop-3.3.6")
-	}
-	dir = filepath.Join(dir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no Hadoop captures at %s (set SPINDLE_HADOOP_FIXTURES): %v", dir, err)
-	}
+	root, err := capture.Dir()
+	require.NoError(t, err)
+	dir := filepath.Join(root, sub)
+	_, err = os.Stat(dir)
+	require.NoError(t, err)
 	return dir
 }
 
@@ -75,47 +106,12 @@ func (c tally) String() string {
 	return fmt.Sprintf("%d messages: %s", total, strings.Join(names, " "))
 }
 
-// check decodes raw into m and asserts the three properties. what names the
-// message in failure output.
+// check decodes raw into m and asserts the three properties
+// (capture.RoundTrip). what names the message in failure output.
 func check(t *testing.T, c tally, what string, raw []byte, m proto.Message) {
 	t.Helper()
-	require.NoError(t, proto.Unmarshal(raw, m), "%s: unmarshal %s", what, m.ProtoReflect().Descriptor().FullName())
-	require.NoError(t, noUnknown(m.ProtoReflect(), string(m.ProtoReflect().Descriptor().Name())), "%s", what)
-	again, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	require.NoError(t, err, "%s: marshal", what)
-	require.Equal(t, hex.EncodeToString(raw), hex.EncodeToString(again), "%s: re-encoding differs", what)
+	require.NoError(t, capture.RoundTrip(raw, m), what)
 	c[m.ProtoReflect().Descriptor().FullName()]++
-}
-
-// noUnknown walks m and every message below it (singular, list and map values).
-func noUnknown(m protoreflect.Message, path string) error {
-	if u := m.GetUnknown(); len(u) > 0 {
-		return fmt.Errorf("%s has %d bytes of unknown fields: %x", path, len(u), []byte(u))
-	}
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		p := path + "." + string(fd.Name())
-		switch {
-		case fd.IsList():
-			if fd.Message() != nil {
-				l := v.List()
-				for i := 0; i < l.Len() && err == nil; i++ {
-					err = noUnknown(l.Get(i).Message(), fmt.Sprintf("%s[%d]", p, i))
-				}
-			}
-		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-					err = noUnknown(mv.Message(), fmt.Sprintf("%s[%v]", p, k.Interface()))
-					return err == nil
-				})
-			}
-		case fd.Message() != nil:
-			err = noUnknown(v.Message(), p)
-		}
-		return err == nil
-	})
-	return err
 }
 
 // ---- byte reader ------------------------------------------------------------------
@@ -172,246 +168,124 @@ func (r *reader) delimited() ([]byte, error) {
 
 // ---- NameNode RPC transcripts -----------------------------------------------------------
 
-// readTranscript reassembles the two directions of a "> hex" / "< hex" file.
-func readTranscript(t *testing.T, path string) (client, server []byte) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	var c, s bytes.Buffer
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		dir, hx, ok := strings.Cut(line, " ")
-		require.True(t, ok, "%s: bad line %q", path, line)
-		b, err := hex.DecodeString(strings.TrimSpace(hx))
-		require.NoError(t, err, "%s: bad hex", path)
-		switch dir {
-		case ">":
-			c.Write(b)
-		case "<":
-			s.Write(b)
-		default:
-			t.Fatalf("%s: bad direction %q", path, dir)
-		}
-	}
-	require.NoError(t, sc.Err())
-	return c.Bytes(), s.Bytes()
-}
-
-// methodTypes maps each ClientNamenodeProtocol method name to fresh request
-// and response messages. It is built from the service block of
+// methodTypes maps each ClientNamenodeProtocol method name to its request
+// and response types. It is built from the service block of
 // client_namenode_protocol.proto; TestServiceBlock checks that block against
 // a hand-written table.
-func methodTypes(t *testing.T) map[string][2]protoreflect.MessageType {
+func methodTypes(t *testing.T) map[string]capture.Method {
 	t.Helper()
 	sd := hdfspb.File_hdfspb_client_namenode_protocol_proto.Services().ByName("ClientNamenodeProtocol")
 	require.NotNil(t, sd)
-	out := map[string][2]protoreflect.MessageType{}
-	for i := 0; i < sd.Methods().Len(); i++ {
-		md := sd.Methods().Get(i)
-		in, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
-		require.NoError(t, err, "method %s", md.Name())
-		outT, err := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
-		require.NoError(t, err, "method %s", md.Name())
-		out[string(md.Name())] = [2]protoreflect.MessageType{in, outT}
-	}
+	out, err := capture.Methods(sd)
+	require.NoError(t, err)
 	return out
 }
+
+// How the calls of a connection reached us.
+const (
+	viaPlain = "plain"
+	viaWrap  = "inside DIGEST-MD5 WRAP"
+	viaGSS   = "GSSAPI auth-int plaintext (checksum not verified)"
+)
 
 // nnConn is the state of one decoded NameNode connection.
 type nnConn struct {
 	name      string
 	mechanism string // SASL mechanism chosen by the client, "" for SIMPLE
-	protocol  string
-	calls     map[int32]string // callId → method
+	via       string
+	identity  []byte // DIGEST-MD5: the delegation token identifier
+	calls     map[int32]string
 	requests  map[int32]proto.Message
 	responses map[int32]proto.Message
 	frames    int
 	wrapped   int // frames that travelled inside SASL WRAP
 }
 
-// unwrap returns the plaintext of a SASL WRAP token for the integrity-only
-// layers: RFC 4121 wrap tokens without confidentiality (GSSAPI) and
-// DIGEST-MD5 auth-int. Sealed tokens cannot be read without keys.
-func (c *nnConn) unwrap(tok []byte) ([]byte, error) {
-	switch c.mechanism {
-	case "GSSAPI":
-		// 05 04 flags ff EC(2) RRC(2) SND_SEQ(8) | plaintext | checksum(EC)
-		if len(tok) < 16 || tok[0] != 0x05 || tok[1] != 0x04 {
-			return nil, errors.New("not an RFC 4121 wrap token")
-		}
-		if tok[2]&0x02 != 0 {
-			return nil, errors.New("sealed wrap token (privacy): cannot read without keys")
-		}
-		ec := int(binary.BigEndian.Uint16(tok[4:6]))
-		if rrc := binary.BigEndian.Uint16(tok[6:8]); rrc != 0 || len(tok) < 16+ec {
-			return nil, fmt.Errorf("unexpected RRC %d / EC %d", rrc, ec)
-		}
-		return tok[16 : len(tok)-ec], nil
-	case "DIGEST-MD5":
-		// msg | HMAC(10) | 00 01 | seqnum(4)
-		if len(tok) < 16 || tok[len(tok)-6] != 0 || tok[len(tok)-5] != 1 {
-			return nil, errors.New("not a DIGEST-MD5 integrity token")
-		}
-		return tok[:len(tok)-16], nil
-	}
-	return nil, fmt.Errorf("WRAP with mechanism %q", c.mechanism)
-}
-
-// parseClient decodes the client→server stream. inner is true for bytes
-// that were unwrapped from SASL WRAP messages (no preamble).
-func (c *nnConn) parseClient(t *testing.T, cnt tally, stream []byte, inner bool, types map[string][2]protoreflect.MessageType) {
-	t.Helper()
-	r := &reader{b: stream}
-	if !inner {
-		pre, err := r.next(7)
-		require.NoError(t, err)
-		require.Equal(t, "hrpc", string(pre[:4]), "%s: preamble", c.name)
-		require.Equal(t, byte(9), pre[4], "%s: IPC version", c.name)
-	}
-	var unwrapped []byte
-	for r.left() > 0 {
-		n, err := r.u32()
-		require.NoError(t, err, c.name)
-		body, err := r.next(int(n))
-		require.NoError(t, err, "%s: frame", c.name)
-		fr := &reader{b: body}
-		where := fmt.Sprintf("%s client frame at %d", c.name, r.off-int(n)-4)
-		c.frames++
-		if inner {
-			c.wrapped++
-		}
-
-		raw, err := fr.delimited()
-		require.NoError(t, err, where)
-		hdr := &commonpb.RpcRequestHeaderProto{}
-		check(t, cnt, where+" header", raw, hdr)
-
-		switch id := hdr.GetCallId(); {
-		case id == saslCallID:
-			raw, err := fr.delimited()
-			require.NoError(t, err, where)
-			sasl := &commonpb.RpcSaslProto{}
-			check(t, cnt, where+" sasl", raw, sasl)
-			if sasl.GetState() == commonpb.RpcSaslProto_INITIATE {
-				require.NotEmpty(t, sasl.GetAuths(), where)
-				c.mechanism = sasl.GetAuths()[0].GetMechanism()
-			}
-			if sasl.GetState() == commonpb.RpcSaslProto_WRAP {
-				pt, err := c.unwrap(sasl.GetToken())
-				require.NoError(t, err, where)
-				unwrapped = append(unwrapped, pt...)
-			}
-		case id == contextCallID:
-			raw, err := fr.delimited()
-			require.NoError(t, err, where)
-			ctx := &commonpb.IpcConnectionContextProto{}
-			check(t, cnt, where+" context", raw, ctx)
-			c.protocol = ctx.GetProtocol()
-		case id == pingCallID:
-		case id >= 0:
-			raw, err := fr.delimited()
-			require.NoError(t, err, where)
-			rh := &commonpb.RequestHeaderProto{}
-			check(t, cnt, where+" request header", raw, rh)
-			require.Equal(t, clientProtocol, rh.GetDeclaringClassProtocolName(), where)
-			require.Equal(t, uint64(1), rh.GetClientProtocolVersion(), where)
-			mt, ok := types[rh.GetMethodName()]
-			require.True(t, ok, "%s: unknown method %q", where, rh.GetMethodName())
-			raw, err = fr.delimited()
-			require.NoError(t, err, where)
-			req := mt[0].New().Interface()
-			check(t, cnt, where+" "+rh.GetMethodName()+" request", raw, req)
-			_, dup := c.calls[id]
-			require.False(t, dup, "%s: call id %d reused", where, id)
-			c.calls[id] = rh.GetMethodName()
-			c.requests[id] = req
-		default:
-			t.Fatalf("%s: unexpected call id %d", where, id)
-		}
-		require.Zero(t, fr.left(), "%s: %d trailing bytes in frame", where, fr.left())
-	}
-	if len(unwrapped) > 0 {
-		c.parseClient(t, cnt, unwrapped, true, types)
-	}
-}
-
-// parseServer decodes the server→client stream; parseClient must run first.
-func (c *nnConn) parseServer(t *testing.T, cnt tally, stream []byte, inner bool, types map[string][2]protoreflect.MessageType) {
-	t.Helper()
-	r := &reader{b: stream}
-	var unwrapped []byte
-	for r.left() > 0 {
-		n, err := r.u32()
-		require.NoError(t, err, c.name)
-		body, err := r.next(int(n))
-		require.NoError(t, err, "%s: frame", c.name)
-		fr := &reader{b: body}
-		where := fmt.Sprintf("%s server frame at %d", c.name, r.off-int(n)-4)
-		c.frames++
-		if inner {
-			c.wrapped++
-		}
-
-		raw, err := fr.delimited()
-		require.NoError(t, err, where)
-		hdr := &commonpb.RpcResponseHeaderProto{}
-		check(t, cnt, where+" header", raw, hdr)
-		id := int32(hdr.GetCallId())
-
-		switch {
-		case id == saslCallID && hdr.GetStatus() == commonpb.RpcResponseHeaderProto_SUCCESS:
-			raw, err := fr.delimited()
-			require.NoError(t, err, where)
-			sasl := &commonpb.RpcSaslProto{}
-			check(t, cnt, where+" sasl", raw, sasl)
-			if sasl.GetState() == commonpb.RpcSaslProto_WRAP {
-				pt, err := c.unwrap(sasl.GetToken())
-				require.NoError(t, err, where)
-				unwrapped = append(unwrapped, pt...)
-			}
-		case hdr.GetStatus() == commonpb.RpcResponseHeaderProto_SUCCESS:
-			method, ok := c.calls[id]
-			require.True(t, ok, "%s: response to unknown call %d", where, id)
-			raw, err := fr.delimited()
-			require.NoError(t, err, where)
-			resp := types[method][1].New().Interface()
-			check(t, cnt, where+" "+method+" response", raw, resp)
-			c.responses[id] = resp
-		default:
-			t.Logf("%s: call %d (%s) failed: %s", where, id, c.calls[id], hdr.GetExceptionClassName())
-		}
-		require.Zero(t, fr.left(), "%s: %d trailing bytes in frame", where, fr.left())
-	}
-	if len(unwrapped) > 0 {
-		c.parseServer(t, cnt, unwrapped, true, types)
-	}
-}
-
-func decodeNN(t *testing.T, cnt tally, path string) *nnConn {
+// decodeNN decodes one NameNode transcript. It returns nil, and the
+// conversation, when the traffic is sealed GSSAPI.
+func decodeNN(t *testing.T, cnt tally, path string, pw capture.Passwords) (*nnConn, *capture.Conversation) {
 	t.Helper()
 	types := methodTypes(t)
-	cs, ss := readTranscript(t, path)
+	tr, err := capture.Load(path)
+	require.NoError(t, err)
+	conv, err := capture.Decode(tr, pw)
+	require.NoError(t, err, path)
 	c := &nnConn{
 		name:      filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path),
+		mechanism: conv.Mechanism,
+		via:       viaPlain,
 		calls:     map[int32]string{},
 		requests:  map[int32]proto.Message{},
 		responses: map[int32]proto.Message{},
 	}
-	c.parseClient(t, cnt, cs, false, types)
-	c.parseServer(t, cnt, ss, false, types)
-	require.Equal(t, clientProtocol, c.protocol, "%s: connection context protocol", c.name)
-	require.NotEmpty(t, c.calls, c.name)
-	for id, m := range c.calls {
-		_, ok := c.responses[id]
-		require.True(t, ok, "%s: no successful response to call %d (%s)", c.name, id, m)
+	full := conv
+	switch {
+	case conv.Opaque:
+		require.Equal(t, ipc.MechGSSAPI, conv.Mechanism, "%s: DIGEST-MD5 traffic left opaque", c.name)
+		peek, err := capture.PeekGSSIntegrity(conv)
+		if errors.Is(err, capture.ErrSealed) {
+			return nil, conv
+		}
+		require.NoError(t, err, c.name)
+		full, c.via = peek, viaGSS
+	case conv.Wrapped:
+		c.via = viaWrap
 	}
-	return c
+
+	// Every frame, outer and inner: the IPC layer's own messages.
+	for _, fs := range [][]capture.Frame{full.Client, full.Server, full.InnerClient, full.InnerServer} {
+		for i, f := range fs {
+			where := fmt.Sprintf("%s frame %d (inner %v, client %v)", c.name, i, f.Inner, f.Req != nil)
+			msgs, err := capture.CheckIPC(f)
+			require.NoError(t, err, where)
+			for _, m := range msgs {
+				cnt[m.ProtoReflect().Descriptor().FullName()]++
+			}
+			c.frames++
+			if f.Inner {
+				c.wrapped++
+			}
+		}
+	}
+
+	if conv.Mechanism == ipc.MechDigestMD5 {
+		d, err := ipc.ParseDirectives(conv.Response)
+		require.NoError(t, err, c.name)
+		c.identity, err = base64.StdEncoding.DecodeString(d["username"])
+		require.NoError(t, err, c.name)
+		id, err := ipc.ParseDelegationTokenIdentifier(c.identity)
+		require.NoError(t, err, "%s: SASL username", c.name)
+		require.Equal(t, c.identity, id.Marshal(), "%s: SASL username re-encoding", c.name)
+	}
+
+	ctx, err := full.Context()
+	require.NoError(t, err, c.name)
+	require.NotNil(t, ctx, "%s: no connection context", c.name)
+	require.Equal(t, clientProtocol, ctx.GetProtocol(), "%s: connection context protocol", c.name)
+
+	calls, err := full.CheckedCalls()
+	require.NoError(t, err, c.name)
+	require.NotEmpty(t, calls, c.name)
+	for _, call := range calls {
+		id := call.Request.Req.Header.GetCallId()
+		where := fmt.Sprintf("%s call %d", c.name, id)
+		rh := call.Request.Req.Call
+		require.Equal(t, clientProtocol, rh.GetDeclaringClassProtocolName(), where)
+		require.Equal(t, uint64(1), rh.GetClientProtocolVersion(), where)
+		mt, ok := types[call.Method()]
+		require.True(t, ok, "%s: unknown method %q", where, call.Method())
+		req := mt.Request.New().Interface()
+		check(t, cnt, where+" "+call.Method()+" request", call.Request.Req.Body, req)
+		c.calls[id] = call.Method()
+		c.requests[id] = req
+
+		rep := call.Reply.Resp
+		require.NotNil(t, rep.Body, "%s: no successful response to %s: %s %s", where, call.Method(), rep.Header.GetExceptionClassName(), rep.Header.GetErrorMsg())
+		resp := mt.Response.New().Interface()
+		check(t, cnt, where+" "+call.Method()+" response", rep.Body, resp)
+		c.responses[id] = resp
+	}
+	return c, conv
 }
 
 // byMethod returns the (request, response) pairs of method in call order.
@@ -620,7 +494,7 @@ func TestServiceBlock(t *testing.T) {
 	types := methodTypes(t)
 	require.Len(t, types, 111)
 	for name, mt := range types {
-		for _, m := range mt {
+		for _, m := range []protoreflect.MessageType{mt.Request, mt.Response} {
 			_, generated := m.New().Interface().(interface{ ProtoReflect() protoreflect.Message })
 			require.True(t, generated, name)
 			require.NotContains(t, fmt.Sprintf("%T", m.New().Interface()), "dynamicpb", name)
@@ -648,8 +522,8 @@ func TestServiceBlock(t *testing.T) {
 	for name, want := range table {
 		got, ok := types[name]
 		require.True(t, ok, name)
-		require.Equal(t, want[0].ProtoReflect().Descriptor().FullName(), got[0].Descriptor().FullName(), name)
-		require.Equal(t, want[1].ProtoReflect().Descriptor().FullName(), got[1].Descriptor().FullName(), name)
+		require.Equal(t, want[0].ProtoReflect().Type(), got.Request, name)
+		require.Equal(t, want[1].ProtoReflect().Type(), got.Response, name)
 	}
 }
 
@@ -665,7 +539,9 @@ func TestPutCatCaptures(t *testing.T) {
 	require.Len(t, nn, 6)
 	frames := 0
 	for _, p := range nn {
-		c := decodeNN(t, cnt, p)
+		c, conv := decodeNN(t, cnt, p, nil)
+		require.NotNil(t, c, p)
+		require.Equal(t, "", conv.Mechanism, "SIMPLE without SASL")
 		conns[strings.TrimSuffix(filepath.Base(p), ".txt")] = c
 		frames += c.frames
 		t.Logf("%s: %d frames: %s", c.name, c.frames, c.methodList())
@@ -728,42 +604,108 @@ func total(c tally) int {
 	return n
 }
 
-// TestKerberosCaptures decodes the NameNode conversations of the secure
-// cluster: in clear after SASL for QOP auth, and from the plaintext inside
-// the SASL WRAP tokens for QOP auth-int (integrity protection does not
-// encrypt). Privacy (auth-conf) traffic is sealed and is not decoded here,
-// but its DataNode traffic, which has no SASL, is.
+// TestKerberosCaptures decodes every NameNode conversation of the secure
+// cluster: in clear after SASL for QOP auth; inside the DIGEST-MD5 WRAP
+// messages for auth-int and auth-conf, unwrapped with the HDFS delegation
+// tokens of the credentials files; and from the plaintext inside GSSAPI
+// auth-int wrap tokens (integrity protection does not encrypt). GSSAPI
+// privacy traffic is sealed and stays opaque, but its DataNode traffic,
+// which has no SASL, is decoded.
 func TestKerberosCaptures(t *testing.T) {
+	root := fixtures(t, "")
 	dir := fixtures(t, "kerberos")
 	cnt := tally{}
 
-	var nn []string
-	for _, sub := range []string{
-		"nn-put-auth", "nn-fetchdt-auth", "nn-ls-token-auth", "distshell-secure-auth",
-		"nn-put-integrity", "distshell-secure-integrity",
-	} {
-		m, err := filepath.Glob(filepath.Join(dir, sub, "*-nn*.txt"))
-		require.NoError(t, err)
-		for _, p := range m {
-			if !strings.HasPrefix(filepath.Base(p), "kdc-") {
-				nn = append(nn, p)
+	// Every token password the fixtures hold, and the HDFS delegation
+	// token identifiers among them.
+	keys := capture.Keyring{}
+	stored := map[string]bool{}
+	creds, err := capture.CredentialFiles(root)
+	require.NoError(t, err)
+	for _, cr := range creds {
+		for _, tok := range cr.Tokens() {
+			keys.Add(tok)
+			if tok.Kind == ipc.KindHDFSDelegation {
+				stored[string(tok.Identifier)] = true
 			}
 		}
 	}
-	require.NotEmpty(t, nn)
+	require.NotEmpty(t, stored)
+
+	all, err := capture.All(dir)
+	require.NoError(t, err)
+	var nn []string
+	for _, p := range all {
+		// who-whom[-what].txt: the NameNode is the server.
+		if parts := strings.Split(strings.TrimSuffix(filepath.Base(p), ".txt"), "-"); len(parts) > 1 && parts[1] == "nn" {
+			nn = append(nn, p)
+		}
+	}
+	sort.Strings(nn)
+	require.Len(t, nn, 26)
+
 	frames, wrapped := 0, 0
 	methods := map[string]int{}
+	bodies := map[string]int{}
+	issued := map[string]bool{} // delegation token identifiers getDelegationToken returned
+	var opaque, sealed []string
 	for _, p := range nn {
-		c := decodeNN(t, cnt, p)
+		rel, err := filepath.Rel(root, p)
+		require.NoError(t, err)
+		rel = filepath.ToSlash(rel)
+		c, conv := decodeNN(t, cnt, p, keys.Password)
+		if conv.Opaque {
+			opaque = append(opaque, rel)
+		}
+		if c == nil {
+			sealed = append(sealed, rel)
+			t.Logf("%s (%s): sealed", rel, conv.Mechanism)
+			continue
+		}
+		if c.mechanism == ipc.MechDigestMD5 {
+			d, err := ipc.ParseDirectives(conv.Response)
+			require.NoError(t, err)
+			qop := d["qop"]
+			switch {
+			case strings.Contains(rel, "-integrity/"):
+				require.Equal(t, ipc.QOPAuthInt, qop, rel)
+			case strings.Contains(rel, "-privacy/"):
+				require.Equal(t, ipc.QOPAuthConf, qop, rel)
+			default:
+				require.Equal(t, ipc.QOPAuth, qop, rel)
+			}
+			require.Equal(t, qop != ipc.QOPAuth, c.via == viaWrap, rel)
+			require.True(t, stored[string(c.identity)], "%s: SASL username is not a stored HDFS delegation token", rel)
+		}
 		frames += c.frames
 		wrapped += c.wrapped
-		for _, m := range c.calls {
+		for id, m := range c.calls {
 			methods[m]++
+			bodies[c.via] += 2
+			if m == "getDelegationToken" {
+				tok := c.responses[id].(*commonpb.GetDelegationTokenResponseProto).GetToken()
+				require.Equal(t, ipc.KindHDFSDelegation, tok.GetKind())
+				ident, err := ipc.ParseDelegationTokenIdentifier(tok.GetIdentifier())
+				require.NoError(t, err, rel)
+				require.Equal(t, tok.GetIdentifier(), ident.Marshal(), rel)
+				issued[string(tok.GetIdentifier())] = true
+			}
 		}
-		t.Logf("%s (%s): %d frames (%d unwrapped): %s", c.name, c.mechanism, c.frames, c.wrapped, c.methodList())
+		t.Logf("%s (%s, %s): %d frames (%d unwrapped): %s", rel, c.mechanism, c.via, c.frames, c.wrapped, c.methodList())
 	}
-	for _, m := range []string{"getDelegationToken", "renewDelegationToken", "cancelDelegationToken", "create", "addBlock", "complete", "getBlockLocations"} {
+	require.Equal(t, wantOpaque, opaque, "conversations left opaque")
+	require.Equal(t, wantSealed, sealed, "conversations with sealed GSSAPI wrap tokens")
+	for _, m := range []string{"getDelegationToken", "renewDelegationToken", "cancelDelegationToken", "create", "addBlock", "complete", "getBlockLocations", "delete", "getListing"} {
 		require.Positive(t, methods[m], "no %s call decoded", m)
+	}
+	for _, via := range []string{viaPlain, viaWrap, viaGSS} {
+		require.Positive(t, bodies[via], "no body decoded %s", via)
+	}
+	// Each delegation token the captures show being issued is the one a
+	// credentials file stores (fetchdt's file, the AM's container tokens).
+	require.NotEmpty(t, issued)
+	for id := range issued {
+		require.True(t, stored[id], "issued delegation token not in any credentials file")
 	}
 
 	dnMsgs := 0
@@ -779,8 +721,16 @@ func TestKerberosCaptures(t *testing.T) {
 		}
 		dnMsgs += total(cnt) - before
 	}
-	t.Logf("NameNode: %d frames (%d unwrapped from SASL WRAP) in %d connections; DataNode: %d messages; %s",
-		frames, wrapped, len(nn), dnMsgs, cnt)
+	keysOf := make([]string, 0, len(bodies))
+	for k := range bodies {
+		keysOf = append(keysOf, k)
+	}
+	sort.Strings(keysOf)
+	for _, k := range keysOf {
+		t.Logf("%4d bodies  %s", bodies[k], k)
+	}
+	t.Logf("NameNode: %d frames (%d unwrapped from SASL WRAP) in %d connections, %d opaque (%d sealed); DataNode: %d messages; %s",
+		frames, wrapped, len(nn), len(opaque), len(sealed), dnMsgs, cnt)
 }
 
 // TestNoUnknownFindsNestedFields makes sure the unknown-field walk looks
@@ -793,14 +743,14 @@ func TestNoUnknownFindsNestedFields(t *testing.T) {
 	perm.ProtoReflect().SetUnknown(extra)
 	st := &hdfspb.HdfsFileStatusProto{Permission: perm}
 	listing := &hdfspb.DirectoryListingProto{PartialListing: []*hdfspb.HdfsFileStatusProto{{}, st}}
-	err := noUnknown(listing.ProtoReflect(), "DirectoryListingProto")
+	err := capture.NoUnknown(listing.ProtoReflect())
 	require.ErrorContains(t, err, "DirectoryListingProto.partialListing[1].permission")
 
 	ack := &hdfspb.PipelineAckProto{}
 	ack.ProtoReflect().SetUnknown(extra)
-	require.Error(t, noUnknown(ack.ProtoReflect(), "PipelineAckProto"))
+	require.Error(t, capture.NoUnknown(ack.ProtoReflect()))
 
-	require.NoError(t, noUnknown((&hdfspb.RouterFederatedStateProto{
+	require.NoError(t, capture.NoUnknown((&hdfspb.RouterFederatedStateProto{
 		NamespaceStateIds: map[string]int64{"ns1": 7},
-	}).ProtoReflect(), "RouterFederatedStateProto"))
+	}).ProtoReflect()))
 }

@@ -1,26 +1,30 @@
 package yarnpb_test
 
 // These tests replay the real Hadoop 3.3.6 wire captures in
-// shared/fixtures/hadoop-3.3.6 through our YARN definitions. Every request
-// and response body of every YARN call, and every token identifier found in
-// them, must
+// shared/fixtures/hadoop-3.3.6 (located, loaded and framed by
+// internal/capture) through our YARN definitions. Every request and response
+// body of every YARN call, and every token identifier found in them, must
 //
 //  1. unmarshal (including proto2 required-field checks),
 //  2. leave no unknown field anywhere in the decoded tree (a wrong field
 //     number or enum value shows up here), and
 //  3. re-encode, deterministically, to exactly the captured bytes (a wrong
 //     wire type, label or packing shows up here).
+//
+// That holds for the traffic in clear (SIMPLE, or SASL QOP auth) and for the
+// traffic inside DIGEST-MD5 auth-int and auth-conf SASL WRAP messages, which
+// internal/capture unwraps with the token passwords of the fixtures'
+// credentials files and the NMTokens of the allocate responses. Only GSSAPI
+// protected traffic stays opaque; its integrity-only wrap tokens still carry
+// the plaintext, which is decoded too (without verifying the Kerberos
+// checksums).
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +34,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 )
@@ -109,310 +115,201 @@ var yarnMethods = map[string]map[string]rpc{
 }
 
 // identifierTypes maps a token kind to the message its identifier holds.
-// HDFS_DELEGATION_TOKEN identifiers are Writable records, not protobuf.
+// HDFS_DELEGATION_TOKEN identifiers are Writable records, not protobuf
+// (ipc.ParseDelegationTokenIdentifier).
 var identifierTypes = map[string]proto.Message{
-	"YARN_AM_RM_TOKEN":          &yarnpb.AMRMTokenIdentifierProto{},
-	"NMToken":                   &yarnpb.NMTokenIdentifierProto{},
-	"ContainerToken":            &yarnpb.ContainerTokenIdentifierProto{},
-	"YARN_CLIENT_TOKEN":         &yarnpb.ClientToAMTokenIdentifierProto{},
-	"RM_DELEGATION_TOKEN":       &yarnpb.YARNDelegationTokenIdentifierProto{},
-	"TIMELINE_DELEGATION_TOKEN": &yarnpb.YARNDelegationTokenIdentifierProto{},
+	ipc.KindAMRMToken:        &yarnpb.AMRMTokenIdentifierProto{},
+	ipc.KindNMToken:          &yarnpb.NMTokenIdentifierProto{},
+	ipc.KindContainerToken:   &yarnpb.ContainerTokenIdentifierProto{},
+	ipc.KindClientToAMToken:  &yarnpb.ClientToAMTokenIdentifierProto{},
+	ipc.KindRMDelegation:     &yarnpb.YARNDelegationTokenIdentifierProto{},
+	ipc.KindTimelineDelegate: &yarnpb.YARNDelegationTokenIdentifierProto{},
 }
 
 // saslIdentifierTypes: the token kind a SASL TOKEN (DIGEST-MD5) client uses
 // on each protocol; its identifier is the base64 username.
 var saslIdentifierTypes = map[string]string{
-	masterProtocol:    "YARN_AM_RM_TOKEN",
-	containerProtocol: "NMToken",
-	clientProtocol:    "RM_DELEGATION_TOKEN",
+	masterProtocol:    ipc.KindAMRMToken,
+	containerProtocol: ipc.KindNMToken,
+	clientProtocol:    ipc.KindRMDelegation,
+}
+
+// serverProtocols: the protocols each YARN server role of a transcript name
+// (who-whom[-what].txt) speaks.
+var serverProtocols = map[string][]string{
+	"rm": {clientProtocol, masterProtocol},
+	"nm": {containerProtocol},
+}
+
+// wantOpaque lists the YARN conversations capture.Decode cannot unwrap: the
+// GSSAPI ones with QOP auth-int or auth-conf, and nothing else. Every
+// DIGEST-MD5 conversation must be unwrapped with the fixtures' passwords.
+var wantOpaque = []string{
+	"kerberos/distshell-secure-integrity/client-rm.txt",
+	"kerberos/distshell-secure-privacy/client-rm.txt",
+	"kerberos/rm-list-integrity/client-rm-application-list.txt",
+	"kerberos/rm-list-integrity/client-rm-node-list.txt",
+	"kerberos/rm-list-privacy/client-rm-application-list.txt",
+	"kerberos/rm-list-privacy/client-rm-node-list.txt",
+}
+
+// wantSealed: the opaque conversations whose wrap tokens are sealed, so no
+// body can be read without the Kerberos keys.
+var wantSealed = []string{
+	"kerberos/distshell-secure-privacy/client-rm.txt",
+	"kerberos/rm-list-privacy/client-rm-application-list.txt",
+	"kerberos/rm-list-privacy/client-rm-node-list.txt",
+}
+
+// distshellDirs are the DistributedShell runs: each has an am-rm.txt whose
+// allocate responses carry the NMTokens of its am-nm-*.txt and rm-nm-*.txt.
+var distshellDirs = []string{
+	"distshell-run",
+	"kerberos/distshell-secure-auth",
+	"kerberos/distshell-secure-integrity",
+	"kerberos/distshell-secure-privacy",
 }
 
 // ---------------------------------------------------------------------------
-// Fixture location and transcript parsing
+// Fixtures
 // ---------------------------------------------------------------------------
 
-// fixtureDir finds shared/fixtures/hadoop-3.3.6 ($SPINDLE_FIXTURES overrides),
-// looking upwards from the package directory.
+// fixtureDir is capture.Dir; missing fixtures fail the test (CI has them).
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("SPINDLE_FIXTURES"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
+	d, err := capture.Dir()
 	require.NoError(t, err)
-	for d := wd; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "fixtures", "hadoop-3.3.6")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		if filepath.Dir(d) == d {
-			t.Skip("shared/fixtures/hadoop-3.3.6 not found; set SPINDLE_FIXTURES")
-		}
-	}
+	return d
 }
 
-// readTranscript reassembles the two directions of a "> hex" / "< hex" file.
-func readTranscript(path string) (client, server []byte, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
+// serverRole is the server of a transcript, from its name: "am-rm.txt" → "rm".
+func serverRole(path string) string {
+	parts := strings.Split(strings.TrimSuffix(filepath.Base(path), ".txt"), "-")
+	if len(parts) < 2 {
+		return ""
 	}
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
+	return parts[1]
+}
+
+// folderQOP is the DIGEST-MD5 QOP the folder's rpc.protection implies.
+func folderQOP(rel string) string {
+	switch {
+	case strings.Contains(rel, "-integrity/"):
+		return ipc.QOPAuthInt
+	case strings.Contains(rel, "-privacy/"):
+		return ipc.QOPAuthConf
+	}
+	return ipc.QOPAuth
+}
+
+// transcript is one decoded YARN conversation.
+type transcript struct {
+	rel  string // path below the fixtures directory, with slashes
+	conv *capture.Conversation
+}
+
+// corpus is every YARN transcript of the fixtures, decoded with every token
+// password they hold.
+type corpus struct {
+	dir   string
+	keys  capture.Keyring
+	creds map[string]*ipc.Credentials // by path relative to dir
+	// nmTokens are the NMToken identifiers handed out in each folder's
+	// allocate responses.
+	nmTokens map[string]map[string]bool
+	yarn     []transcript
+}
+
+func rel(t *testing.T, dir, p string) string {
+	t.Helper()
+	r, err := filepath.Rel(dir, p)
+	require.NoError(t, err)
+	return filepath.ToSlash(r)
+}
+
+func decodeFile(t *testing.T, path string, pw capture.Passwords) *capture.Conversation {
+	t.Helper()
+	tr, err := capture.Load(path)
+	require.NoError(t, err)
+	c, err := capture.Decode(tr, pw)
+	require.NoError(t, err, path)
+	return c
+}
+
+// loadCorpus reads the credentials files, decodes every AM→RM conversation
+// first and collects the NMToken passwords of its allocate responses, then
+// decodes every YARN transcript.
+func loadCorpus(t *testing.T) *corpus {
+	t.Helper()
+	c := &corpus{dir: fixtureDir(t), keys: capture.Keyring{}, creds: map[string]*ipc.Credentials{}, nmTokens: map[string]map[string]bool{}}
+	creds, err := capture.CredentialFiles(c.dir)
+	require.NoError(t, err)
+	for p, cr := range creds {
+		c.creds[rel(t, c.dir, p)] = cr
+		for _, tok := range cr.Tokens() {
+			c.keys.Add(tok)
+		}
+	}
+	paths, err := capture.All(c.dir)
+	require.NoError(t, err)
+	for _, p := range paths {
+		if !strings.HasPrefix(filepath.Base(p), "am-rm") {
 			continue
 		}
-		if len(line) < 2 || line[1] != ' ' || (line[0] != '>' && line[0] != '<') {
-			return nil, nil, fmt.Errorf("%s:%d: not a transcript line", path, i+1)
+		conv := decodeFile(t, p, c.keys.Password)
+		require.False(t, conv.Opaque, "%s: AMRMToken password unknown", p)
+		folder := filepath.ToSlash(filepath.Dir(rel(t, c.dir, p)))
+		if c.nmTokens[folder] == nil {
+			c.nmTokens[folder] = map[string]bool{}
 		}
-		b, err := hex.DecodeString(line[2:])
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
-		}
-		if line[0] == '>' {
-			client = append(client, b...)
-		} else {
-			server = append(server, b...)
+		for _, call := range conv.Calls() {
+			if call.Method() != "allocate" || call.Reply == nil || call.Reply.Resp.Body == nil {
+				continue
+			}
+			resp := &yarnpb.AllocateResponseProto{}
+			require.NoError(t, proto.Unmarshal(call.Reply.Resp.Body, resp), p)
+			for _, nt := range resp.GetNmTokens() {
+				tok := ipc.TokenFromProto(nt.GetToken())
+				c.keys.Add(tok)
+				c.nmTokens[folder][string(tok.Identifier)] = true
+			}
 		}
 	}
-	return client, server, nil
+	for _, p := range paths {
+		if serverProtocols[serverRole(p)] == nil {
+			continue
+		}
+		c.yarn = append(c.yarn, transcript{rel(t, c.dir, p), decodeFile(t, p, c.keys.Password)})
+	}
+	sort.Slice(c.yarn, func(i, j int) bool { return c.yarn[i].rel < c.yarn[j].rel })
+	require.NotEmpty(t, c.yarn)
+	return c
 }
 
-// isRPCTranscript reports whether path is a Hadoop RPC transcript (it starts
-// with the client's hrpc preamble).
-func isRPCTranscript(path string) bool {
-	data, err := os.ReadFile(path)
-	return err == nil && bytes.HasPrefix(data, []byte("> 68727063"))
-}
-
-// delimited splits a varint-length-prefixed message off b.
-func delimited(b []byte) (msg, rest []byte, err error) {
-	n, l := protowire.ConsumeVarint(b)
-	if l < 0 {
-		return nil, nil, protowire.ParseError(l)
-	}
-	if n > uint64(len(b)-l) {
-		return nil, nil, fmt.Errorf("delimited length %d exceeds %d remaining bytes", n, len(b)-l)
-	}
-	return b[l : l+int(n)], b[l+int(n):], nil
-}
-
-// frames splits a stream into 4-byte big-endian length-prefixed frames.
-func frames(b []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return nil, fmt.Errorf("%d trailing bytes", len(b))
-		}
-		n := binary.BigEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return nil, fmt.Errorf("frame of %d bytes, %d left", n, len(b)-4)
-		}
-		out = append(out, b[4:4+n])
-		b = b[4+n:]
-	}
-	return out, nil
-}
-
-const saslCallID = -33
-
-type call struct {
-	callID           int32
-	method, protocol string
-	body             []byte
-}
-
-type reply struct {
-	header *commonpb.RpcResponseHeaderProto
-	body   []byte // nil unless status is SUCCESS
-}
-
-type conversation struct {
-	context     *commonpb.IpcConnectionContextProto
-	calls       []call
-	replies     map[int32]reply
-	clientSASL  []*commonpb.RpcSaslProto
-	serverSASL  []*commonpb.RpcSaslProto
-	errorFrames int
-}
-
-func parseConversation(client, server []byte) (*conversation, error) {
-	c := &conversation{replies: map[int32]reply{}}
-	if len(client) < 7 || string(client[:4]) != "hrpc" {
-		return nil, errors.New("client stream lacks the hrpc preamble")
-	}
-	cf, err := frames(client[7:])
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	for i, f := range cf {
-		hb, rest, err := delimited(f)
-		if err != nil {
-			return nil, fmt.Errorf("client frame %d: %w", i, err)
-		}
-		var h commonpb.RpcRequestHeaderProto
-		if err := proto.Unmarshal(hb, &h); err != nil {
-			return nil, fmt.Errorf("client frame %d header: %w", i, err)
-		}
-		switch id := h.GetCallId(); {
-		case id == saslCallID:
-			body, tail, err := delimited(rest)
-			if err != nil || len(tail) != 0 {
-				return nil, fmt.Errorf("client SASL frame %d: %v, %d trailing", i, err, len(tail))
-			}
-			var s commonpb.RpcSaslProto
-			if err := proto.Unmarshal(body, &s); err != nil {
-				return nil, fmt.Errorf("client SASL frame %d: %w", i, err)
-			}
-			c.clientSASL = append(c.clientSASL, &s)
-		case id == -3:
-			body, tail, err := delimited(rest)
-			if err != nil || len(tail) != 0 {
-				return nil, fmt.Errorf("context frame %d: %v, %d trailing", i, err, len(tail))
-			}
-			c.context = &commonpb.IpcConnectionContextProto{}
-			if err := proto.Unmarshal(body, c.context); err != nil {
-				return nil, fmt.Errorf("context frame %d: %w", i, err)
-			}
-		case id == -4: // ping: header only
-			if len(rest) != 0 {
-				return nil, fmt.Errorf("ping frame %d has a body", i)
-			}
-		case id >= 0:
-			rh, rest, err := delimited(rest)
-			if err != nil {
-				return nil, fmt.Errorf("call frame %d: %w", i, err)
-			}
-			var req commonpb.RequestHeaderProto
-			if err := proto.Unmarshal(rh, &req); err != nil {
-				return nil, fmt.Errorf("call frame %d request header: %w", i, err)
-			}
-			body, tail, err := delimited(rest)
-			if err != nil || len(tail) != 0 {
-				return nil, fmt.Errorf("call frame %d body: %v, %d trailing", i, err, len(tail))
-			}
-			c.calls = append(c.calls, call{id, req.GetMethodName(), req.GetDeclaringClassProtocolName(), body})
-		default:
-			return nil, fmt.Errorf("client frame %d: unexpected callId %d", i, id)
+// conversation returns the decoded transcript at rel.
+func (c *corpus) conversation(t *testing.T, rel string) *capture.Conversation {
+	t.Helper()
+	for _, tr := range c.yarn {
+		if tr.rel == rel {
+			return tr.conv
 		}
 	}
-
-	sf, err := frames(server)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	for i, f := range sf {
-		hb, rest, err := delimited(f)
-		if err != nil {
-			return nil, fmt.Errorf("server frame %d: %w", i, err)
-		}
-		h := &commonpb.RpcResponseHeaderProto{}
-		if err := proto.Unmarshal(hb, h); err != nil {
-			return nil, fmt.Errorf("server frame %d header: %w", i, err)
-		}
-		id := int32(h.GetCallId())
-		ok := h.GetStatus() == commonpb.RpcResponseHeaderProto_SUCCESS
-		if !ok {
-			if len(rest) != 0 {
-				return nil, fmt.Errorf("server frame %d: error response with a body", i)
-			}
-			c.errorFrames++
-		}
-		var body []byte
-		if ok {
-			var tail []byte
-			body, tail, err = delimited(rest)
-			if err != nil || len(tail) != 0 {
-				return nil, fmt.Errorf("server frame %d body: %v, %d trailing", i, err, len(tail))
-			}
-		}
-		switch {
-		case id == saslCallID:
-			if ok {
-				var s commonpb.RpcSaslProto
-				if err := proto.Unmarshal(body, &s); err != nil {
-					return nil, fmt.Errorf("server SASL frame %d: %w", i, err)
-				}
-				c.serverSASL = append(c.serverSASL, &s)
-			}
-		case id >= 0:
-			if _, dup := c.replies[id]; dup {
-				return nil, fmt.Errorf("server frame %d: second reply to call %d", i, id)
-			}
-			c.replies[id] = reply{h, body}
-		default:
-			return nil, fmt.Errorf("server frame %d: unexpected callId %d (%s %s)", i, id, h.GetExceptionClassName(), h.GetErrorMsg())
-		}
-	}
-	return c, nil
+	t.Fatalf("no transcript %s", rel)
+	return nil
 }
 
 // ---------------------------------------------------------------------------
-// The three checks
+// Checks
 // ---------------------------------------------------------------------------
-
-// unknownFields lists every message in m's tree that carries unknown fields.
-func unknownFields(path string, m protoreflect.Message, out *[]string) {
-	if u := m.GetUnknown(); len(u) > 0 {
-		*out = append(*out, fmt.Sprintf("%s (%s): unknown %s", path, m.Descriptor().FullName(), describeRaw(u)))
-	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		p := path + "." + string(fd.Name())
-		switch {
-		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-					unknownFields(fmt.Sprintf("%s[%v]", p, k.Interface()), mv.Message(), out)
-					return true
-				})
-			}
-		case fd.IsList():
-			if fd.Message() != nil {
-				l := v.List()
-				for i := 0; i < l.Len(); i++ {
-					unknownFields(fmt.Sprintf("%s[%d]", p, i), l.Get(i).Message(), out)
-				}
-			}
-		case fd.Message() != nil:
-			unknownFields(p, v.Message(), out)
-		}
-		return true
-	})
-}
-
-// describeRaw names the fields of raw wire bytes, for failure messages.
-func describeRaw(b []byte) string {
-	var parts []string
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeField(b)
-		if n < 0 {
-			parts = append(parts, "unparsable")
-			break
-		}
-		parts = append(parts, fmt.Sprintf("#%d(wiretype %d)", num, typ))
-		b = b[n:]
-	}
-	return strings.Join(parts, " ")
-}
 
 // checkBytes runs the three checks of the file comment on raw, decoded into
-// a fresh copy of proto, and returns the decoded message.
+// a fresh copy of prototype, and returns the decoded message.
 func checkBytes(t *testing.T, what string, raw []byte, prototype proto.Message) proto.Message {
 	t.Helper()
 	m := newOf(prototype)
-	require.NoError(t, proto.Unmarshal(raw, m), "%s: unmarshal %s", what, m.ProtoReflect().Descriptor().FullName())
-	var unknown []string
-	unknownFields(string(m.ProtoReflect().Descriptor().Name()), m.ProtoReflect(), &unknown)
-	require.Empty(t, unknown, "%s: unknown fields", what)
-	again, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	require.NoError(t, err, "%s: marshal", what)
-	require.Equal(t, hex.EncodeToString(raw), hex.EncodeToString(again), "%s: re-encoding differs", what)
+	require.NoError(t, capture.RoundTrip(raw, m), what)
 	return m
 }
-
-// ---------------------------------------------------------------------------
-// Token identifiers
-// ---------------------------------------------------------------------------
 
 // tokenStats counts identifiers decoded per token kind.
 type tokenStats map[string]int
@@ -421,13 +318,15 @@ type tokenStats map[string]int
 func checkToken(t *testing.T, what string, tok *commonpb.TokenProto, stats tokenStats) proto.Message {
 	t.Helper()
 	kind := tok.GetKind()
-	if kind == "HDFS_DELEGATION_TOKEN" { // Writable identifier, not ours
-		stats[kind+" (writable, skipped)"]++
+	stats[kind]++
+	if kind == ipc.KindHDFSDelegation { // Writable identifier
+		id, err := ipc.ParseDelegationTokenIdentifier(tok.GetIdentifier())
+		require.NoError(t, err, "%s: %s identifier", what, kind)
+		require.Equal(t, tok.GetIdentifier(), id.Marshal(), "%s: %s identifier re-encoding", what, kind)
 		return nil
 	}
 	prototype, ok := identifierTypes[kind]
 	require.True(t, ok, "%s: token of unexpected kind %q", what, kind)
-	stats[kind]++
 	return checkBytes(t, fmt.Sprintf("%s: %s identifier", what, kind), tok.GetIdentifier(), prototype)
 }
 
@@ -441,10 +340,11 @@ func checkTokensIn(t *testing.T, what string, m protoreflect.Message, stats toke
 		return
 	case *yarnpb.ContainerLaunchContextProto:
 		if x.Tokens != nil {
-			toks, err := readCredentials(x.GetTokens())
+			creds, err := ipc.ParseCredentials(x.GetTokens())
 			require.NoError(t, err, "%s: CLC tokens", what)
-			for i, tok := range toks {
-				checkToken(t, fmt.Sprintf("%s: CLC tokens[%d]", what, i), tok, stats)
+			require.Equal(t, x.GetTokens(), creds.Marshal(), "%s: CLC tokens re-encoding", what)
+			for i, tok := range creds.Tokens() {
+				checkToken(t, fmt.Sprintf("%s: CLC tokens[%d]", what, i), tok.Proto(), stats)
 			}
 		}
 	}
@@ -464,177 +364,140 @@ func checkTokensIn(t *testing.T, what string, m protoreflect.Message, stats toke
 	})
 }
 
-// readVLong decodes a Hadoop WritableUtils VLong (hadoop-wire.md §5.1).
-func readVLong(b []byte) (int64, []byte, error) {
-	if len(b) == 0 {
-		return 0, nil, errors.New("short VLong")
-	}
-	first := int8(b[0])
-	if first >= -112 {
-		return int64(first), b[1:], nil
-	}
-	neg := first < -120
-	n := int(-(int(first) + 112))
-	if neg {
-		n = int(-(int(first) + 120))
-	}
-	if len(b) < 1+n {
-		return 0, nil, errors.New("short VLong")
-	}
-	var v int64
-	for _, c := range b[1 : 1+n] {
-		v = v<<8 | int64(c)
-	}
-	if neg {
-		v = ^v
-	}
-	return v, b[1+n:], nil
-}
-
-func readWritableBytes(b []byte) ([]byte, []byte, error) {
-	n, b, err := readVLong(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	if n < 0 || n > int64(len(b)) {
-		return nil, nil, fmt.Errorf("length %d out of range", n)
-	}
-	return b[:n], b[n:], nil
-}
-
-// readCredentials parses an HDTS credentials blob, format 0 (Writable), the
-// only one Hadoop 3.x writes (hadoop-wire.md §5.3).
-func readCredentials(b []byte) ([]*commonpb.TokenProto, error) {
-	if len(b) < 5 || string(b[:4]) != "HDTS" {
-		return nil, errors.New("no HDTS magic")
-	}
-	if b[4] != 0 {
-		return nil, fmt.Errorf("credentials format %d, want 0", b[4])
-	}
-	b = b[5:]
-	n, b, err := readVLong(b)
-	if err != nil {
-		return nil, err
-	}
-	var toks []*commonpb.TokenProto
-	for i := int64(0); i < n; i++ {
-		var alias, id, pw, kind, service []byte
-		for _, dst := range []*[]byte{&alias, &id, &pw, &kind, &service} {
-			if *dst, b, err = readWritableBytes(b); err != nil {
-				return nil, fmt.Errorf("token %d: %w", i, err)
-			}
-		}
-		toks = append(toks, &commonpb.TokenProto{Identifier: id, Password: pw, Kind: proto.String(string(kind)), Service: proto.String(string(service))})
-	}
-	nsecrets, b, err := readVLong(b)
-	if err != nil {
-		return nil, err
-	}
-	for i := int64(0); i < nsecrets; i++ {
-		for j := 0; j < 2; j++ {
-			if _, b, err = readWritableBytes(b); err != nil {
-				return nil, fmt.Errorf("secret %d: %w", i, err)
-			}
-		}
-	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes", len(b))
-	}
-	return toks, nil
-}
-
-var digestUsername = regexp.MustCompile(`username="([^"]*)"`)
-
 // saslTokenIdentifier returns the token identifier a DIGEST-MD5 client
-// authenticated with (base64 in the username directive), if any.
-func saslTokenIdentifier(t *testing.T, msgs []*commonpb.RpcSaslProto) []byte {
+// authenticated with (base64 in the username directive), or nil.
+func saslTokenIdentifier(t *testing.T, c *capture.Conversation) []byte {
 	t.Helper()
-	for _, s := range msgs {
-		if s.GetState() != commonpb.RpcSaslProto_INITIATE || len(s.GetAuths()) != 1 || s.GetAuths()[0].GetMechanism() != "DIGEST-MD5" {
+	if c.Mechanism != ipc.MechDigestMD5 {
+		return nil
+	}
+	d, err := ipc.ParseDirectives(c.Response)
+	require.NoError(t, err)
+	require.NotEmpty(t, d["username"], "DIGEST-MD5 response without username")
+	id, err := base64.StdEncoding.DecodeString(d["username"])
+	require.NoError(t, err)
+	return id
+}
+
+// digestQOP is the QOP a DIGEST-MD5 client chose ("auth" when unsaid).
+func digestQOP(t *testing.T, c *capture.Conversation) string {
+	t.Helper()
+	require.Equal(t, ipc.MechDigestMD5, c.Mechanism)
+	d, err := ipc.ParseDirectives(c.Response)
+	require.NoError(t, err)
+	if d["qop"] == "" {
+		return ipc.QOPAuth
+	}
+	return d["qop"]
+}
+
+// allocateResponses returns the successful allocate responses of an AM→RM
+// conversation, checked.
+func allocateResponses(t *testing.T, c *capture.Conversation) []*yarnpb.AllocateResponseProto {
+	t.Helper()
+	calls, err := c.CheckedCalls()
+	require.NoError(t, err)
+	var out []*yarnpb.AllocateResponseProto
+	for _, call := range calls {
+		if call.Method() != "allocate" || call.Reply.Resp.Body == nil {
 			continue
 		}
-		m := digestUsername.FindSubmatch(s.GetToken())
-		require.NotNil(t, m, "DIGEST-MD5 response without username")
-		id, err := base64.StdEncoding.DecodeString(string(m[1]))
-		require.NoError(t, err)
-		return id
+		what := fmt.Sprintf("call %d allocate response", call.Request.Req.Header.GetCallId())
+		out = append(out, checkBytes(t, what, call.Reply.Resp.Body, &yarnpb.AllocateResponseProto{}).(*yarnpb.AllocateResponseProto))
 	}
-	return nil
+	return out
 }
 
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
 
-// transcriptDirs are the capture folders whose YARN traffic is in clear
-// (SASL QOP auth or no SASL).
-var transcriptDirs = []string{
-	"distshell-run",
-	"distshell-fail-and-kill",
-	"kerberos/distshell-secure-auth",
-	"kerberos/rm-list-auth",
-}
+// How a body reached us.
+const (
+	viaPlain = "plain"
+	viaWrap  = "inside DIGEST-MD5 WRAP"
+	viaGSS   = "GSSAPI auth-int plaintext (checksum not verified)"
+)
 
 func TestCaptures(t *testing.T) {
-	root := fixtureDir(t)
+	c := loadCorpus(t)
 	frameCount := map[string]int{} // "protocol method req|resp" → frames
+	bodies := map[string]int{}     // "protocol, via" → bodies
 	stats := tokenStats{}
+	var opaque, sealed []string
 	files := 0
-	for _, dir := range transcriptDirs {
-		paths, err := filepath.Glob(filepath.Join(root, dir, "*.txt"))
-		require.NoError(t, err)
-		for _, path := range paths {
-			if !isRPCTranscript(path) {
-				continue
+	for _, tr := range c.yarn {
+		t.Run(tr.rel, func(t *testing.T) {
+			conv, via := tr.conv, viaPlain
+			switch {
+			case conv.Opaque:
+				opaque = append(opaque, tr.rel)
+				require.Equal(t, ipc.MechGSSAPI, conv.Mechanism, "DIGEST-MD5 traffic left opaque")
+				peek, err := capture.PeekGSSIntegrity(conv)
+				if errors.Is(err, capture.ErrSealed) {
+					sealed = append(sealed, tr.rel)
+					return
+				}
+				require.NoError(t, err)
+				conv, via = peek, viaGSS
+			case conv.Wrapped:
+				via = viaWrap
+				require.NotEmpty(t, conv.InnerClient)
+				require.NotEmpty(t, conv.InnerServer)
 			}
-			name := filepath.ToSlash(filepath.Join(dir, filepath.Base(path)))
-			t.Run(name, func(t *testing.T) {
-				client, server, err := readTranscript(path)
-				require.NoError(t, err)
-				conv, err := parseConversation(client, server)
-				require.NoError(t, err)
-				require.NotNil(t, conv.context, "no connection context")
-				protocol := conv.context.GetProtocol()
-				methods, isYARN := yarnMethods[protocol]
-				if !isYARN {
-					t.Skipf("not a YARN protocol: %s", protocol)
+			if conv.Mechanism == ipc.MechDigestMD5 {
+				qop := digestQOP(t, conv)
+				require.Equal(t, folderQOP(tr.rel), qop, "DIGEST-MD5 QOP")
+				require.Equal(t, qop != ipc.QOPAuth, conv.Wrapped)
+				if conv.Wrapped {
+					require.Equal(t, qop, conv.QOP)
 				}
-				files++
+			}
+			ctx, err := conv.Context()
+			require.NoError(t, err)
+			require.NotNil(t, ctx, "no connection context")
+			protocol := ctx.GetProtocol()
+			require.Contains(t, serverProtocols[serverRole(tr.rel)], protocol)
+			methods := yarnMethods[protocol]
+			short := protocol[strings.LastIndex(protocol, ".")+1:]
+			files++
 
-				// The DIGEST-MD5 username is the raw identifier of the
-				// connection's token.
-				if id := saslTokenIdentifier(t, conv.clientSASL); id != nil {
-					kind := saslIdentifierTypes[protocol]
-					stats[kind+" (sasl)"]++
-					checkBytes(t, "SASL username", id, identifierTypes[kind])
+			// The DIGEST-MD5 username is the raw identifier of the
+			// connection's token.
+			if id := saslTokenIdentifier(t, conv); id != nil {
+				kind := saslIdentifierTypes[protocol]
+				stats[kind+" (sasl)"]++
+				checkBytes(t, "SASL username", id, identifierTypes[kind])
+			}
+
+			calls, err := conv.CheckedCalls()
+			require.NoError(t, err)
+			answered := 0
+			for _, call := range calls {
+				id := call.Request.Req.Header.GetCallId()
+				require.Equal(t, protocol, call.Request.Req.Call.GetDeclaringClassProtocolName(), "call %d", id)
+				r, ok := methods[call.Method()]
+				require.True(t, ok, "call %d: unknown method %s", id, call.Method())
+				what := fmt.Sprintf("call %d %s request", id, call.Method())
+				req := checkBytes(t, what, call.Request.Req.Body, r.req)
+				checkTokensIn(t, what, req.ProtoReflect(), stats)
+				frameCount[short+" "+call.Method()+" request"]++
+				bodies[short+", "+via]++
+
+				rep := call.Reply.Resp
+				if rep.Body == nil {
+					t.Logf("call %d %s: %s %s", id, call.Method(), rep.Header.GetStatus(), rep.Header.GetExceptionClassName())
+					continue
 				}
-
-				answered := 0
-				for _, c := range conv.calls {
-					require.Equal(t, protocol, c.protocol, "call %d", c.callID)
-					r, ok := methods[c.method]
-					require.True(t, ok, "call %d: unknown method %s", c.callID, c.method)
-					what := fmt.Sprintf("call %d %s request", c.callID, c.method)
-					req := checkBytes(t, what, c.body, r.req)
-					checkTokensIn(t, what, req.ProtoReflect(), stats)
-					frameCount[protocol[strings.LastIndex(protocol, ".")+1:]+" "+c.method+" request"]++
-
-					rep, ok := conv.replies[c.callID]
-					require.True(t, ok, "call %d %s: no reply", c.callID, c.method)
-					if rep.body == nil {
-						t.Logf("call %d %s: %s %s", c.callID, c.method, rep.header.GetStatus(), rep.header.GetExceptionClassName())
-						continue
-					}
-					answered++
-					what = fmt.Sprintf("call %d %s response", c.callID, c.method)
-					resp := checkBytes(t, what, rep.body, r.resp)
-					checkTokensIn(t, what, resp.ProtoReflect(), stats)
-					frameCount[protocol[strings.LastIndex(protocol, ".")+1:]+" "+c.method+" response"]++
-				}
-				require.Len(t, conv.replies, len(conv.calls), "replies without calls")
-				require.NotZero(t, answered, "no successful call")
-			})
-		}
+				answered++
+				what = fmt.Sprintf("call %d %s response", id, call.Method())
+				resp := checkBytes(t, what, rep.Body, r.resp)
+				checkTokensIn(t, what, resp.ProtoReflect(), stats)
+				frameCount[short+" "+call.Method()+" response"]++
+				bodies[short+", "+via]++
+			}
+			require.NotZero(t, answered, "no successful call")
+		})
 	}
 
 	keys := make([]string, 0, len(frameCount))
@@ -647,7 +510,19 @@ func TestCaptures(t *testing.T) {
 	for _, k := range keys {
 		t.Logf("%4d  %s", frameCount[k], k)
 	}
-	t.Logf("%d YARN bodies decoded from %d transcripts; token identifiers: %v", total, files, map[string]int(stats))
+	keys = keys[:0]
+	for k := range bodies {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%4d bodies  %s", bodies[k], k)
+	}
+	t.Logf("%d YARN bodies decoded from %d of %d transcripts; opaque: %d (%d sealed); token identifiers: %v",
+		total, files, len(c.yarn), len(opaque), len(sealed), map[string]int(stats))
+
+	require.Equal(t, wantOpaque, opaque, "conversations left opaque")
+	require.Equal(t, wantSealed, sealed, "conversations with sealed GSSAPI wrap tokens")
 
 	// What the brief promises must actually have been exercised.
 	for _, m := range []string{"getNewApplication", "submitApplication", "getApplicationReport", "forceKillApplication",
@@ -660,104 +535,113 @@ func TestCaptures(t *testing.T) {
 	for _, m := range []string{"startContainers", "getContainerStatuses", "stopContainers"} {
 		require.NotZero(t, frameCount["ContainerManagementProtocolPB "+m+" response"], m)
 	}
-	for _, k := range []string{"ContainerToken", "NMToken", "YARN_AM_RM_TOKEN"} {
+	for _, k := range []string{ipc.KindContainerToken, ipc.KindNMToken, ipc.KindAMRMToken, ipc.KindHDFSDelegation, ipc.KindClientToAMToken} {
 		require.NotZero(t, stats[k], k)
 	}
+	for _, p := range []string{"ApplicationMasterProtocolPB", "ContainerManagementProtocolPB"} {
+		require.NotZero(t, bodies[p+", "+viaWrap], "%s bodies inside DIGEST-MD5 WRAP", p)
+	}
+	require.NotZero(t, bodies["ApplicationClientProtocolPB, "+viaGSS])
 }
 
-// TestAMContainerTokens decodes the AMRMToken of the AM container's
+// TestAMContainerTokens decodes the AMRMToken of each AM container's
 // container_tokens file and matches it with the identifier the AM sent as
 // its DIGEST-MD5 username in am-rm.txt.
 func TestAMContainerTokens(t *testing.T) {
-	root := fixtureDir(t)
-	raw, err := os.ReadFile(filepath.Join(root, "distshell-run", "am-container_tokens.bin"))
-	require.NoError(t, err)
-	toks, err := readCredentials(raw)
-	require.NoError(t, err)
-	require.Len(t, toks, 1)
-	tok := toks[0]
-	require.Equal(t, "YARN_AM_RM_TOKEN", tok.GetKind())
-	require.Equal(t, "", tok.GetService())
-	id := checkBytes(t, "AMRMToken", tok.GetIdentifier(), &yarnpb.AMRMTokenIdentifierProto{}).(*yarnpb.AMRMTokenIdentifierProto)
-	require.Equal(t, int32(1), id.GetAppAttemptId().GetAttemptId())
-	require.NotZero(t, id.GetAppAttemptId().GetApplicationId().GetClusterTimestamp())
-	require.True(t, id.KeyId != nil, "keyId must be on the wire")
+	c := loadCorpus(t)
+	for _, dir := range distshellDirs {
+		t.Run(dir, func(t *testing.T) {
+			creds := c.creds[dir+"/am-container_tokens.bin"]
+			require.NotNil(t, creds)
+			raw, err := os.ReadFile(filepath.Join(c.dir, dir, "am-container_tokens.bin"))
+			require.NoError(t, err)
+			require.Equal(t, raw, creds.Marshal(), "credentials re-encode to the same bytes")
+			if dir == "distshell-run" {
+				require.Equal(t, 1, creds.Len())
+			} else { // secure: the HDFS delegation token too
+				require.Equal(t, 2, creds.Len())
+				hdt := creds.TokenOfKind(ipc.KindHDFSDelegation)
+				require.NotNil(t, hdt)
+				checkToken(t, "HDFS delegation token", hdt.Proto(), tokenStats{})
+			}
+			tok := creds.Token("")
+			require.NotNil(t, tok)
+			require.Equal(t, ipc.KindAMRMToken, tok.Kind)
+			require.Equal(t, "", tok.Service)
+			id := checkBytes(t, "AMRMToken", tok.Identifier, &yarnpb.AMRMTokenIdentifierProto{}).(*yarnpb.AMRMTokenIdentifierProto)
+			require.Equal(t, int32(1), id.GetAppAttemptId().GetAttemptId())
+			require.NotZero(t, id.GetAppAttemptId().GetApplicationId().GetClusterTimestamp())
+			require.True(t, id.KeyId != nil, "keyId must be on the wire")
 
-	client, server, err := readTranscript(filepath.Join(root, "distshell-run", "am-rm.txt"))
-	require.NoError(t, err)
-	conv, err := parseConversation(client, server)
-	require.NoError(t, err)
-	require.Equal(t, tok.GetIdentifier(), saslTokenIdentifier(t, conv.clientSASL))
+			conv := c.conversation(t, dir+"/am-rm.txt")
+			require.Equal(t, tok.Identifier, saslTokenIdentifier(t, conv))
+			require.Equal(t, folderQOP(dir+"/"), digestQOP(t, conv))
 
-	// The same application's container ids appear in the allocate replies.
-	var sawContainer bool
-	for _, c := range conv.calls {
-		if c.method != "allocate" || conv.replies[c.callID].body == nil {
-			continue
-		}
-		resp := checkBytes(t, "allocate response", conv.replies[c.callID].body, &yarnpb.AllocateResponseProto{}).(*yarnpb.AllocateResponseProto)
-		for _, ctr := range resp.GetAllocatedContainers() {
-			require.True(t, proto.Equal(id.GetAppAttemptId(), ctr.GetId().GetAppAttemptId()))
-			sawContainer = true
-		}
+			// The same application's container ids appear in the allocate replies.
+			var sawContainer bool
+			for _, resp := range allocateResponses(t, conv) {
+				for _, ctr := range resp.GetAllocatedContainers() {
+					require.True(t, proto.Equal(id.GetAppAttemptId(), ctr.GetId().GetAppAttemptId()))
+					sawContainer = true
+				}
+			}
+			require.True(t, sawContainer)
+		})
 	}
-	require.True(t, sawContainer)
 }
 
 // TestAllocateTokenIdentifiers decodes the ContainerToken and NMToken
-// identifiers handed out in distshell-run/am-rm.txt, cross-checks them with
-// the records around them, and finds the NMToken again as the SASL username
-// of the AM's NodeManager connections.
+// identifiers handed out in each run's am-rm.txt (inside WRAP for the
+// integrity and privacy runs), cross-checks them with the records around
+// them, and finds the NMToken again as the SASL username of the AM's and
+// the RM's NodeManager connections.
 func TestAllocateTokenIdentifiers(t *testing.T) {
-	root := fixtureDir(t)
-	client, server, err := readTranscript(filepath.Join(root, "distshell-run", "am-rm.txt"))
-	require.NoError(t, err)
-	conv, err := parseConversation(client, server)
-	require.NoError(t, err)
+	c := loadCorpus(t)
+	for _, dir := range distshellDirs {
+		t.Run(dir, func(t *testing.T) {
+			nmIdentifiers := map[string]bool{}
+			var containers, nmTokens int
+			for i, resp := range allocateResponses(t, c.conversation(t, dir+"/am-rm.txt")) {
+				for j, ctr := range resp.GetAllocatedContainers() {
+					tok := ctr.GetContainerToken()
+					require.Equal(t, ipc.KindContainerToken, tok.GetKind())
+					what := fmt.Sprintf("response %d container %d", i, j)
+					id := checkBytes(t, what, tok.GetIdentifier(), &yarnpb.ContainerTokenIdentifierProto{}).(*yarnpb.ContainerTokenIdentifierProto)
+					require.True(t, proto.Equal(ctr.GetId(), id.GetContainerId()), what)
+					require.True(t, proto.Equal(ctr.GetResource(), id.GetResource()), what)
+					require.True(t, proto.Equal(ctr.GetPriority(), id.GetPriority()), what)
+					require.Equal(t, fmt.Sprintf("%s:%d", ctr.GetNodeId().GetHost(), ctr.GetNodeId().GetPort()), id.GetNmHostAddr(), what)
+					require.Equal(t, yarnpb.ContainerTypeProto_TASK, id.GetContainerType(), what)
+					containers++
+				}
+				for j, nt := range resp.GetNmTokens() {
+					tok := nt.GetToken()
+					require.Equal(t, ipc.KindNMToken, tok.GetKind())
+					what := fmt.Sprintf("response %d nm token %d", i, j)
+					id := checkBytes(t, what, tok.GetIdentifier(), &yarnpb.NMTokenIdentifierProto{}).(*yarnpb.NMTokenIdentifierProto)
+					require.True(t, proto.Equal(nt.GetNodeId(), id.GetNodeId()), what)
+					nmIdentifiers[string(tok.GetIdentifier())] = true
+					nmTokens++
+				}
+			}
+			require.NotZero(t, containers)
+			require.NotZero(t, nmTokens)
+			require.Equal(t, c.nmTokens[dir], nmIdentifiers)
+			t.Logf("%d container token and %d NM token identifiers decoded", containers, nmTokens)
 
-	nmIdentifiers := map[string]bool{}
-	var containers, nmTokens int
-	for _, c := range conv.calls {
-		if c.method != "allocate" || conv.replies[c.callID].body == nil {
-			continue
-		}
-		resp := checkBytes(t, "allocate response", conv.replies[c.callID].body, &yarnpb.AllocateResponseProto{}).(*yarnpb.AllocateResponseProto)
-		for i, ctr := range resp.GetAllocatedContainers() {
-			tok := ctr.GetContainerToken()
-			require.Equal(t, "ContainerToken", tok.GetKind())
-			what := fmt.Sprintf("call %d container %d", c.callID, i)
-			id := checkBytes(t, what, tok.GetIdentifier(), &yarnpb.ContainerTokenIdentifierProto{}).(*yarnpb.ContainerTokenIdentifierProto)
-			require.True(t, proto.Equal(ctr.GetId(), id.GetContainerId()), what)
-			require.True(t, proto.Equal(ctr.GetResource(), id.GetResource()), what)
-			require.True(t, proto.Equal(ctr.GetPriority(), id.GetPriority()), what)
-			require.Equal(t, fmt.Sprintf("%s:%d", ctr.GetNodeId().GetHost(), ctr.GetNodeId().GetPort()), id.GetNmHostAddr(), what)
-			require.Equal(t, yarnpb.ContainerTypeProto_TASK, id.GetContainerType(), what)
-			containers++
-		}
-		for i, nt := range resp.GetNmTokens() {
-			tok := nt.GetToken()
-			require.Equal(t, "NMToken", tok.GetKind())
-			what := fmt.Sprintf("call %d nm token %d", c.callID, i)
-			id := checkBytes(t, what, tok.GetIdentifier(), &yarnpb.NMTokenIdentifierProto{}).(*yarnpb.NMTokenIdentifierProto)
-			require.True(t, proto.Equal(nt.GetNodeId(), id.GetNodeId()), what)
-			nmIdentifiers[string(tok.GetIdentifier())] = true
-			nmTokens++
-		}
-	}
-	require.NotZero(t, containers)
-	require.NotZero(t, nmTokens)
-	t.Logf("%d container token and %d NM token identifiers decoded", containers, nmTokens)
-
-	paths, err := filepath.Glob(filepath.Join(root, "distshell-run", "am-nm-*.txt"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths)
-	for _, p := range paths {
-		client, server, err := readTranscript(p)
-		require.NoError(t, err)
-		conv, err := parseConversation(client, server)
-		require.NoError(t, err)
-		id := saslTokenIdentifier(t, conv.clientSASL)
-		require.True(t, nmIdentifiers[string(id)], "%s: SASL username is not an NMToken from am-rm.txt", filepath.Base(p))
+			var nm int
+			for _, tr := range c.yarn {
+				if filepath.ToSlash(filepath.Dir(tr.rel)) != dir || serverRole(tr.rel) != "nm" {
+					continue
+				}
+				nm++
+				id := saslTokenIdentifier(t, tr.conv)
+				require.NotNil(t, id, tr.rel)
+				require.True(t, nmIdentifiers[string(id)], "%s: SASL username is not an NMToken from am-rm.txt", tr.rel)
+				require.False(t, tr.conv.Opaque, tr.rel)
+			}
+			require.GreaterOrEqual(t, nm, 2)
+		})
 	}
 }
 
@@ -774,12 +658,32 @@ func TestServiceTable(t *testing.T) {
 		require.NotNil(t, sd, protocol)
 		require.Equal(t, want[protocol], sd.Methods().Len(), protocol)
 		require.Len(t, yarnMethods[protocol], sd.Methods().Len(), protocol)
+		types, err := capture.Methods(sd)
+		require.NoError(t, err, protocol)
 		for i := 0; i < sd.Methods().Len(); i++ {
 			md := sd.Methods().Get(i)
 			r, ok := yarnMethods[protocol][string(md.Name())]
 			require.True(t, ok, "%s: %s missing from the table", protocol, md.Name())
 			require.Equal(t, md.Input().FullName(), r.req.ProtoReflect().Descriptor().FullName(), md.Name())
 			require.Equal(t, md.Output().FullName(), r.resp.ProtoReflect().Descriptor().FullName(), md.Name())
+			require.Equal(t, r.req.ProtoReflect().Type(), types[string(md.Name())].Request, md.Name())
+			require.Equal(t, r.resp.ProtoReflect().Type(), types[string(md.Name())].Response, md.Name())
 		}
 	}
+}
+
+// TestCheckBytesFindsNestedUnknown makes sure the unknown-field walk looks
+// inside repeated messages nested in YARN records.
+func TestCheckBytesFindsNestedUnknown(t *testing.T) {
+	extra := protowire.AppendTag(nil, 99, protowire.VarintType)
+	extra = protowire.AppendVarint(extra, 1)
+	res := &yarnpb.ResourceProto{Memory: proto.Int64(256)}
+	res.ProtoReflect().SetUnknown(extra)
+	req := &yarnpb.AllocateRequestProto{Ask: []*yarnpb.ResourceRequestProto{{}, {Capability: res}}}
+	err := capture.NoUnknown(req.ProtoReflect())
+	require.ErrorContains(t, err, "AllocateRequestProto.ask[1].capability")
+	require.ErrorContains(t, err, "#99(wiretype 0)")
+	raw, err := proto.Marshal(req)
+	require.NoError(t, err)
+	require.Error(t, capture.RoundTrip(raw, &yarnpb.AllocateRequestProto{}))
 }
