@@ -1,0 +1,26 @@
+// Package yarn holds Spindle's typed clients for the three YARN protocols:
+// RMClient (ApplicationClientProtocol, with RM HA failover), the AM-RM
+// client (ApplicationMasterProtocol) and the NodeManager client
+// (ContainerManagementProtocol), plus the Go types for YARN records (IDs
+// that print and parse as YARN does, Resource, AppSpec, AppReport,
+// ContainerStatus, exit statuses) and the conversion to and from the wire.
+//
+// # What it must never do
+//
+// Callers never see generated protobuf types: conversions live in
+// convert.go only. yarn reads no files or environment variables:
+// RMOptionsFromConf translates an already-loaded configuration.
+//
+// # Errors
+//
+// Remote Java exceptions match the sentinels of errors.go with errors.Is
+// (ErrApplicationNotFound, ErrAMNotRegistered, …) and keep the
+// *ipc.RemoteError reachable with errors.As; transport failures are
+// *ipc.ConnError. Every error names the call and its identifiers. Whether
+// a failed call is retried is decided in one place, RetryDecision, from the
+// error and Hadoop's @Idempotent/@AtMostOnce annotation of the method.
+//
+// # Concurrency
+//
+// Clients are safe for concurrent use and hold connections until Close.
+package yarn

@@ -1,0 +1,240 @@
+package yarn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spindle-yarn/spindle/ipc"
+)
+
+// Endpoint is one server address and where it came from, so errors can name
+// the configuration key to fix.
+type Endpoint struct {
+	// RMID is the HA rm-id ("" without HA).
+	RMID string
+	// Addr is host:port.
+	Addr string
+	// Key is the configuration key the address came from, e.g.
+	// yarn.resourcemanager.address.rm1.
+	Key string
+}
+
+func (e Endpoint) String() string {
+	if e.Key == "" {
+		return e.Addr
+	}
+	return fmt.Sprintf("%s (%s)", e.Addr, e.Key)
+}
+
+// RetryPolicy bounds failover and retries (yarn.client.failover-* and
+// yarn.resourcemanager.connect.* in Hadoop).
+type RetryPolicy struct {
+	// MaxWait bounds the total time spent retrying one call
+	// (yarn.resourcemanager.connect.max-wait.ms); 0 means 15 minutes.
+	MaxWait time.Duration
+	// BaseDelay is the first backoff (yarn.client.failover-sleep-base-ms);
+	// 0 means 500 ms. Each further attempt doubles it up to MaxDelay.
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff (yarn.client.failover-sleep-max-ms); 0 means 15 s.
+	MaxDelay time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxWait <= 0 {
+		p.MaxWait = 15 * time.Minute
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 500 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 15 * time.Second
+	}
+	return p
+}
+
+// delay is the backoff before attempt n (n ≥ 1), with ±20% jitter.
+func (p RetryPolicy) delay(n int) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < n && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	j := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	return d + j
+}
+
+// connOptions are the ipc settings shared by every endpoint of a caller.
+type connOptions struct {
+	Protocol   string
+	User       string
+	Mechanisms []ipc.ClientMechanism
+	Dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	ClientID   []byte
+	Logger     zerolog.Logger
+}
+
+// failover sends calls to the active one of several endpoints (RM HA),
+// remembering which answered last, rotating on failover errors with
+// backoff, and retrying only what RetryDecision allows.
+type failover struct {
+	eps    []Endpoint
+	policy RetryPolicy
+	lg     zerolog.Logger
+
+	mu      sync.Mutex
+	opts    connOptions
+	clients []*ipc.Client
+	active  int
+}
+
+func newFailover(eps []Endpoint, opts connOptions, policy RetryPolicy) (*failover, error) {
+	if len(eps) == 0 {
+		return nil, errors.New("yarn: no ResourceManager address configured (set yarn.resourcemanager.address, or yarn.resourcemanager.hostname)")
+	}
+	for _, e := range eps {
+		if _, _, err := net.SplitHostPort(e.Addr); err != nil {
+			return nil, fmt.Errorf("yarn: bad address %s: %v (want host:port)", e, err)
+		}
+	}
+	if opts.ClientID == nil {
+		opts.ClientID = ipc.NewClientID()
+	}
+	return &failover{eps: eps, policy: policy.withDefaults(), opts: opts, clients: make([]*ipc.Client, len(eps)),
+		lg: opts.Logger.With().Str("component", "yarn").Logger()}, nil
+}
+
+func (f *failover) client(i int) (*ipc.Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clients[i] == nil {
+		c, err := ipc.NewClient(ipc.Options{Addr: f.eps[i].Addr, Protocol: f.opts.Protocol, User: f.opts.User,
+			Mechanisms: f.opts.Mechanisms, Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		f.clients[i] = c
+	}
+	return f.clients[i], nil
+}
+
+// setMechanisms changes the SASL mechanisms for new connections (a rolled
+// AMRMToken); existing connections stay as they are.
+func (f *failover) setMechanisms(m []ipc.ClientMechanism) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opts.Mechanisms = m
+	for _, c := range f.clients {
+		if c != nil {
+			c.SetMechanisms(m)
+		}
+	}
+}
+
+// resetConns closes every connection so the next call dials anew.
+func (f *failover) resetConns() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.clients {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// call sends one call, failing over and retrying per RetryDecision until it
+// succeeds, fails for good, ctx ends or the policy's MaxWait passes.
+func (f *failover) call(ctx context.Context, method string, req, resp proto.Message) error {
+	start := time.Now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		f.mu.Lock()
+		i := f.active
+		f.mu.Unlock()
+		c, err := f.client(i)
+		if err != nil {
+			return err
+		}
+		err = c.Call(ctx, method, req, resp)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, f.eps[i], err)
+		}
+		action := RetryDecision(err, method)
+		if action == Fail {
+			return err
+		}
+		if time.Since(start) >= f.policy.MaxWait {
+			return fmt.Errorf("yarn: %s: cannot reach a server at %s after %d attempts over %s (check the address keys and that the service runs): %w",
+				method, f.describe(), attempt, time.Since(start).Round(time.Millisecond), err)
+		}
+		if action == Failover {
+			f.mu.Lock()
+			if f.active == i {
+				f.active = (i + 1) % len(f.eps)
+			}
+			f.mu.Unlock()
+		}
+		d := f.policy.delay(attempt)
+		if len(f.eps) > 1 && action == Failover && attempt < len(f.eps) {
+			d = 0 // try every endpoint once before backing off
+		}
+		f.lg.Warn().Err(err).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Str("rm_addr", f.eps[i].Addr).Msg("call failed; retrying")
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], ctx.Err(), err)
+		case <-timer.C:
+		}
+	}
+}
+
+func (f *failover) describe() string {
+	if len(f.eps) == 1 {
+		return f.eps[0].String()
+	}
+	s := ""
+	for i, e := range f.eps {
+		if i > 0 {
+			s += ", "
+		}
+		s += e.String()
+	}
+	return "[" + s + "]"
+}
+
+// Active returns the endpoint that answered last (or will be tried first).
+func (f *failover) activeEndpoint() Endpoint {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.eps[f.active]
+}
+
+func (f *failover) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.clients {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+	return nil
+}

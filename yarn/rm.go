@@ -1,0 +1,312 @@
+package yarn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/proto/commonpb"
+	"github.com/spindle-yarn/spindle/proto/yarnpb"
+)
+
+// RMOptions configures an RMClient. Endpoints is required.
+type RMOptions struct {
+	// Endpoints are the RM client addresses (yarn.resourcemanager.address,
+	// one per rm-id with HA), tried in order and failed over on errors.
+	Endpoints []Endpoint
+	// User is the user name sent with SIMPLE auth (and the effective user
+	// with Kerberos). Empty sends none.
+	User string
+	// Mechanisms are SASL mechanisms (KERBEROS, or TOKEN with an
+	// RM_DELEGATION_TOKEN); nil means SIMPLE, as insecure clusters expect.
+	Mechanisms []ipc.ClientMechanism
+	// Dial opens connections; nil uses net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Retry bounds failover and retries; the zero value uses its defaults.
+	Retry RetryPolicy
+	// PollInterval is how often submit and kill poll for confirmation
+	// (yarn.client.app-submission.poll-interval); 0 means 200 ms.
+	PollInterval time.Duration
+	// Logger; the zero value logs nothing.
+	Logger zerolog.Logger
+}
+
+// RMOptionsFromConf translates Hadoop configuration into RMOptions: the
+// client addresses (with HA rm-ids) and the retry policy. It is pure: it
+// reads no files or environment.
+func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
+	addrs, err := c.RMAddresses(conf.RMClient)
+	if err != nil {
+		return RMOptions{}, err
+	}
+	eps := make([]Endpoint, len(addrs))
+	for i, a := range addrs {
+		eps[i] = Endpoint{RMID: a.RMID, Addr: a.Address, Key: a.Key}
+	}
+	r, err := c.RMRetry()
+	if err != nil {
+		return RMOptions{}, err
+	}
+	return RMOptions{Endpoints: eps, Retry: retryFromConf(r)}, nil
+}
+
+func retryFromConf(r conf.RMRetry) RetryPolicy {
+	p := RetryPolicy{MaxWait: r.MaxWait, BaseDelay: r.FailoverSleepBase, MaxDelay: r.FailoverSleepMax}
+	if r.WaitForever {
+		p.MaxWait = 1<<63 - 1
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = time.Nanosecond // "try once"
+	}
+	return p
+}
+
+// RMClient talks ApplicationClientProtocol to the (active) ResourceManager.
+// It is safe for concurrent use; Close it when done.
+type RMClient struct {
+	f    *failover
+	opts RMOptions
+
+	mu     sync.Mutex
+	maxRes *Resource // from the last getNewApplication
+}
+
+// NewRMClient validates opts; it does not dial.
+func NewRMClient(opts RMOptions) (*RMClient, error) {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	f, err := newFailover(opts.Endpoints, connOptions{Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
+		Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
+	if err != nil {
+		return nil, err
+	}
+	return &RMClient{f: f, opts: opts}, nil
+}
+
+// Close closes the connections. Idempotent.
+func (c *RMClient) Close() error { return c.f.close() }
+
+// Active returns the RM endpoint that answered last.
+func (c *RMClient) Active() Endpoint { return c.f.activeEndpoint() }
+
+// GetNewApplication reserves an application id and returns it with the
+// cluster's maximum container resource.
+func (c *RMClient) GetNewApplication(ctx context.Context) (ApplicationID, Resource, error) {
+	var resp yarnpb.GetNewApplicationResponseProto
+	if err := c.f.call(ctx, mGetNewApplication, &yarnpb.GetNewApplicationRequestProto{}, &resp); err != nil {
+		return ApplicationID{}, Resource{}, mapError(err, "yarn: get new application")
+	}
+	max := resourceFromProto(resp.GetMaximumCapability())
+	c.mu.Lock()
+	c.maxRes = &max
+	c.mu.Unlock()
+	return appIDFromProto(resp.GetApplicationId()), max, nil
+}
+
+// ErrAboveMaximum is returned before sending a request whose resource
+// exceeds the cluster maximum.
+var ErrAboveMaximum = errors.New("yarn: resource above the cluster maximum")
+
+// SubmitApplication submits spec and waits until the RM has accepted it
+// (state past NEW/NEW_SAVING). Submitting the same id twice is safe: the RM
+// treats a known id as already submitted. If the RM fails over before
+// persisting the application, the report says not-found and the
+// submission is sent again, as YarnClientImpl does.
+func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
+	if spec.ID.IsZero() {
+		return errors.New("yarn: submit: AppSpec.ID is unset (call GetNewApplication first)")
+	}
+	c.mu.Lock()
+	max := c.maxRes
+	c.mu.Unlock()
+	if max != nil && !spec.AMResource.Fits(*max) {
+		return fmt.Errorf("%w: submit %s: AM resource %s exceeds the maximum %s (yarn.scheduler.maximum-allocation-mb / -vcores); ask for less",
+			ErrAboveMaximum, spec.ID, spec.AMResource, *max)
+	}
+	req := &yarnpb.SubmitApplicationRequestProto{ApplicationSubmissionContext: appSpecToProto(spec)}
+	submit := func() error {
+		return mapError(c.f.call(ctx, mSubmitApplication, req, &yarnpb.SubmitApplicationResponseProto{}), "yarn: submit %s", spec.ID)
+	}
+	if err := submit(); err != nil {
+		return err
+	}
+	t := time.NewTicker(c.opts.PollInterval)
+	defer t.Stop()
+	for {
+		r, err := c.GetApplicationReport(ctx, spec.ID)
+		switch {
+		case errors.Is(err, ErrApplicationNotFound):
+			if err := submit(); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case r.State != StateNew && r.State != StateNewSaving:
+			if r.State == StateFailed || r.State == StateKilled {
+				return fmt.Errorf("yarn: submit %s: application %s: %s", spec.ID, r.State, r.Diagnostics)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("yarn: submit %s: waiting for the RM to accept it: %w", spec.ID, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// GetApplicationReport returns an application's report; an unknown id
+// gives an error matching ErrApplicationNotFound.
+func (c *RMClient) GetApplicationReport(ctx context.Context, id ApplicationID) (AppReport, error) {
+	var resp yarnpb.GetApplicationReportResponseProto
+	err := c.f.call(ctx, mGetApplicationReport, &yarnpb.GetApplicationReportRequestProto{ApplicationId: appIDToProto(id)}, &resp)
+	if err != nil {
+		return AppReport{}, mapError(err, "yarn: report of %s", id)
+	}
+	return appReportFromProto(resp.GetApplicationReport()), nil
+}
+
+// AppFilter selects applications; empty fields match everything.
+type AppFilter struct {
+	States []AppState
+	Types  []string
+	Tags   []string
+	Queues []string
+	Users  []string
+	Name   string // Hadoop 3.3+
+	Limit  int64  // 0: no limit
+}
+
+// GetApplications lists applications matching f.
+func (c *RMClient) GetApplications(ctx context.Context, f AppFilter) ([]AppReport, error) {
+	req := &yarnpb.GetApplicationsRequestProto{
+		ApplicationTypes: f.Types, ApplicationTags: f.Tags, Queues: f.Queues, Users: f.Users,
+	}
+	for _, s := range f.States {
+		req.ApplicationStates = append(req.ApplicationStates, yarnpb.YarnApplicationStateProto(s))
+	}
+	if f.Limit > 0 {
+		req.Limit = proto.Int64(f.Limit)
+	}
+	if f.Name != "" {
+		req.Name = proto.String(f.Name)
+	}
+	var resp yarnpb.GetApplicationsResponseProto
+	if err := c.f.call(ctx, mGetApplications, req, &resp); err != nil {
+		return nil, mapError(err, "yarn: list applications")
+	}
+	out := make([]AppReport, 0, len(resp.GetApplications()))
+	for _, a := range resp.GetApplications() {
+		out = append(out, appReportFromProto(a))
+	}
+	return out, nil
+}
+
+// KillApplication asks the RM to kill an application and re-sends the
+// request until the RM confirms the kill was processed (is_kill_completed),
+// as the yarn CLI does. Killing a finished application succeeds at once.
+func (c *RMClient) KillApplication(ctx context.Context, id ApplicationID, diagnostics string) error {
+	req := &yarnpb.KillApplicationRequestProto{ApplicationId: appIDToProto(id)}
+	if diagnostics != "" {
+		req.Diagnostics = proto.String(diagnostics)
+	}
+	t := time.NewTicker(c.opts.PollInterval)
+	defer t.Stop()
+	for {
+		var resp yarnpb.KillApplicationResponseProto
+		if err := c.f.call(ctx, mForceKillApplication, req, &resp); err != nil {
+			return mapError(err, "yarn: kill %s", id)
+		}
+		if resp.GetIsKillCompleted() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("yarn: kill %s: waiting for the RM to confirm: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// GetClusterMetrics counts the NodeManagers by state.
+func (c *RMClient) GetClusterMetrics(ctx context.Context) (ClusterMetrics, error) {
+	var resp yarnpb.GetClusterMetricsResponseProto
+	if err := c.f.call(ctx, mGetClusterMetrics, &yarnpb.GetClusterMetricsRequestProto{}, &resp); err != nil {
+		return ClusterMetrics{}, mapError(err, "yarn: cluster metrics")
+	}
+	return clusterMetricsFromProto(resp.GetClusterMetrics()), nil
+}
+
+// GetClusterNodes lists NodeManagers in the given states (none: all the RM
+// reports by default, i.e. RUNNING).
+func (c *RMClient) GetClusterNodes(ctx context.Context, states ...NodeState) ([]NodeReport, error) {
+	req := &yarnpb.GetClusterNodesRequestProto{}
+	for _, s := range states {
+		req.NodeStates = append(req.NodeStates, yarnpb.NodeStateProto(s))
+	}
+	var resp yarnpb.GetClusterNodesResponseProto
+	if err := c.f.call(ctx, mGetClusterNodes, req, &resp); err != nil {
+		return nil, mapError(err, "yarn: cluster nodes")
+	}
+	out := make([]NodeReport, 0, len(resp.GetNodeReports()))
+	for _, n := range resp.GetNodeReports() {
+		out = append(out, nodeReportFromProto(n))
+	}
+	return out, nil
+}
+
+// QueueQuery selects what GetQueueInfo includes.
+type QueueQuery struct {
+	Applications, Children, Recursive bool
+}
+
+// GetQueueInfo describes a queue.
+func (c *RMClient) GetQueueInfo(ctx context.Context, queue string, q QueueQuery) (QueueInfo, error) {
+	req := &yarnpb.GetQueueInfoRequestProto{QueueName: proto.String(queue), IncludeApplications: proto.Bool(q.Applications),
+		IncludeChildQueues: proto.Bool(q.Children), Recursive: proto.Bool(q.Recursive)}
+	var resp yarnpb.GetQueueInfoResponseProto
+	if err := c.f.call(ctx, mGetQueueInfo, req, &resp); err != nil {
+		return QueueInfo{}, mapError(err, "yarn: queue %q", queue)
+	}
+	return queueInfoFromProto(resp.GetQueueInfo()), nil
+}
+
+// GetQueueUserACLs lists what the caller may do on each queue.
+func (c *RMClient) GetQueueUserACLs(ctx context.Context) ([]QueueACL, error) {
+	var resp yarnpb.GetQueueUserAclsInfoResponseProto
+	if err := c.f.call(ctx, mGetQueueUserAcls, &yarnpb.GetQueueUserAclsInfoRequestProto{}, &resp); err != nil {
+		return nil, mapError(err, "yarn: queue ACLs")
+	}
+	var out []QueueACL
+	for _, q := range resp.GetQueueUserAcls() {
+		a := QueueACL{Queue: q.GetQueueName()}
+		for _, acl := range q.GetUserAcls() {
+			a.ACLs = append(a.ACLs, strings.TrimPrefix(acl.String(), "QACL_"))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// GetDelegationToken asks for an RM_DELEGATION_TOKEN renewable by renewer.
+// The RM issues them only to Kerberos-authenticated connections.
+func (c *RMClient) GetDelegationToken(ctx context.Context, renewer string) (*ipc.Token, error) {
+	var resp commonpb.GetDelegationTokenResponseProto
+	if err := c.f.call(ctx, mGetDelegationToken, &commonpb.GetDelegationTokenRequestProto{Renewer: proto.String(renewer)}, &resp); err != nil {
+		return nil, mapError(err, "yarn: delegation token")
+	}
+	if resp.Token == nil {
+		return nil, errors.New("yarn: delegation token: the RM returned none (security is off?)")
+	}
+	return ipc.TokenFromProto(resp.GetToken()), nil
+}
