@@ -21,7 +21,7 @@ PROTO_FILES := $(sort $(wildcard proto/commonpb/*.proto proto/yarnpb/*.proto pro
 all: build
 
 build:
-	$(GO) build -ldflags "-X $(MODULE)/cmd/spindle/internal/version.Version=$(VERSION)" -o $(BIN)/spindle ./cmd/spindle
+	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/spindle ./cmd/spindle
 
 test:
 	$(GO) test -race -count=1 -timeout 10m ./...

@@ -15,6 +15,10 @@ import (
 	"github.com/spindle-yarn/spindle/ipc"
 )
 
+// ErrUnreachable is returned when no server answered a call within the
+// retry policy; the error names every address tried and its config key.
+var ErrUnreachable = errors.New("yarn: server unreachable")
+
 // Endpoint is one server address and where it came from, so errors can name
 // the configuration key to fix.
 type Endpoint struct {
@@ -179,8 +183,8 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 			return err
 		}
 		if time.Since(start) >= f.policy.MaxWait {
-			return fmt.Errorf("yarn: %s: cannot reach a server at %s after %d attempts over %s (check the address keys and that the service runs): %w",
-				method, f.describe(), attempt, time.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("%w: %s: no answer from %s after %d attempts over %s (check the address keys and that the service runs): %w",
+				ErrUnreachable, method, f.describe(), attempt, time.Since(start).Round(time.Millisecond), err)
 		}
 		if action == Failover {
 			f.mu.Lock()

@@ -239,6 +239,7 @@ func TestUnreachableRMNamesAddressAndKey(t *testing.T) {
 	require.Contains(t, err.Error(), "yarn.resourcemanager.address")
 	var ce *ipc.ConnError
 	require.ErrorAs(t, err, &ce)
+	require.ErrorIs(t, err, ErrUnreachable)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 

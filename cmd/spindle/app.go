@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"}
+
+func appCommand(e *environment) *cli.Command {
+	return &cli.Command{
+		Name:  "app",
+		Usage: "quick views of any YARN application (like `yarn application`)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "list active applications (SUBMITTED, ACCEPTED, RUNNING); --all for every state",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "include finished, failed and killed applications"}, outputFlag},
+				Action:    e.appList,
+				ArgsUsage: " ",
+			},
+			{Name: "status", Usage: "show one application", ArgsUsage: "APP_ID", Flags: []cli.Flag{outputFlag}, Action: e.appStatus},
+			{Name: "kill", Usage: "kill an application", ArgsUsage: "APP_ID", Action: e.appKill},
+		},
+	}
+}
+
+func outputFormat(c *cli.Context) (string, error) {
+	switch o := c.String("output"); o {
+	case "table", "json":
+		return o, nil
+	default:
+		return "", usageError{fmt.Errorf("--output %q: want table or json", o)}
+	}
+}
+
+func appIDArg(c *cli.Context) (yarn.ApplicationID, error) {
+	if c.NArg() != 1 {
+		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want exactly one APP_ID, e.g. application_1795317067845_0002", c.Command.FullName())}
+	}
+	id, err := yarn.ParseApplicationID(c.Args().First())
+	if err != nil {
+		return id, usageError{err}
+	}
+	return id, nil
+}
+
+// appJSON is the machine-readable form of a report: snake_case keys,
+// numbers as numbers, times as RFC 3339 (empty when unset). It is an API.
+type appJSON struct {
+	AppID       string   `json:"app_id"`
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	User        string   `json:"user"`
+	Queue       string   `json:"queue"`
+	State       string   `json:"state"`
+	FinalStatus string   `json:"final_status"`
+	Progress    float32  `json:"progress"`
+	TrackingURL string   `json:"tracking_url"`
+	Diagnostics string   `json:"diagnostics"`
+	StartTime   string   `json:"start_time"`
+	FinishTime  string   `json:"finish_time"`
+	AttemptID   string   `json:"attempt_id"`
+	AMHost      string   `json:"am_host"`
+	Tags        []string `json:"tags"`
+}
+
+func toJSON(r yarn.AppReport) appJSON {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	tags := r.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return appJSON{AppID: r.ID.String(), Name: r.Name, Type: r.Type, User: r.User, Queue: r.Queue, State: r.State.String(),
+		FinalStatus: r.FinalStatus.String(), Progress: r.Progress, TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics,
+		StartTime: ts(r.StartTime), FinishTime: ts(r.FinishTime), AttemptID: r.CurrentAttempt.String(), AMHost: r.Host, Tags: tags}
+}
+
+func (e *environment) appList(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	rm, err := e.rmClient()
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	f := yarn.AppFilter{}
+	if !c.Bool("all") {
+		f.States = []yarn.AppState{yarn.StateSubmitted, yarn.StateAccepted, yarn.StateRunning}
+	}
+	apps, err := rm.GetApplications(c.Context, f)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		list := make([]appJSON, 0, len(apps))
+		for _, a := range apps {
+			list = append(list, toJSON(a))
+		}
+		return json.NewEncoder(e.stdout).Encode(list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP_ID\tNAME\tTYPE\tUSER\tQUEUE\tSTATE\tFINAL_STATUS\tPROGRESS\tTRACKING_URL")
+	for _, a := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\n", a.ID, a.Name, a.Type, a.User, a.Queue, a.State, a.FinalStatus, a.Progress*100, a.TrackingURL)
+	}
+	return tw.Flush()
+}
+
+func (e *environment) appStatus(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	id, err := appIDArg(c)
+	if err != nil {
+		return err
+	}
+	rm, err := e.rmClient()
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	r, err := rm.GetApplicationReport(c.Context, id)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return json.NewEncoder(e.stdout).Encode(toJSON(r))
+	}
+	j := toJSON(r)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, kv := range [][2]string{{"Application-Id", j.AppID}, {"Application-Name", j.Name}, {"Application-Type", j.Type}, {"User", j.User},
+		{"Queue", j.Queue}, {"State", j.State}, {"Final-State", j.FinalStatus}, {"Progress", fmt.Sprintf("%.0f%%", r.Progress*100)},
+		{"Tracking-URL", j.TrackingURL}, {"Start-Time", j.StartTime}, {"Finish-Time", j.FinishTime}, {"AM Host", j.AMHost},
+		{"Tags", strings.Join(j.Tags, ",")}, {"Diagnostics", j.Diagnostics}} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	return tw.Flush()
+}
+
+func (e *environment) appKill(c *cli.Context) error {
+	id, err := appIDArg(c)
+	if err != nil {
+		return err
+	}
+	rm, err := e.rmClient()
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	r, err := rm.GetApplicationReport(c.Context, id)
+	if err != nil {
+		return err
+	}
+	if r.State.Terminal() {
+		fmt.Fprintf(e.stdout, "%s has already finished with state %s\n", id, r.State)
+		return nil
+	}
+	if err := rm.KillApplication(c.Context, id, "killed by spindle app kill, user "+e.userName()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "killed %s\n", id)
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os/user"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// environment is what the commands share: the process environment, the
+// loaded Hadoop configuration and the logger.
+type environment struct {
+	lookup         func(string) (string, bool)
+	stdout, stderr io.Writer
+	log            zerolog.Logger
+	confDirs       []string
+}
+
+func (e *environment) setup(c *cli.Context) error {
+	lvl, err := zerolog.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))}
+	}
+	e.log = zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
+	if d := c.String("conf-dir"); d != "" {
+		e.confDirs = []string{d}
+	} else {
+		for _, k := range []string{"HADOOP_CONF_DIR", "YARN_CONF_DIR"} {
+			if v, ok := e.lookup(k); ok && v != "" {
+				e.confDirs = append(e.confDirs, v)
+			}
+		}
+	}
+	return nil
+}
+
+// hadoopConf loads core-site.xml, hdfs-site.xml and yarn-site.xml.
+func (e *environment) hadoopConf() (*conf.Configuration, error) {
+	if len(e.confDirs) == 0 {
+		return nil, usageError{errors.New("no Hadoop configuration: set HADOOP_CONF_DIR (or pass --conf-dir) to the directory holding yarn-site.xml")}
+	}
+	return conf.LoadDirs(e.confDirs, conf.Options{Env: e.lookup})
+}
+
+// userName is the SIMPLE-auth user: $HADOOP_USER_NAME, else the OS user,
+// as Hadoop's UserGroupInformation picks it.
+func (e *environment) userName() string {
+	if v, ok := e.lookup("HADOOP_USER_NAME"); ok && v != "" {
+		return v
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
+func (e *environment) rmClient() (*yarn.RMClient, error) {
+	c, err := e.hadoopConf()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := yarn.RMOptionsFromConf(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.User = e.userName()
+	opts.Logger = e.log
+	return yarn.NewRMClient(opts)
+}
+
+// usageError marks a mistake in how spindle was called (exit code 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// Exit codes are an API for schedulers: keep them stable.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // anything not listed below
+	exitUsage       = 2 // bad flags or arguments, missing configuration
+	exitNotFound    = 3 // the application does not exist
+	exitUnreachable = 4 // the ResourceManager could not be reached
+)
+
+// exitCode is the one place errors become exit codes.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, yarn.ErrApplicationNotFound):
+		return exitNotFound
+	case errors.Is(err, yarn.ErrUnreachable):
+		return exitUnreachable
+	}
+	return exitFailure
+}

@@ -1,0 +1,71 @@
+// Command spindle runs applications on Hadoop YARN: session clusters,
+// per-job clusters, and quick views of any YARN application.
+//
+// This package is wiring only: it reads the environment (HADOOP_CONF_DIR,
+// YARN_CONF_DIR, HADOOP_USER_NAME), loads the Hadoop configuration, sets up
+// zerolog and turns errors into exit codes in one place (exitCode).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// run executes the CLI and returns the process exit code. Tests call it
+// in-process with buffers and a fake environment.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
+	app := newApp(stdout, stderr, env)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := exitCode(err)
+	fmt.Fprintf(stderr, "spindle: %v\n", err)
+	return code
+}
+
+func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App {
+	e := &environment{lookup: env, stdout: stdout, stderr: stderr}
+	app := &cli.App{
+		Name:           "spindle",
+		Usage:          "run applications on Hadoop YARN",
+		Version:        Version,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {}, // run() reports and maps errors
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "conf-dir", Usage: "Hadoop configuration directory (default: $HADOOP_CONF_DIR, then $YARN_CONF_DIR)"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+		},
+		Before:       e.setup,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		Commands: []*cli.Command{
+			appCommand(e),
+		},
+	}
+	markUsageErrors(app.Commands)
+	return app
+}
+
+// markUsageErrors makes flag errors of every command exit with exitUsage.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		markUsageErrors(c.Subcommands)
+	}
+}
+
+// Version is stamped at build time with -ldflags "-X main.Version=…".
+var Version = "dev"

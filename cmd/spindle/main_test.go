@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/proto/yarnpb"
+	"github.com/spindle-yarn/spindle/yarn/yarntest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// confDir writes a yarn-site.xml pointing at rmAddr with short retries.
+func confDir(t *testing.T, rmAddr string) string {
+	d := t.TempDir()
+	xml := fmt.Sprintf(`<configuration>
+<property><name>yarn.resourcemanager.address</name><value>%s</value></property>
+<property><name>yarn.resourcemanager.connect.max-wait.ms</name><value>300</value></property>
+<property><name>yarn.resourcemanager.connect.retry-interval.ms</name><value>50</value></property>
+</configuration>`, rmAddr)
+	require.NoError(t, os.WriteFile(filepath.Join(d, "yarn-site.xml"), []byte(xml), 0o644))
+	return d
+}
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return code, out.String(), errb.String()
+}
+
+const appID = "application_1795317067845_0002"
+
+func rmReport(state yarnpb.YarnApplicationStateProto) *yarnpb.ApplicationReportProto {
+	return &yarnpb.ApplicationReportProto{
+		ApplicationId: &yarnpb.ApplicationIdProto{Id: proto.Int32(2), ClusterTimestamp: proto.Int64(1795317067845)},
+		User:          proto.String("root"), Queue: proto.String("default"), Name: proto.String("DistributedShell"),
+		ApplicationType: proto.String("YARN"), YarnApplicationState: state.Enum(),
+		FinalApplicationStatus: yarnpb.FinalApplicationStatusProto_APP_UNDEFINED.Enum(), Progress: proto.Float32(0.5),
+		TrackingUrl: proto.String("http://vm:8088/proxy/" + appID + "/"), StartTime: proto.Int64(1795317294572),
+	}
+}
+
+func TestAppCommands(t *testing.T) {
+	rm := yarntest.NewRM(t)
+	rm.GetApplicationsF = func(_ context.Context, req *yarnpb.GetApplicationsRequestProto) (*yarnpb.GetApplicationsResponseProto, error) {
+		if len(req.GetApplicationStates()) > 0 {
+			require.Len(t, req.GetApplicationStates(), 3) // active states only without --all
+		}
+		return &yarnpb.GetApplicationsResponseProto{Applications: []*yarnpb.ApplicationReportProto{rmReport(yarnpb.YarnApplicationStateProto_RUNNING)}}, nil
+	}
+	killed := false
+	rm.GetApplicationReportF = func(_ context.Context, req *yarnpb.GetApplicationReportRequestProto) (*yarnpb.GetApplicationReportResponseProto, error) {
+		if req.GetApplicationId().GetId() != 2 {
+			return nil, ipc.NewServerError("org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException", "Application with id 'x' doesn't exist in RM.")
+		}
+		return &yarnpb.GetApplicationReportResponseProto{ApplicationReport: rmReport(yarnpb.YarnApplicationStateProto_RUNNING)}, nil
+	}
+	rm.ForceKillApplicationF = func(context.Context, *yarnpb.KillApplicationRequestProto) (*yarnpb.KillApplicationResponseProto, error) {
+		killed = true
+		return &yarnpb.KillApplicationResponseProto{IsKillCompleted: proto.Bool(true)}, nil
+	}
+	env := map[string]string{"HADOOP_CONF_DIR": confDir(t, rm.Addr()), "HADOOP_USER_NAME": "alice"}
+
+	code, out, errOut := runCLI(t, env, "app", "list")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, appID)
+	require.Contains(t, out, "RUNNING")
+
+	code, out, _ = runCLI(t, env, "app", "list", "--all", "-o", "json")
+	require.Equal(t, 0, code)
+	var list []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	require.Equal(t, appID, list[0]["app_id"])
+	require.Equal(t, 0.5, list[0]["progress"]) // a number, not a string
+
+	code, out, _ = runCLI(t, env, "app", "status", "--output", "json", appID)
+	require.Equal(t, 0, code)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, "RUNNING", st["state"])
+	require.Equal(t, "UNDEFINED", st["final_status"])
+
+	code, out, _ = runCLI(t, env, "app", "kill", appID)
+	require.Equal(t, 0, code)
+	require.True(t, killed)
+	require.Contains(t, out, "killed "+appID)
+
+	code, _, errOut = runCLI(t, env, "app", "status", "application_1795317067845_0099")
+	require.Equal(t, exitNotFound, code)
+	require.Contains(t, errOut, "doesn't exist")
+}
+
+func TestExitCodes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := l.Addr().String()
+	l.Close()
+	deadEnv := map[string]string{"HADOOP_CONF_DIR": confDir(t, dead)}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no-conf", map[string]string{}, []string{"app", "list"}, exitUsage, "HADOOP_CONF_DIR"},
+		{"bad-id", deadEnv, []string{"app", "status", "job_1_2"}, exitUsage, "malformed id"},
+		{"no-id", deadEnv, []string{"app", "kill"}, exitUsage, "APP_ID"},
+		{"bad-output", deadEnv, []string{"app", "list", "-o", "yaml"}, exitUsage, "want table or json"},
+		{"unknown-flag", deadEnv, []string{"app", "list", "--nope"}, exitUsage, "nope"},
+		{"unreachable", deadEnv, []string{"app", "list"}, exitUnreachable, dead},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tc.env, tc.args...)
+			require.Equal(t, tc.code, code, errOut)
+			require.Contains(t, errOut, tc.msg)
+		})
+	}
+}
