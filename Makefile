@@ -42,7 +42,7 @@ $(BIN)/protoc-gen-go:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 
 $(BIN)/staticcheck:
-	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 tools: $(BIN)/protoc-gen-go
 

@@ -304,9 +304,8 @@ func (c *serverConn) readContext() error {
 		return err
 	}
 	if id := req.Header.GetCallId(); id != CallIDContext {
-		msg := "Connection context not established"
-		c.fatal(id, ClassIPCException, commonpb.RpcResponseHeaderProto_FATAL_INVALID_RPC_HEADER, msg)
-		return errors.New(msg)
+		c.fatal(id, ClassIPCException, commonpb.RpcResponseHeaderProto_FATAL_INVALID_RPC_HEADER, "Connection context not established")
+		return fmt.Errorf("ipc: call %d before the connection context", id)
 	}
 	var ctx commonpb.IpcConnectionContextProto
 	if err := Unmarshal(req.Body, &ctx); err != nil {
