@@ -1,0 +1,114 @@
+//go:build integration
+
+package yarn
+
+import (
+	"context"
+	"os"
+	"os/user"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spindle-yarn/spindle/conf"
+)
+
+// realRM connects to the ResourceManager named by $HADOOP_CONF_DIR.
+func realRM(t *testing.T) *RMClient {
+	dir := os.Getenv("HADOOP_CONF_DIR")
+	if dir == "" {
+		t.Skip("HADOOP_CONF_DIR is not set: no real YARN to test against")
+	}
+	c, err := conf.Load(dir, conf.Options{Env: os.LookupEnv})
+	require.NoError(t, err)
+	opts, err := RMOptionsFromConf(c)
+	require.NoError(t, err)
+	opts.User = os.Getenv("HADOOP_USER_NAME")
+	if opts.User == "" {
+		u, err := user.Current()
+		require.NoError(t, err)
+		opts.User = u.Username
+	}
+	opts.Retry = RetryPolicy{MaxWait: 10 * time.Second}
+	opts.Logger = zerolog.New(zerolog.NewTestWriter(t))
+	rm, err := NewRMClient(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { rm.Close() })
+	return rm
+}
+
+func waitState(ctx context.Context, t *testing.T, rm *RMClient, id ApplicationID, want AppState) AppReport {
+	t.Helper()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r, err := rm.GetApplicationReport(ctx, id)
+		require.NoError(t, err)
+		if r.State == want {
+			return r
+		}
+		require.False(t, r.State.Terminal() && r.State != want, "application ended %s/%s: %s", r.State, r.FinalStatus, r.Diagnostics)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s did not reach %s (last: %s)", id, want, r.State)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestRealRM runs the RM client against a real ResourceManager: nodes,
+// metrics, a new application, a submission whose AM is /bin/sleep, its kill.
+// (YARN reports RUNNING only once an AM registers; /bin/sleep never does,
+// so the AM container being launched shows as ACCEPTED with an attempt.)
+func TestRealRM(t *testing.T) {
+	rm := realRM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	m, err := rm.GetClusterMetrics(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, m.NodeManagers, int32(1))
+	nodes, err := rm.GetClusterNodes(ctx, NodeRunning)
+	require.NoError(t, err)
+	require.NotEmpty(t, nodes)
+	t.Logf("%d node managers; first %s with %s", m.NodeManagers, nodes[0].ID, nodes[0].Capability)
+
+	q, err := rm.GetQueueInfo(ctx, "default", QueueQuery{})
+	require.NoError(t, err)
+	require.Equal(t, "RUNNING", q.State)
+	_, err = rm.GetQueueUserACLs(ctx)
+	require.NoError(t, err)
+
+	id, max, err := rm.GetNewApplication(ctx)
+	require.NoError(t, err)
+	require.Positive(t, max.MemoryMB)
+	t.Logf("new application %s, maximum %s", id, max)
+
+	err = rm.SubmitApplication(ctx, AppSpec{
+		ID: id, Name: "spindle-integration-sleep", Type: "SPINDLE-IT", Tags: []string{"spindle-it"},
+		AM:          ContainerLaunchContext{Commands: []string{"/bin/sleep 600 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"}},
+		AMResource:  Resource{MemoryMB: 256, VCores: 1},
+		MaxAttempts: 1,
+	})
+	require.NoError(t, err)
+	r := waitState(ctx, t, rm, id, StateAccepted)
+	require.Equal(t, "spindle-integration-sleep", r.Name)
+
+	apps, err := rm.GetApplications(ctx, AppFilter{Types: []string{"SPINDLE-IT"}})
+	require.NoError(t, err)
+	found := false
+	for _, a := range apps {
+		found = found || a.ID == id
+	}
+	require.True(t, found, "getApplications by type finds %s", id)
+
+	require.NoError(t, rm.KillApplication(ctx, id, "spindle integration test"))
+	r = waitState(ctx, t, rm, id, StateKilled)
+	require.Equal(t, FinalKilled, r.FinalStatus)
+	t.Logf("killed: %s", r.Diagnostics)
+
+	_, err = rm.GetApplicationReport(ctx, ApplicationID{ClusterTimestamp: id.ClusterTimestamp, ID: 9999})
+	require.ErrorIs(t, err, ErrApplicationNotFound)
+}
