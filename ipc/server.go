@@ -119,7 +119,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.closed {
 		s.mu.Unlock()
 		l.Close()
-		return ErrClosed
+		return nil // closed before Serve ran: same as closed while serving
 	}
 	s.lns[l] = struct{}{}
 	s.wg.Add(1)
