@@ -92,44 +92,45 @@ func TestSimpleWithoutSASL(t *testing.T) {
 }
 
 func TestDigestEachQOP(t *testing.T) {
-	for _, qop := range []string{QOPAuth, QOPAuthInt, QOPAuthConf} {
-		for _, cipher := range []string{"3des", "rc4", "des", "rc4-56", "rc4-40"} {
-			if qop != QOPAuthConf && cipher != "3des" {
-				continue
+	for _, tc := range []struct{ qop, cipher string }{
+		{QOPAuth, ""}, {QOPAuthInt, ""},
+		{QOPAuthConf, "3des"}, {QOPAuthConf, "rc4"}, {QOPAuthConf, "des"}, {QOPAuthConf, "rc4-56"}, {QOPAuthConf, "rc4-40"},
+	} {
+		t.Run(tc.qop+"/"+tc.cipher, func(t *testing.T) {
+			addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{
+				&TokenServerMechanism{Secrets: mapSecrets{"id-1": "secret"}, QOPs: []string{tc.qop}},
+			}})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a speed check
+			defer cancel()
+			tok := &Token{Identifier: []byte("id-1"), Password: []byte("secret"), Kind: KindAMRMToken}
+			mech := &TokenMechanism{Token: tok, Cipher: tc.cipher}
+			c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}})
+			require.NoError(t, err)
+			defer c.Close()
+			require.Equal(t, MethodToken, c.AuthMethod())
+			if tc.qop == QOPAuthConf {
+				require.Equal(t, tc.cipher, c.layer.(*digestLayer).cipherName)
 			}
-			t.Run(qop+"/"+cipher, func(t *testing.T) {
-				addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{
-					&TokenServerMechanism{Secrets: mapSecrets{"id-1": "secret"}, QOPs: []string{qop}},
-				}})
-				ctx := testCtx(t)
-				tok := &Token{Identifier: []byte("id-1"), Password: []byte("secret"), Kind: KindAMRMToken}
-				c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{&TokenMechanism{Token: tok}}})
-				require.NoError(t, err)
-				defer c.Close()
-				require.Equal(t, MethodToken, c.AuthMethod())
-				// concurrent calls, some large enough to span several wrap chunks
-				var wg sync.WaitGroup
-				big := string(make([]byte, 150000))
-				for i := 0; i < 8; i++ {
-					wg.Add(1)
-					go func(i int) {
-						defer wg.Done()
-						renewer := "r"
-						if i%4 == 0 {
-							renewer = big
-						}
-						resp, err := call(ctx, c, renewer)
-						require.NoError(t, err)
-						require.Equal(t, "user-of-id-1", resp.GetToken().GetKind())
-						require.Equal(t, renewer, string(resp.GetToken().GetIdentifier()))
-					}(i)
-				}
-				wg.Wait()
-				if cipher != "3des" || qop != QOPAuthConf {
-					return
-				}
-			})
-		}
+			// Concurrent calls; one is larger than a wrap chunk (65510 bytes),
+			// so it travels as two WRAP messages each way.
+			var wg sync.WaitGroup
+			big := string(bytes.Repeat([]byte("x"), 70000))
+			for i := 0; i < 6; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					renewer := "r"
+					if i == 0 {
+						renewer = big
+					}
+					resp, err := call(ctx, c, renewer)
+					require.NoError(t, err)
+					require.Equal(t, "user-of-id-1", resp.GetToken().GetKind())
+					require.Equal(t, renewer, string(resp.GetToken().GetIdentifier()))
+				}(i)
+			}
+			wg.Wait()
+		})
 	}
 }
 

@@ -488,6 +488,7 @@ func md5Concat(a []byte, s string) []byte {
 
 type digestLayer struct {
 	conf           bool
+	cipherName     string
 	kiSend, kiRecv []byte
 	seqSend        uint32
 	seqRecv        uint32
@@ -511,6 +512,7 @@ func newDigestLayer(ha1 []byte, qop, cipherName string, client bool) (SecurityLa
 		return l, nil
 	}
 	l.conf = true
+	l.cipherName = cipherName
 	n := cipherKeyLen(cipherName)
 	if n == 0 {
 		return nil, fmt.Errorf("%w: cipher %q", ErrDigest, cipherName)

@@ -92,6 +92,8 @@ type TokenMechanism struct {
 	// QOPs is the client's QOP preference (hadoop.rpc.protection order);
 	// empty takes the strongest the server offers.
 	QOPs []string
+	// Cipher is the auth-conf cipher to prefer ("" means 3des, as Java).
+	Cipher string
 	// Rand for the cnonce; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -106,7 +108,7 @@ func (m *TokenMechanism) Start(offer SaslOffer) (ClientSession, bool, error) {
 		return nil, false, nil
 	}
 	c := NewDigestClient(m.Token.Identifier, m.Token.Password)
-	c.QOPs, c.Rand = m.QOPs, m.Rand
+	c.QOPs, c.Cipher, c.Rand = m.QOPs, m.Cipher, m.Rand
 	return &digestClientSession{c: c}, true, nil
 }
 
