@@ -5,6 +5,8 @@ package yarn
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"os/user"
 	"testing"
 	"time"
@@ -111,4 +113,70 @@ func TestRealRM(t *testing.T) {
 
 	_, err = rm.GetApplicationReport(ctx, ApplicationID{ClusterTimestamp: id.ClusterTimestamp, ID: 9999})
 	require.ErrorIs(t, err, ErrApplicationNotFound)
+}
+
+// buildAM compiles testdata/itam and describes it as a file:// resource
+// with the size and modification time the NodeManager checks.
+func buildAM(t *testing.T) LocalResource {
+	bin := filepath.Join(t.TempDir(), "itam")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/itam").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	st, err := os.Stat(bin)
+	require.NoError(t, err)
+	return LocalResource{URL: URL{Scheme: "file", File: bin, Port: -1}, Size: st.Size(), Timestamp: st.ModTime().UnixMilli(),
+		Type: File, Visibility: Application}
+}
+
+func schedulerAddr(t *testing.T) string {
+	c, err := conf.Load(os.Getenv("HADOOP_CONF_DIR"), conf.Options{Env: os.LookupEnv})
+	require.NoError(t, err)
+	a, err := c.RMAddresses(conf.RMScheduler)
+	require.NoError(t, err)
+	return a[0].Address
+}
+
+func submitAM(ctx context.Context, t *testing.T, rm *RMClient, mode string) ApplicationID {
+	am := buildAM(t)
+	id, _, err := rm.GetNewApplication(ctx)
+	require.NoError(t, err)
+	require.NoError(t, rm.SubmitApplication(ctx, AppSpec{
+		ID: id, Name: "spindle-integration-" + mode, Type: "SPINDLE-IT",
+		AM: ContainerLaunchContext{
+			Commands:       []string{"./itam 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"},
+			Environment:    map[string]string{"SPINDLE_IT_SCHEDULER": schedulerAddr(t), "SPINDLE_IT_MODE": mode},
+			LocalResources: map[string]LocalResource{"itam": am},
+		},
+		AMResource:  Resource{MemoryMB: 256, VCores: 1},
+		MaxAttempts: 1,
+	}))
+	return id
+}
+
+// TestRealAMWorker: our Go AM registers with the real RM (DIGEST-MD5 with
+// the AMRMToken the RM put in its container), asks for a container, starts
+// it through the real NodeManager (DIGEST-MD5 with the NMToken), sees it
+// complete with exit status 7, and finishes SUCCEEDED.
+func TestRealAMWorker(t *testing.T) {
+	rm := realRM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	id := submitAM(ctx, t, rm, "worker")
+	waitState(ctx, t, rm, id, StateRunning)
+	r := waitState(ctx, t, rm, id, StateFinished)
+	require.Equal(t, FinalSucceeded, r.FinalStatus, r.Diagnostics)
+	require.Contains(t, r.Diagnostics, "exit status 7")
+	t.Logf("%s: %s", id, r.Diagnostics)
+}
+
+// TestRealAMKilled: a registered AM shows RUNNING; a kill ends it KILLED.
+func TestRealAMKilled(t *testing.T) {
+	rm := realRM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	id := submitAM(ctx, t, rm, "sleep")
+	r := waitState(ctx, t, rm, id, StateRunning)
+	require.NotEqual(t, "N/A", r.Host)
+	require.NoError(t, rm.KillApplication(ctx, id, "spindle integration test"))
+	r = waitState(ctx, t, rm, id, StateKilled)
+	require.Equal(t, FinalKilled, r.FinalStatus)
 }
