@@ -142,17 +142,6 @@ func (f *failover) setMechanisms(m []ipc.ClientMechanism) {
 	}
 }
 
-// resetConns closes every connection so the next call dials anew.
-func (f *failover) resetConns() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.clients {
-		if c != nil {
-			_ = c.Close()
-		}
-	}
-}
-
 // call sends one call, failing over and retrying per RetryDecision until it
 // succeeds, fails for good, ctx ends or the policy's MaxWait passes.
 func (f *failover) call(ctx context.Context, method string, req, resp proto.Message) error {

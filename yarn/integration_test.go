@@ -6,8 +6,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"os/user"
+	"path/filepath"
 	"testing"
 	"time"
 
