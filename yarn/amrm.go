@@ -58,13 +58,9 @@ type AMRMOptions struct {
 // the scheduler addresses (with HA rm-ids), the failover policy and the
 // QOPs of hadoop.rpc.protection. It is pure; the caller adds the token.
 func AMRMOptionsFromConf(c *conf.Configuration) (AMRMOptions, error) {
-	addrs, err := c.RMAddresses(conf.RMScheduler)
+	eps, err := endpointsFromConf(c, conf.RMScheduler)
 	if err != nil {
 		return AMRMOptions{}, err
-	}
-	eps := make([]Endpoint, len(addrs))
-	for i, a := range addrs {
-		eps[i] = Endpoint{RMID: a.RMID, Addr: a.Address, Key: a.Key}
 	}
 	r, err := c.RMRetry()
 	if err != nil {

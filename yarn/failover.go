@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/ipc"
 )
 
@@ -73,6 +74,44 @@ func (p RetryPolicy) delay(n int) time.Duration {
 	d = min(d, p.MaxDelay)
 	j := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return d + j
+}
+
+// backoff sleeps between the attempts of one call, reusing one timer.
+type backoff struct{ timer *time.Timer }
+
+// wait sleeps d, or returns ctx's error if ctx ends first.
+func (b *backoff) wait(ctx context.Context, d time.Duration) error {
+	if b.timer == nil {
+		b.timer = time.NewTimer(d)
+	} else {
+		b.timer.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.timer.C:
+		return nil
+	}
+}
+
+func (b *backoff) stop() {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+}
+
+// endpointsFromConf lists the addresses of one RM service with the keys
+// they came from.
+func endpointsFromConf(c *conf.Configuration, svc conf.RMService) ([]Endpoint, error) {
+	addrs, err := c.RMAddresses(svc)
+	if err != nil {
+		return nil, err
+	}
+	eps := make([]Endpoint, len(addrs))
+	for i, a := range addrs {
+		eps[i] = Endpoint{RMID: a.RMID, Addr: a.Address, Key: a.Key}
+	}
+	return eps, nil
 }
 
 // connOptions are the ipc settings shared by every endpoint of a caller.
@@ -146,12 +185,8 @@ func (f *failover) setMechanisms(m []ipc.ClientMechanism) {
 // succeeds, fails for good, ctx ends or the policy's MaxWait passes.
 func (f *failover) call(ctx context.Context, method string, req, resp proto.Message) error {
 	start := time.Now()
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var b backoff
+	defer b.stop()
 	for attempt := 1; ; attempt++ {
 		f.mu.Lock()
 		i := f.active
@@ -187,15 +222,8 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 			d = 0 // try every endpoint once before backing off
 		}
 		f.lg.Warn().Err(err).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Str("rm_addr", f.eps[i].Addr).Msg("call failed; retrying")
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], ctx.Err(), err)
-		case <-timer.C:
+		if werr := b.wait(ctx, d); werr != nil {
+			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], werr, err)
 		}
 	}
 }

@@ -175,12 +175,8 @@ func (c *NMClient) client(node NodeID) (*ipc.Client, error) {
 // NMNotYetReadyException.
 func (c *NMClient) call(ctx context.Context, node NodeID, method string, req, resp proto.Message) error {
 	start := time.Now()
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var b backoff
+	defer b.stop()
 	for attempt := 1; ; attempt++ {
 		ic, err := c.client(node)
 		if err != nil {
@@ -201,15 +197,8 @@ func (c *NMClient) call(ctx context.Context, node NodeID, method string, req, re
 		}
 		d := c.opts.Retry.delay(attempt)
 		c.lg.Warn().Err(err).Str("node", node.String()).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Msg("NodeManager call failed; retrying")
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (while retrying: %v)", ctx.Err(), err)
-		case <-timer.C:
+		if werr := b.wait(ctx, d); werr != nil {
+			return fmt.Errorf("%w (while retrying: %v)", werr, err)
 		}
 	}
 }

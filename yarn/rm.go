@@ -44,13 +44,9 @@ type RMOptions struct {
 // client addresses (with HA rm-ids) and the retry policy. It is pure: it
 // reads no files or environment.
 func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
-	addrs, err := c.RMAddresses(conf.RMClient)
+	eps, err := endpointsFromConf(c, conf.RMClient)
 	if err != nil {
 		return RMOptions{}, err
-	}
-	eps := make([]Endpoint, len(addrs))
-	for i, a := range addrs {
-		eps[i] = Endpoint{RMID: a.RMID, Addr: a.Address, Key: a.Key}
 	}
 	r, err := c.RMRetry()
 	if err != nil {
