@@ -1,0 +1,15 @@
+package hdfs_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// colinmarc/hdfs leaks one goroutine per block write that fails mid-stream
+// (transfer.blockWriteStream.ackPackets waits on a channel closed only
+// after a successful last packet): the interrupted-upload tests cut writes
+// on purpose.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).ackPackets"))
+}

@@ -1,0 +1,58 @@
+// Package minihdfs is the embedded HDFS of the mini cluster: one NameNode
+// and one DataNode in the process, speaking the real protocols, so that
+// staging, localization and any HDFS client (the Java one, colinmarc/hdfs)
+// run against it unchanged.
+//
+//   - The NameNode serves ClientNamenodeProtocol
+//     (org.apache.hadoop.hdfs.protocol.ClientProtocol, version 1) over
+//     Spindle's ipc.Server with SIMPLE authentication: mkdirs, create,
+//     addBlock, abandonBlock, complete, fsync, updateBlockForPipeline,
+//     updatePipeline, getFileInfo, getFileLinkInfo, getListing,
+//     getBlockLocations, delete, rename, rename2, setPermission, setOwner,
+//     setReplication, setTimes, getServerDefaults, renewLease, recoverLease,
+//     getContentSummary, getFsStats, getPreferredBlockSize,
+//     getDatanodeReport, msync and getHAServiceState. The namespace keeps
+//     owners, groups (BSD rule: a new inode takes its parent's group) and
+//     POSIX modes with the sticky bit; permissions are checked as
+//     FSPermissionChecker does, with the NameNode's user and the members of
+//     the supergroup as superusers. Leases follow HDFS: soft limit for
+//     takeover by another writer, hard limit after which the NameNode
+//     closes the file itself. Failures are the Java exceptions HDFS throws,
+//     by class name, with HDFS's messages (without the stack trace the real
+//     NameNode appends).
+//   - The DataNode serves the data transfer protocol (version 28):
+//     WRITE_BLOCK (PIPELINE_SETUP_CREATE, one node) with packets whose
+//     CRC32C or CRC32 chunk checksums it verifies, pipeline acks (heartbeats
+//     included), and READ_BLOCK with checksums, in 64 KiB packets as the
+//     3.3.6 DataNode sends them. Replicas are files under
+//     Options.Dir/datanode/<block pool>/{rbw,finalized}. Finalized
+//     replicas are reported to the NameNode in-process before the last ack,
+//     so complete() succeeds at once.
+//
+// The namespace lives in memory: a new Start is a freshly formatted
+// cluster. Modification and access times are milliseconds from
+// Options.Clock, as getFileInfo reports them; YARN localization compares
+// them exactly.
+//
+// Not implemented: append and truncate, snapshots, ACLs and xattrs,
+// encryption zones, erasure coding, delegation and block tokens (SIMPLE
+// only), pipelines of several DataNodes and pipeline recovery on the
+// DataNode, BLOCK_CHECKSUM and short-circuit reads. Unknown methods get
+// RpcNoSuchMethodException, unknown data transfer ops an ERROR_UNSUPPORTED
+// response.
+//
+// # Lifecycle
+//
+// Start listens on two ports and returns a running Cluster; Close stops both
+// daemons and joins every goroutine, closing all connections and files.
+// The data directory belongs to the caller. StopDataNode and
+// StopDataNodeAfter are fault hooks that kill the DataNode (mid-transfer)
+// for tests of interrupted uploads; DataNodeBytesReceived counts the block
+// data it accepted.
+//
+// # What it must never do
+//
+// It imports only ipc and proto (STYLE §1); it is test and local-mode
+// infrastructure, never a production HDFS: nothing is persisted and there
+// is no security.
+package minihdfs
