@@ -32,6 +32,8 @@ type filesystem interface {
 	rename(old, new string) error
 	setMtime(path string, ms int64) error
 	removeAll(path string) error
+	// readDirNames lists the names in a directory; a missing directory is empty.
+	readDirNames(path string) ([]string, error)
 	close() error
 }
 
@@ -124,6 +126,18 @@ func (h *hdfsFS) setMtime(path string, ms int64) error {
 
 func (h *hdfsFS) removeAll(path string) error { return h.c.RemoveAll(path) }
 
+func (h *hdfsFS) readDirNames(path string) ([]string, error) {
+	infos, err := h.c.ReadDir(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	names := make([]string, 0, len(infos))
+	for _, fi := range infos {
+		names = append(names, fi.Name())
+	}
+	return names, err
+}
+
 func (h *hdfsFS) close() error { return h.c.Close() }
 
 // hdfsWriter skips empty writes (colinmarc allocates a block for one, which
@@ -201,6 +215,18 @@ func (localFS) removeAll(path string) error {
 		return nil
 	}
 	return err
+}
+
+func (localFS) readDirNames(path string) ([]string, error) {
+	entries, err := os.ReadDir(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, err
 }
 
 func (localFS) close() error { return nil }

@@ -498,3 +498,26 @@ func TestOptionsAndArguments(t *testing.T) {
 		require.ErrorIs(t, err, hdfs.ErrInvalid)
 	}
 }
+
+// StagedApps lists what `spindle gc` must check; the cache is not an app.
+func TestStagedApps(t *testing.T) {
+	c := startHDFS(t)
+	s := newStager(t, c, nil)
+	ctx := testCtx(t)
+	apps, err := s.StagedApps(ctx)
+	require.NoError(t, err)
+	require.Empty(t, apps, "no .spindle directory yet")
+	local := t.TempDir()
+	writeTree(t, local, map[string]int{"a.jar": 1000})
+	for _, id := range []string{"application_1_0002", "application_1_0001"} {
+		_, err := s.Stage(ctx, id, []hdfs.Source{{Path: filepath.Join(local, "a.jar")}}, nil)
+		require.NoError(t, err)
+	}
+	apps, err = s.StagedApps(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"application_1_0001", "application_1_0002"}, apps)
+	require.NoError(t, s.Delete(ctx, "application_1_0001"))
+	apps, err = s.StagedApps(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"application_1_0002"}, apps)
+}

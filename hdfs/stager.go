@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -253,6 +254,29 @@ func (s *Stager) Delete(ctx context.Context, appID string) error {
 	}
 	s.lg.Info().Str("app_id", appID).Msg("staging directory deleted")
 	return nil
+}
+
+// StagedApps lists the application ids that have a staging directory
+// under <home>/.spindle (the cache directory excluded), sorted. It is what
+// `spindle gc` checks against the ResourceManager.
+func (s *Stager) StagedApps(ctx context.Context) ([]string, error) {
+	fs, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.close()
+	names, err := fs.readDirNames(path.Join(s.home, SpindleDir))
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: list %s: %w", path.Join(s.home, SpindleDir), err)
+	}
+	var apps []string
+	for _, n := range names {
+		if checkAppID(n) == nil && !strings.HasPrefix(n, ".") {
+			apps = append(apps, n)
+		}
+	}
+	sort.Strings(apps)
+	return apps, nil
 }
 
 // Stat returns the LocalResource facts of a file already on the staging

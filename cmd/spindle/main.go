@@ -53,6 +53,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Commands: []*cli.Command{
 			appCommand(e),
+			gcCommand(e),
 		},
 	}
 	markUsageErrors(app.Commands)
