@@ -1,4 +1,60 @@
-// Package minicluster will be the embedded YARN and HDFS cluster used by the
-// end-to-end tests and by local mode (issues #4 and #5), built on the same
-// ipc server code the clients' tests use.
+// Package minicluster is Spindle's embedded YARN cluster: a
+// ResourceManager and NodeManagers in this process, built on the same ipc
+// server code as the clients, behaving like Hadoop 3.3 YARN wherever an
+// application can observe it. It is the test bed of every end-to-end test
+// and the cluster behind local mode. (The mini HDFS lives in the
+// subpackage minihdfs.)
+//
+// # What it does
+//
+//   - ResourceManager (NewResourceManager): ApplicationClientProtocol on
+//     one port (SIMPLE), ApplicationMasterProtocol on another (TOKEN only:
+//     DIGEST-MD5 with a valid AMRMToken, HMAC-SHA1 passwords from the RM's
+//     master key); the application and attempt life cycles with YARN's
+//     states, final statuses and diagnostics; application ids from the
+//     cluster timestamp and a sequence; a capacity-style scheduler
+//     (queues, minimum-allocation rounding, maximum allocation with
+//     InvalidResourceRequestException, locality with delay scheduling,
+//     blacklists) that hands out containers on NodeManager heartbeats; the
+//     ask table, response ids and cached responses of allocate exactly as
+//     hadoop-wire.md §6.7 describes; the AM launcher, a client of the
+//     NodeManager authenticated with an NMToken; AM attempts with liveness
+//     expiry and keep-containers-across-attempts; a work-preserving restart.
+//   - NodeManager (NewNodeManager): ContainerManagementProtocol accepting
+//     only NMTokens its RM issued and only valid container tokens;
+//     containers are real processes run by bash from a generated
+//     launch_container.sh, with YARN's directories, environment, marker
+//     expansion, localized and symlinked resources, container_tokens file,
+//     SIGTERM-then-SIGKILL stop, and YARN's exit statuses and diagnostics.
+//   - Faults: NodeManager.KillContainerProcess, NodeManager.Stop/Start,
+//     ResourceManager.Restart, NodeManager.FailNextLocalization,
+//     NodeManager.SetHealthy.
+//   - Local mode: StartLocal/RunLocal write core-site.xml and
+//     yarn-site.xml so that any Hadoop client finds the cluster.
+//
+// The NodeManagers talk to the RM in-process (the ResourceTracker protocol
+// is not on the wire); everything an application or client sees goes over
+// real Hadoop IPC.
+//
+// # What it must never do
+//
+// Be lenient where YARN is strict: an AM that works here must work on a
+// real cluster. Where the mini cluster knowingly differs from YARN, the
+// difference is documented where it is implemented. It never logs token
+// identifiers, passwords or container environment values.
+//
+// # Lifecycle
+//
+// New (or the individual constructors) starts everything and returns once
+// the nodes have registered. Close stops the nodes (killing their
+// containers' process groups), then the RM, joins every goroutine and
+// removes the directories it created. Close is idempotent. All exported
+// methods are safe for concurrent use.
+//
+// # Errors
+//
+// Protocol errors are sent to clients as the Java exceptions YARN sends,
+// with YARN's class names and message texts. The Go API returns ordinary
+// errors wrapped with context; ErrClosed for operations on a closed
+// component.
 package minicluster

@@ -1,0 +1,70 @@
+//go:build integration
+
+package minicluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// TestDistributedShellFidelity runs the stock DistributedShell of a real
+// Hadoop distribution (its Java client and Java ApplicationMaster,
+// unmodified) against local mode, then reads the cluster with the real
+// `yarn application` and `yarn node` commands. It needs HADOOP_HOME (with
+// share/hadoop/yarn/hadoop-yarn-applications-distributedshell-*.jar) and
+// JAVA_HOME, and skips without them. Checked with Hadoop 3.1.3 on Java 17.
+func TestDistributedShellFidelity(t *testing.T) {
+	home := os.Getenv("HADOOP_HOME")
+	jars, _ := filepath.Glob(filepath.Join(home, "share/hadoop/yarn/hadoop-yarn-applications-distributedshell-*.jar"))
+	if home == "" || len(jars) == 0 || os.Getenv("JAVA_HOME") == "" {
+		t.Skip("needs HADOOP_HOME with the DistributedShell jar, and JAVA_HOME")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "local")
+	l, err := StartLocal(ctx, LocalOptions{Dir: dir, Nodes: 2, Logger: testLogger(t),
+		RM: RMOptions{MinAllocation: yarn.Resource{MemoryMB: 256, VCores: 1}}})
+	require.NoError(t, err)
+	defer l.Close()
+	// DistributedShell stages its files under ~/DistributedShell/<app> on
+	// the default file system (file:///) and leaves them there.
+	if h, err := os.UserHomeDir(); err == nil {
+		t.Cleanup(func() {
+			old, _ := filepath.Glob(filepath.Join(h, "DistributedShell", fmt.Sprintf("application_%d_*", l.Cluster.RM().ClusterTimestamp())))
+			for _, d := range old {
+				os.RemoveAll(d)
+			}
+		})
+	}
+
+	yarnCmd := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, filepath.Join(home, "bin/yarn"), args...)
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "YARN_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_CONF_DIR=") {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = append(env, "HADOOP_CONF_DIR="+l.ConfDir)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "yarn %s:\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	out := yarnCmd("jar", jars[0], "-jar", jars[0], "-shell_command", "env", "-num_containers", "2",
+		"-container_memory", "256", "-master_memory", "512")
+	require.Contains(t, out, "Application completed successfully")
+	out = yarnCmd("application", "-list", "-appStates", "ALL")
+	require.Regexp(t, `DistributedShell\s+YARN\s+\S+\s+default\s+FINISHED\s+SUCCEEDED\s+100%`, out)
+	out = yarnCmd("node", "-list", "-all")
+	require.Contains(t, out, "Total Nodes:2")
+}

@@ -1,0 +1,217 @@
+package minicluster
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// LocalOptions configures local mode: a cluster on loopback under Dir
+// that any Hadoop client finds through HADOOP_CONF_DIR=Dir/conf.
+type LocalOptions struct {
+	// Dir is the cluster's directory (required). Dir/conf receives
+	// core-site.xml and yarn-site.xml; the nodes live in Dir/nm-<i>.
+	Dir string
+	// Nodes is the number of NodeManagers; 0 means 1.
+	Nodes int
+	// RM configures the ResourceManager (ports, allocation bounds, queues).
+	RM RMOptions
+	// NodeManager is the template for every node. Unless its Env is set,
+	// containers inherit this process's environment with HADOOP_CONF_DIR
+	// pointing at Dir/conf, so AMs find the scheduler address.
+	NodeManager NMOptions
+	// ExtraConfig adds properties to the files written in Dir/conf, by
+	// file name ("core-site.xml", "hdfs-site.xml"); they override the mini
+	// cluster's own (e.g. fs.defaultFS once a mini HDFS runs).
+	ExtraConfig map[string]map[string]string
+	// Out, if set, receives one line once the cluster is ready.
+	Out io.Writer
+	// Logger receives lifecycle logs; the zero value logs nothing.
+	Logger zerolog.Logger
+}
+
+// Local is a running local-mode cluster.
+type Local struct {
+	// Cluster is the running cluster.
+	Cluster *Cluster
+	// ConfDir is Dir/conf, the HADOOP_CONF_DIR for clients.
+	ConfDir string
+	// Config holds every property written, across the files.
+	Config  map[string]string
+	written []string
+}
+
+// StartLocal starts a local-mode cluster and writes its client
+// configuration. Close it to stop the cluster and remove what it wrote.
+func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("minicluster: LocalOptions.Dir is empty")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	confDir := filepath.Join(dir, "conf")
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		return nil, err
+	}
+	nmOpts := opts.NodeManager
+	if nmOpts.Env == nil {
+		nmOpts.Env = map[string]string{}
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				nmOpts.Env[k] = v
+			}
+		}
+		nmOpts.Env["HADOOP_CONF_DIR"] = confDir
+	}
+	c, err := New(ctx, Options{Dir: dir, Nodes: opts.Nodes, RM: opts.RM, NodeManager: nmOpts, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{Cluster: c, ConfDir: confDir}
+	files := map[string]map[string]string{"core-site.xml": {"fs.defaultFS": "file:///"}, "yarn-site.xml": c.ClientConfig()}
+	for name, props := range opts.ExtraConfig {
+		if files[name] == nil {
+			files[name] = map[string]string{}
+		}
+		for k, v := range props {
+			files[name][k] = v
+		}
+	}
+	l.Config = map[string]string{}
+	for name, props := range files {
+		for k, v := range props {
+			l.Config[k] = v
+		}
+		p := filepath.Join(confDir, name)
+		if err := WriteHadoopXML(p, props); err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.written = append(l.written, p)
+	}
+	// Java clients warn without a log4j.properties in HADOOP_CONF_DIR.
+	lp := filepath.Join(confDir, "log4j.properties")
+	if err := os.WriteFile(lp, []byte(log4jProperties), 0o644); err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.written = append(l.written, lp)
+	if opts.Out != nil {
+		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s, %d NodeManager(s); export HADOOP_CONF_DIR=%s\n",
+			c.RM().ClientAddr(), c.RM().SchedulerAddr(), len(c.NodeManagers()), confDir)
+	}
+	return l, nil
+}
+
+// log4jProperties is the console logging of Hadoop's stock log4j.properties.
+const log4jProperties = `# Written by the Spindle mini cluster.
+hadoop.root.logger=INFO,console
+log4j.rootLogger=${hadoop.root.logger}
+log4j.appender.console=org.apache.log4j.ConsoleAppender
+log4j.appender.console.target=System.err
+log4j.appender.console.layout=org.apache.log4j.PatternLayout
+log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
+`
+
+// Close stops the cluster and removes the configuration files it wrote.
+func (l *Local) Close() error {
+	err := l.Cluster.Close()
+	for _, p := range l.written {
+		err = errors.Join(err, os.Remove(p))
+	}
+	_ = os.Remove(l.ConfDir) // only if empty
+	return err
+}
+
+// RunLocal runs a local-mode cluster in the foreground until ctx ends
+// (the CLI cancels it on SIGINT/SIGTERM), then stops it cleanly. This is
+// what `spindle local up --dir DIR --nodes N` runs.
+func RunLocal(ctx context.Context, opts LocalOptions) error {
+	l, err := StartLocal(ctx, opts)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return l.Close()
+}
+
+// ClientConfig is the yarn-site.xml a Hadoop client needs to reach the
+// cluster, with the scheduler settings it runs with.
+func (c *Cluster) ClientConfig() map[string]string {
+	rm := c.rm
+	host, _, _ := strings.Cut(rm.ClientAddr(), ":")
+	r := rm.opts
+	m := map[string]string{
+		"yarn.resourcemanager.hostname":                         host,
+		"yarn.resourcemanager.address":                          rm.ClientAddr(),
+		"yarn.resourcemanager.scheduler.address":                rm.SchedulerAddr(),
+		"yarn.resourcemanager.webapp.address":                   r.WebAddress,
+		"yarn.scheduler.minimum-allocation-mb":                  strconv.FormatInt(r.MinAllocation.MemoryMB, 10),
+		"yarn.scheduler.minimum-allocation-vcores":              strconv.Itoa(int(r.MinAllocation.VCores)),
+		"yarn.scheduler.maximum-allocation-mb":                  strconv.FormatInt(r.MaxAllocation.MemoryMB, 10),
+		"yarn.scheduler.maximum-allocation-vcores":              strconv.Itoa(int(r.MaxAllocation.VCores)),
+		"yarn.resourcemanager.am.max-attempts":                  strconv.Itoa(r.MaxAttempts),
+		"yarn.am.liveness-monitor.expiry-interval-ms":           strconv.FormatInt(r.AMExpiry.Milliseconds(), 10),
+		"yarn.nm.liveness-monitor.expiry-interval-ms":           strconv.FormatInt(r.NMExpiry.Milliseconds(), 10),
+		"yarn.resourcemanager.recovery.enabled":                 "true",
+		"yarn.resourcemanager.work-preserving-recovery.enabled": "true",
+	}
+	var queues []string
+	for _, q := range r.Queues {
+		queues = append(queues, q.Name)
+		m["yarn.scheduler.capacity.root."+q.Name+".capacity"] = strconv.FormatFloat(q.Capacity, 'f', -1, 64)
+		m["yarn.scheduler.capacity.root."+q.Name+".maximum-capacity"] = strconv.FormatFloat(q.MaxCapacity, 'f', -1, 64)
+	}
+	m["yarn.scheduler.capacity.root.queues"] = strings.Join(queues, ",")
+	var local, logs []string
+	var res yarn.Resource
+	for _, nm := range c.nms {
+		local = append(local, nm.LocalDir())
+		logs = append(logs, nm.LogDir())
+		res = nm.opts.Resource
+		m["yarn.nodemanager.resource.memory-mb"] = strconv.FormatInt(res.MemoryMB, 10)
+		m["yarn.nodemanager.resource.cpu-vcores"] = strconv.Itoa(int(res.VCores))
+		m["yarn.resourcemanager.nodemanagers.heartbeat-interval-ms"] = strconv.FormatInt(nm.opts.HeartbeatInterval.Milliseconds(), 10)
+	}
+	m["yarn.nodemanager.local-dirs"] = strings.Join(local, ",")
+	m["yarn.nodemanager.log-dirs"] = strings.Join(logs, ",")
+	return m
+}
+
+// WriteHadoopXML writes props as a Hadoop configuration file, sorted by name.
+func WriteHadoopXML(path string, props map[string]string) error {
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"configuration.xsl\"?>\n")
+	b.WriteString("<!-- Written by the Spindle mini cluster; rewritten at every start. -->\n<configuration>\n")
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString("  <property>\n    <name>")
+		_ = xml.EscapeText(&b, []byte(k))
+		b.WriteString("</name>\n    <value>")
+		_ = xml.EscapeText(&b, []byte(props[k]))
+		b.WriteString("</value>\n  </property>\n")
+	}
+	b.WriteString("</configuration>\n")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
