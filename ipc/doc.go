@@ -1,7 +1,7 @@
 // Package ipc is Spindle's Hadoop RPC transport: the `hrpc` preamble, the
 // connection context, call framing, call-id demultiplexing, SASL (SIMPLE,
-// TOKEN via DIGEST-MD5 with auth, auth-int and auth-conf, and a mechanism slot
-// that the Kerberos code fills with GSSAPI), the SASL WRAP framing, tokens and
+// TOKEN via DIGEST-MD5 and KERBEROS via GSSAPI with RFC 4121 wrap tokens, each
+// with auth, auth-int and auth-conf, client and server side), the SASL WRAP framing, tokens and
 // credentials files, and the mapping of RemoteExceptions to *RemoteError.
 //
 // The same pure codec (frame.go) serves the client (Conn, Client) and the

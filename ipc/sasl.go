@@ -35,8 +35,8 @@ type SaslOffer struct {
 
 // ClientMechanism is one SASL method a client can run. The connection walks
 // the server's offers in the server's order and takes the first offer that a
-// mechanism accepts. TOKEN (DIGEST-MD5) lives in this package; the Kerberos
-// package supplies GSSAPI through the same interface.
+// mechanism accepts. TOKEN (DIGEST-MD5, digest.go) and KERBEROS (GSSAPI,
+// gssapi*.go) both implement it.
 type ClientMechanism interface {
 	// Method is the Hadoop auth method (MethodToken, MethodKerberos).
 	Method() string

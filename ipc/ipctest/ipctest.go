@@ -90,8 +90,9 @@ type recordingConn struct {
 	rec *Recorder
 }
 
+// Write records b before sending it: once the peer has read the bytes, a
+// test may compare the record at once, so it must already hold them.
 func (c *recordingConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.rec.write(b[:n])
-	return n, err
+	c.rec.write(b)
+	return c.Conn.Write(b)
 }
