@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
+
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -35,6 +37,12 @@ type LocalOptions struct {
 	// file name ("core-site.xml", "hdfs-site.xml"); they override the mini
 	// cluster's own (e.g. fs.defaultFS once a mini HDFS runs).
 	ExtraConfig map[string]map[string]string
+	// HDFS also starts a mini HDFS (NameNode and DataNode under Dir/hdfs),
+	// makes it fs.defaultFS, writes hdfs-site.xml, and lets the
+	// NodeManagers localize hdfs:// resources from it.
+	HDFS bool
+	// HDFSUsers get a home directory /user/<name> in the mini HDFS.
+	HDFSUsers []string
 	// Out, if set, receives one line once the cluster is ready.
 	Out io.Writer
 	// Logger receives lifecycle logs; the zero value logs nothing.
@@ -45,6 +53,8 @@ type LocalOptions struct {
 type Local struct {
 	// Cluster is the running cluster.
 	Cluster *Cluster
+	// HDFS is the mini HDFS, if LocalOptions.HDFS was set.
+	HDFS *minihdfs.Cluster
 	// ConfDir is Dir/conf, the HADOOP_CONF_DIR for clients.
 	ConfDir string
 	// Config holds every property written, across the files.
@@ -67,6 +77,26 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 		return nil, err
 	}
 	nmOpts := opts.NodeManager
+	extra := map[string]map[string]string{}
+	var hc *minihdfs.Cluster
+	if opts.HDFS {
+		hdir := filepath.Join(dir, "hdfs")
+		if err := os.MkdirAll(hdir, 0o755); err != nil {
+			return nil, err
+		}
+		hc, err = minihdfs.Start(ctx, minihdfs.Options{Dir: hdir, Users: opts.HDFSUsers, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		fss := map[string]FileSystem{"hdfs": HDFS{User: hc.Superuser()}}
+		for k, v := range nmOpts.FileSystems {
+			fss[k] = v
+		}
+		nmOpts.FileSystems = fss
+		extra["core-site.xml"] = map[string]string{"fs.defaultFS": hc.URI()}
+		extra["hdfs-site.xml"] = map[string]string{"dfs.replication": "1", "dfs.permissions.superusergroup": "supergroup",
+			"dfs.namenode.rpc-address": hc.NameNodeAddr(), "dfs.client.use.datanode.hostname": "false"}
+	}
 	if nmOpts.Env == nil {
 		nmOpts.Env = map[string]string{}
 		for _, kv := range os.Environ() {
@@ -78,16 +108,21 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	}
 	c, err := New(ctx, Options{Dir: dir, Nodes: opts.Nodes, RM: opts.RM, NodeManager: nmOpts, Logger: opts.Logger})
 	if err != nil {
+		if hc != nil {
+			hc.Close()
+		}
 		return nil, err
 	}
-	l := &Local{Cluster: c, ConfDir: confDir}
+	l := &Local{Cluster: c, HDFS: hc, ConfDir: confDir}
 	files := map[string]map[string]string{"core-site.xml": {"fs.defaultFS": "file:///"}, "yarn-site.xml": c.ClientConfig()}
-	for name, props := range opts.ExtraConfig {
-		if files[name] == nil {
-			files[name] = map[string]string{}
-		}
-		for k, v := range props {
-			files[name][k] = v
+	for _, layer := range []map[string]map[string]string{extra, opts.ExtraConfig} {
+		for name, props := range layer {
+			if files[name] == nil {
+				files[name] = map[string]string{}
+			}
+			for k, v := range props {
+				files[name][k] = v
+			}
 		}
 	}
 	l.Config = map[string]string{}
@@ -110,8 +145,12 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	}
 	l.written = append(l.written, lp)
 	if opts.Out != nil {
-		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s, %d NodeManager(s); export HADOOP_CONF_DIR=%s\n",
-			c.RM().ClientAddr(), c.RM().SchedulerAddr(), len(c.NodeManagers()), confDir)
+		fs := "file:///"
+		if hc != nil {
+			fs = hc.URI()
+		}
+		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s, %d NodeManager(s), fs.defaultFS %s; export HADOOP_CONF_DIR=%s\n",
+			c.RM().ClientAddr(), c.RM().SchedulerAddr(), len(c.NodeManagers()), fs, confDir)
 	}
 	return l, nil
 }
@@ -129,6 +168,9 @@ log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
 // Close stops the cluster and removes the configuration files it wrote.
 func (l *Local) Close() error {
 	err := l.Cluster.Close()
+	if l.HDFS != nil {
+		err = errors.Join(err, l.HDFS.Close())
+	}
 	for _, p := range l.written {
 		err = errors.Join(err, os.Remove(p))
 	}

@@ -54,6 +54,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		Commands: []*cli.Command{
 			appCommand(e),
 			gcCommand(e),
+			localCommand(e),
 		},
 	}
 	markUsageErrors(app.Commands)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,4 +132,54 @@ func TestExitCodes(t *testing.T) {
 			require.Contains(t, errOut, tc.msg)
 		})
 	}
+}
+
+// `spindle local up` runs the mini cluster until the context ends and
+// leaves a configuration a client can use while it runs.
+func TestLocalUp(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"spindle", "local", "up", "--dir", dir, "--nodes", "2"}, &syncWriter{w: &out}, &errb,
+			func(k string) (string, bool) {
+				return map[string]string{"HADOOP_USER_NAME": "alice"}[k], k == "HADOOP_USER_NAME"
+			})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !bytes.Contains(syncRead(&out), []byte("ready")) {
+		require.True(t, time.Now().Before(deadline), "no ready line; stderr: %s", errb.String())
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Contains(t, string(syncRead(&out)), "2 NodeManager(s)")
+	require.FileExists(t, filepath.Join(dir, "conf", "hdfs-site.xml"))
+	env := map[string]string{"HADOOP_CONF_DIR": filepath.Join(dir, "conf"), "HADOOP_USER_NAME": "alice"}
+	code, list, errOut := runCLI(t, env, "app", "list")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, list, "APP_ID")
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("local up did not stop")
+	}
+	require.NoFileExists(t, filepath.Join(dir, "conf", "yarn-site.xml"), "local up removes what it wrote")
+}
+
+var syncMu sync.Mutex
+
+type syncWriter struct{ w *bytes.Buffer }
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return s.w.Write(p)
+}
+
+func syncRead(b *bytes.Buffer) []byte {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return bytes.Clone(b.Bytes())
 }
