@@ -29,6 +29,14 @@ func TestDistributedShellFidelity(t *testing.T) {
 	if home == "" || len(jars) == 0 || os.Getenv("JAVA_HOME") == "" {
 		t.Skip("needs HADOOP_HOME with the DistributedShell jar, and JAVA_HOME")
 	}
+	// A real NodeManager host has these in its environment and passes them
+	// to containers (yarn.nodemanager.env-whitelist); DistributedShell's AM
+	// classpath is built from them.
+	for _, k := range []string{"HADOOP_COMMON_HOME", "HADOOP_HDFS_HOME", "HADOOP_YARN_HOME", "HADOOP_MAPRED_HOME"} {
+		if os.Getenv(k) == "" {
+			t.Setenv(k, home)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "local")
