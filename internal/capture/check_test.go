@@ -38,8 +38,8 @@ func TestNoUnknownAndRoundTrip(t *testing.T) {
 
 // TestCapturesCalls runs the shared checks over every transcript: call-id
 // bookkeeping and the IPC layer's messages, with every credentials file's
-// passwords; GSSAPI auth-int conversations are read through
-// PeekGSSIntegrity, and auth-conf ones are sealed.
+// passwords and the fixtures' keytabs, so GSSAPI auth-int and auth-conf
+// conversations are opened (and every wrap token verified) too.
 func TestCapturesCalls(t *testing.T) {
 	dir, err := capture.Dir()
 	require.NoError(t, err)
@@ -52,29 +52,22 @@ func TestCapturesCalls(t *testing.T) {
 			keys.Add(tok)
 		}
 	}
+	kt, err := capture.KerberosKeytabs()
+	require.NoError(t, err)
 	paths, err := capture.All(dir)
 	require.NoError(t, err)
-	var peeked, sealed int
+	var gssWrapped int
 	for _, p := range paths {
 		rel, err := filepath.Rel(dir, p)
 		require.NoError(t, err)
 		t.Run(filepath.ToSlash(rel), func(t *testing.T) {
 			tr, err := capture.Load(p)
 			require.NoError(t, err)
-			c, err := capture.Decode(tr, keys.Password)
+			c, err := capture.DecodeWithKeys(tr, keys.Password, kt)
 			require.NoError(t, err)
-			if c.Opaque && c.Mechanism == ipc.MechGSSAPI {
-				pc, err := capture.PeekGSSIntegrity(c)
-				if err != nil {
-					require.ErrorIs(t, err, capture.ErrSealed)
-					require.Contains(t, rel, "-privacy")
-					sealed++
-					return
-				}
-				require.Contains(t, rel, "-integrity")
-				require.True(t, pc.Opaque)
-				c = pc
-				peeked++
+			if c.Mechanism == ipc.MechGSSAPI && c.Wrapped {
+				require.False(t, c.Opaque)
+				gssWrapped++
 			}
 			if c.Opaque && c.Mechanism == ipc.MechDigestMD5 { // an NMToken: its password is in am-rm.txt
 				require.Contains(t, filepath.Base(p), "-nm-")
@@ -95,6 +88,5 @@ func TestCapturesCalls(t *testing.T) {
 			require.NotEmpty(t, calls)
 		})
 	}
-	require.Equal(t, 9, peeked)
-	require.Equal(t, 10, sealed)
+	require.Equal(t, 19, gssWrapped, "GSSAPI auth-int and auth-conf conversations opened")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -33,8 +32,8 @@ import (
 // re-encoding reproduces the captured bytes exactly. NameNode traffic is
 // read in clear (SIMPLE, QOP auth), inside DIGEST-MD5 auth-int and
 // auth-conf WRAP messages (unwrapped with the fixtures' delegation tokens),
-// and from the plaintext of GSSAPI auth-int wrap tokens; only GSSAPI privacy
-// stays sealed.
+// and inside GSSAPI auth-int and auth-conf wrap tokens (opened and verified
+// with the fixtures' keytabs): no conversation stays opaque.
 
 const (
 	clientProtocol   = "org.apache.hadoop.hdfs.protocol.ClientProtocol"
@@ -47,28 +46,9 @@ const (
 	kerberosFileSize = 44
 )
 
-// wantOpaque lists the NameNode conversations capture.Decode cannot unwrap:
-// the GSSAPI ones with QOP auth-int or auth-conf, and nothing else. Every
-// DIGEST-MD5 conversation must be unwrapped with the fixtures' tokens.
-var wantOpaque = []string{
-	"kerberos/distshell-secure-integrity/client-nn-upload.txt",
-	"kerberos/distshell-secure-integrity/rm-nn-renew-cancel-token.txt",
-	"kerberos/distshell-secure-privacy/client-nn-upload.txt",
-	"kerberos/distshell-secure-privacy/rm-nn-cancel-token.txt",
-	"kerberos/distshell-secure-privacy/rm-nn-renew-token.txt",
-	"kerberos/nn-put-integrity/client-nn-cat.txt",
-	"kerberos/nn-put-integrity/client-nn-ls.txt",
-	"kerberos/nn-put-integrity/client-nn-mkdir.txt",
-	"kerberos/nn-put-integrity/client-nn-put.txt",
-	"kerberos/nn-put-privacy/client-nn-cat.txt",
-	"kerberos/nn-put-privacy/client-nn-ls.txt",
-	"kerberos/nn-put-privacy/client-nn-mkdir.txt",
-	"kerberos/nn-put-privacy/client-nn-put.txt",
-}
-
-// wantSealed: the opaque conversations whose wrap tokens are sealed, so no
-// body can be read without the Kerberos keys.
-var wantSealed = []string{
+// wantGSSPrivacy are the sealed (auth-conf) GSSAPI NameNode conversations:
+// their bodies are decrypted with the keys the keytabs yield.
+var wantGSSPrivacy = []string{
 	"kerberos/distshell-secure-privacy/client-nn-upload.txt",
 	"kerberos/distshell-secure-privacy/rm-nn-cancel-token.txt",
 	"kerberos/distshell-secure-privacy/rm-nn-renew-token.txt",
@@ -185,7 +165,7 @@ func methodTypes(t *testing.T) map[string]capture.Method {
 const (
 	viaPlain = "plain"
 	viaWrap  = "inside DIGEST-MD5 WRAP"
-	viaGSS   = "GSSAPI auth-int plaintext (checksum not verified)"
+	viaGSS   = "inside GSSAPI WRAP (verified with the keytabs)"
 )
 
 // nnConn is the state of one decoded NameNode connection.
@@ -208,7 +188,9 @@ func decodeNN(t *testing.T, cnt tally, path string, pw capture.Passwords) (*nnCo
 	types := methodTypes(t)
 	tr, err := capture.Load(path)
 	require.NoError(t, err)
-	conv, err := capture.Decode(tr, pw)
+	kt, err := capture.KerberosKeytabs()
+	require.NoError(t, err)
+	conv, err := capture.DecodeWithKeys(tr, pw, kt)
 	require.NoError(t, err, path)
 	c := &nnConn{
 		name:      filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path),
@@ -221,13 +203,9 @@ func decodeNN(t *testing.T, cnt tally, path string, pw capture.Passwords) (*nnCo
 	full := conv
 	switch {
 	case conv.Opaque:
-		require.Equal(t, ipc.MechGSSAPI, conv.Mechanism, "%s: DIGEST-MD5 traffic left opaque", c.name)
-		peek, err := capture.PeekGSSIntegrity(conv)
-		if errors.Is(err, capture.ErrSealed) {
-			return nil, conv
-		}
-		require.NoError(t, err, c.name)
-		full, c.via = peek, viaGSS
+		return nil, conv
+	case conv.Wrapped && conv.Mechanism == ipc.MechGSSAPI:
+		c.via = viaGSS
 	case conv.Wrapped:
 		c.via = viaWrap
 	}
@@ -654,13 +632,12 @@ func TestKerberosCaptures(t *testing.T) {
 		require.NoError(t, err)
 		rel = filepath.ToSlash(rel)
 		c, conv := decodeNN(t, cnt, p, keys.Password)
-		if conv.Opaque {
-			opaque = append(opaque, rel)
-		}
 		if c == nil {
-			sealed = append(sealed, rel)
-			t.Logf("%s (%s): sealed", rel, conv.Mechanism)
+			opaque = append(opaque, rel)
 			continue
+		}
+		if c.mechanism == ipc.MechGSSAPI && conv.QOP == ipc.QOPAuthConf {
+			sealed = append(sealed, rel)
 		}
 		if c.mechanism == ipc.MechDigestMD5 {
 			d, err := ipc.ParseDirectives(conv.Response)
@@ -693,8 +670,8 @@ func TestKerberosCaptures(t *testing.T) {
 		}
 		t.Logf("%s (%s, %s): %d frames (%d unwrapped): %s", rel, c.mechanism, c.via, c.frames, c.wrapped, c.methodList())
 	}
-	require.Equal(t, wantOpaque, opaque, "conversations left opaque")
-	require.Equal(t, wantSealed, sealed, "conversations with sealed GSSAPI wrap tokens")
+	require.Empty(t, opaque, "conversations left opaque")
+	require.Equal(t, wantGSSPrivacy, sealed, "sealed GSSAPI conversations, decoded")
 	for _, m := range []string{"getDelegationToken", "renewDelegationToken", "cancelDelegationToken", "create", "addBlock", "complete", "getBlockLocations", "delete", "getListing"} {
 		require.Positive(t, methods[m], "no %s call decoded", m)
 	}

@@ -21,7 +21,6 @@ package yarnpb_test
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -141,26 +140,6 @@ var serverProtocols = map[string][]string{
 	"nm": {containerProtocol},
 }
 
-// wantOpaque lists the YARN conversations capture.Decode cannot unwrap: the
-// GSSAPI ones with QOP auth-int or auth-conf, and nothing else. Every
-// DIGEST-MD5 conversation must be unwrapped with the fixtures' passwords.
-var wantOpaque = []string{
-	"kerberos/distshell-secure-integrity/client-rm.txt",
-	"kerberos/distshell-secure-privacy/client-rm.txt",
-	"kerberos/rm-list-integrity/client-rm-application-list.txt",
-	"kerberos/rm-list-integrity/client-rm-node-list.txt",
-	"kerberos/rm-list-privacy/client-rm-application-list.txt",
-	"kerberos/rm-list-privacy/client-rm-node-list.txt",
-}
-
-// wantSealed: the opaque conversations whose wrap tokens are sealed, so no
-// body can be read without the Kerberos keys.
-var wantSealed = []string{
-	"kerberos/distshell-secure-privacy/client-rm.txt",
-	"kerberos/rm-list-privacy/client-rm-application-list.txt",
-	"kerberos/rm-list-privacy/client-rm-node-list.txt",
-}
-
 // distshellDirs are the DistributedShell runs: each has an am-rm.txt whose
 // allocate responses carry the NMTokens of its am-nm-*.txt and rm-nm-*.txt.
 var distshellDirs = []string{
@@ -227,11 +206,16 @@ func rel(t *testing.T, dir, p string) string {
 	return filepath.ToSlash(r)
 }
 
+// decodeFile decodes a transcript, opening DIGEST-MD5 traffic with pw and
+// GSSAPI traffic with the fixtures' service keytabs (every wrap token is
+// verified), so no conversation stays opaque.
 func decodeFile(t *testing.T, path string, pw capture.Passwords) *capture.Conversation {
 	t.Helper()
 	tr, err := capture.Load(path)
 	require.NoError(t, err)
-	c, err := capture.Decode(tr, pw)
+	kt, err := capture.KerberosKeytabs()
+	require.NoError(t, err)
+	c, err := capture.DecodeWithKeys(tr, pw, kt)
 	require.NoError(t, err, path)
 	return c
 }
@@ -416,7 +400,7 @@ func allocateResponses(t *testing.T, c *capture.Conversation) []*yarnpb.Allocate
 const (
 	viaPlain = "plain"
 	viaWrap  = "inside DIGEST-MD5 WRAP"
-	viaGSS   = "GSSAPI auth-int plaintext (checksum not verified)"
+	viaGSS   = "inside GSSAPI WRAP (verified with the keytabs)"
 )
 
 func TestCaptures(t *testing.T) {
@@ -432,14 +416,14 @@ func TestCaptures(t *testing.T) {
 			switch {
 			case conv.Opaque:
 				opaque = append(opaque, tr.rel)
-				require.Equal(t, ipc.MechGSSAPI, conv.Mechanism, "DIGEST-MD5 traffic left opaque")
-				peek, err := capture.PeekGSSIntegrity(conv)
-				if errors.Is(err, capture.ErrSealed) {
+				return
+			case conv.Wrapped && conv.Mechanism == ipc.MechGSSAPI:
+				via = viaGSS
+				if conv.QOP == ipc.QOPAuthConf {
 					sealed = append(sealed, tr.rel)
-					return
 				}
-				require.NoError(t, err)
-				conv, via = peek, viaGSS
+				require.NotEmpty(t, conv.InnerClient)
+				require.NotEmpty(t, conv.InnerServer)
 			case conv.Wrapped:
 				via = viaWrap
 				require.NotEmpty(t, conv.InnerClient)
@@ -521,8 +505,12 @@ func TestCaptures(t *testing.T) {
 	t.Logf("%d YARN bodies decoded from %d of %d transcripts; opaque: %d (%d sealed); token identifiers: %v",
 		total, files, len(c.yarn), len(opaque), len(sealed), map[string]int(stats))
 
-	require.Equal(t, wantOpaque, opaque, "conversations left opaque")
-	require.Equal(t, wantSealed, sealed, "conversations with sealed GSSAPI wrap tokens")
+	require.Empty(t, opaque, "conversations left opaque")
+	require.Equal(t, []string{
+		"kerberos/distshell-secure-privacy/client-rm.txt",
+		"kerberos/rm-list-privacy/client-rm-application-list.txt",
+		"kerberos/rm-list-privacy/client-rm-node-list.txt",
+	}, sealed, "sealed (auth-conf) GSSAPI conversations, decoded")
 
 	// What the brief promises must actually have been exercised.
 	for _, m := range []string{"getNewApplication", "submitApplication", "getApplicationReport", "forceKillApplication",
