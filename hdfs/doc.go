@@ -25,8 +25,10 @@
 // its own StagedFile, Visibility and ResourceType, which package yarn maps
 // to LocalResources, and never a protobuf or colinmarc type. It reads no
 // environment variables or Hadoop files: the caller passes a
-// *conf.Configuration. It supports SIMPLE authentication only
-// (ErrUnsupported for Kerberos, for now).
+// *conf.Configuration, and for a secure HDFS a gokrb5 client the caller
+// logged in (Options.KerberosClient): SIMPLE or KERBEROS authentication to
+// the NameNode. Delegation tokens are package yarn's business
+// (ObtainDelegationTokens), not staging's.
 //
 // # Lifecycle
 //
@@ -44,7 +46,8 @@
 // Stage either returns a StagedFile for every file or an error after it
 // has removed the staging directory: an interrupted upload (a DataNode that
 // dies, a cancelled context) leaves neither a staging directory nor a
-// partial cache entry. Invalid arguments wrap ErrInvalid. Filesystem
+// partial cache entry. Invalid arguments wrap ErrInvalid; a missing or
+// refused Kerberos login wraps ErrAuthentication. Filesystem
 // errors are wrapped with %w, so errors.Is(err, os.ErrNotExist),
 // os.ErrPermission and context.Canceled work.
 package hdfs

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
+	krb "github.com/jcmturner/gokrb5/v8/client"
 )
 
 // fileInfo is what staging needs to know about a remote file.
@@ -57,7 +58,7 @@ type hdfsFS struct {
 
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
-func dialHDFS(ctx context.Context, addrs []string, user string, dial dialFunc, replication int) (*hdfsFS, error) {
+func dialHDFS(ctx context.Context, addrs []string, user string, kc *krb.Client, spn string, dial dialFunc, replication int) (*hdfsFS, error) {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 20 * time.Second}).DialContext
 	}
@@ -71,7 +72,11 @@ func dialHDFS(ctx context.Context, addrs []string, user string, dial dialFunc, r
 		}
 		return &boundConn{Conn: nc, stop: context.AfterFunc(ctx, func() { nc.Close() })}, nil
 	}
-	c, err := hdfs.NewClient(hdfs.ClientOptions{Addresses: addrs, User: user, NamenodeDialFunc: bound, DatanodeDialFunc: bound})
+	o := hdfs.ClientOptions{Addresses: addrs, User: user, NamenodeDialFunc: bound, DatanodeDialFunc: bound}
+	if kc != nil {
+		o.KerberosClient, o.KerberosServicePrincipleName = kc, spn
+	}
+	c, err := hdfs.NewClient(o)
 	if err != nil {
 		return nil, err
 	}

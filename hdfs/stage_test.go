@@ -479,7 +479,8 @@ func TestOptionsAndArguments(t *testing.T) {
 	cfg := conf.New(conf.Options{})
 	cfg.Set("hadoop.security.authentication", "kerberos", conf.Source{})
 	_, err := hdfs.New(ctx, hdfs.Options{FS: "hdfs://127.0.0.1:1", User: "a", Conf: cfg})
-	require.ErrorIs(t, err, hdfs.ErrUnsupported)
+	require.ErrorIs(t, err, hdfs.ErrAuthentication)
+	require.ErrorContains(t, err, "run kinit, or pass --keytab and --principal")
 
 	s, err := hdfs.New(ctx, hdfs.Options{FS: "file:///", Home: t.TempDir()})
 	require.NoError(t, err)

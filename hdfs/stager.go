@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	krb "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/rs/zerolog"
 
 	"github.com/spindle-yarn/spindle/conf"
@@ -48,9 +49,11 @@ const (
 var (
 	// ErrInvalid wraps every rejected option, application id or source.
 	ErrInvalid = errors.New("hdfs: invalid argument")
-	// ErrUnsupported is returned for configurations staging cannot serve
-	// yet (Kerberos).
+	// ErrUnsupported is returned for configurations staging cannot serve.
 	ErrUnsupported = errors.New("hdfs: unsupported")
+	// ErrAuthentication wraps failures to authenticate to a secure HDFS:
+	// no Kerberos login, or the NameNode refusing it.
+	ErrAuthentication = errors.New("hdfs: authentication failed")
 )
 
 // Options configures a Stager.
@@ -62,9 +65,22 @@ type Options struct {
 	// Conf is the Hadoop configuration: fs.defaultFS when FS is empty, and
 	// the HA nameservices. Nil means none.
 	Conf *conf.Configuration
-	// User is the HDFS user to act as (SIMPLE authentication). Required for
-	// hdfs://.
+	// User is the HDFS user to act as (SIMPLE authentication), and the
+	// owner of the default Home. Required for hdfs:// without Kerberos;
+	// with Kerberos, empty means the first component of the client's
+	// principal (alice@EXAMPLE.COM is alice, as auth_to_local's DEFAULT
+	// rule maps it).
 	User string
+	// KerberosClient authenticates to a secure HDFS (Conf's
+	// hadoop.security.authentication is kerberos; required then): a gokrb5
+	// client logged in from a keytab or a ticket cache, owned by the
+	// caller. colinmarc/hdfs asks it for a service ticket for the
+	// NameNode. Nil means SIMPLE.
+	KerberosClient *krb.Client
+	// KerberosServicePrincipal is the NameNode's principal pattern,
+	// nn/_HOST@REALM, with _HOST replaced by the host of each NameNode
+	// address; empty means Conf's dfs.namenode.kerberos.principal.
+	KerberosServicePrincipal string
 	// Home is the user's home directory on FS. Empty means /user/<User>
 	// for hdfs:// (HDFS's default); required for file://.
 	Home string
@@ -101,6 +117,45 @@ type Stager struct {
 	authority string // URL authority: host:port or a nameservice
 	addrs     []string
 	home      string
+	krb       *krb.Client // nil: SIMPLE
+	spn       string      // NameNode principal pattern without realm, for colinmarc
+}
+
+// kerberos sets up Kerberos when Conf asks for it.
+func (s *Stager) kerberos() error {
+	if s.o.Conf == nil {
+		return nil
+	}
+	sec, err := s.o.Conf.Security()
+	if err != nil || sec.Authentication != conf.AuthKerberos {
+		return err
+	}
+	if s.o.KerberosClient == nil || s.o.KerberosClient.Credentials == nil {
+		return fmt.Errorf("%w: hadoop.security.authentication is kerberos but there is no Kerberos login (run kinit, or pass --keytab and --principal)", ErrAuthentication)
+	}
+	spn := s.o.KerberosServicePrincipal
+	if spn == "" {
+		spn = sec.NameNodePrincipal
+	}
+	if spn == "" {
+		return fmt.Errorf("%w: hadoop.security.authentication is kerberos but %s is not set", ErrInvalid, conf.KeyNameNodePrincipal)
+	}
+	// gokrb5 takes the realm from its client, not from the name.
+	s.spn, _, _ = strings.Cut(spn, "@")
+	s.krb = s.o.KerberosClient
+	if s.o.User == "" {
+		s.o.User = s.krb.Credentials.CName().PrincipalNameString()
+		if i := strings.IndexAny(s.o.User, "/@"); i >= 0 {
+			s.o.User = s.o.User[:i]
+		}
+	}
+	return nil
+}
+
+// principal names the Kerberos user for messages.
+func (s *Stager) principal() string {
+	c := s.krb.Credentials
+	return c.CName().PrincipalNameString() + "@" + c.Domain()
 }
 
 // New validates opts and, for HDFS, connects once to learn the cluster's
@@ -140,26 +195,18 @@ func New(ctx context.Context, opts Options) (*Stager, error) {
 		return nil, fmt.Errorf("%w: filesystem %q is neither hdfs:// nor file://", ErrInvalid, fsURI)
 	}
 	s.scheme = "hdfs"
-	if opts.User == "" {
-		return nil, fmt.Errorf("%w: Options.User is required for hdfs://", ErrInvalid)
+	if err := s.kerberos(); err != nil {
+		return nil, err
 	}
-	if opts.Conf != nil {
-		sec, err := opts.Conf.Security()
-		if err != nil {
-			return nil, err
-		}
-		if sec.Authentication == conf.AuthKerberos {
-			// TODO(#5): Kerberos through colinmarc's KerberosClient once the
-			// krb client is wired in cmd.
-			return nil, fmt.Errorf("%w: Kerberos authentication for staging", ErrUnsupported)
-		}
+	if s.o.User == "" {
+		return nil, fmt.Errorf("%w: Options.User is required for hdfs://", ErrInvalid)
 	}
 	if err := s.resolveNameNodes(u); err != nil {
 		return nil, err
 	}
 	s.home = opts.Home
 	if s.home == "" {
-		s.home = "/user/" + opts.User
+		s.home = "/user/" + s.o.User
 	}
 	if !path.IsAbs(s.home) {
 		return nil, fmt.Errorf("%w: Home %q is not absolute", ErrInvalid, s.home)
@@ -206,8 +253,13 @@ func (s *Stager) connect(ctx context.Context) (filesystem, error) {
 	if s.scheme == "file" {
 		return localFS{}, nil
 	}
-	fs, err := dialHDFS(ctx, s.addrs, s.o.User, s.o.Dial, s.o.Replication)
+	fs, err := dialHDFS(ctx, s.addrs, s.o.User, s.krb, s.spn, s.o.Dial, s.o.Replication)
 	if err != nil {
+		if s.krb != nil && strings.Contains(err.Error(), "SASL handshake") {
+			// colinmarc/hdfs flattens its SASL errors into text.
+			return nil, fmt.Errorf("%w: connect to %s as %s (check the Kerberos login: run kinit, or pass --keytab and --principal; and dfs.namenode.kerberos.principal %s): %v",
+				ErrAuthentication, strings.Join(s.addrs, ","), s.principal(), s.spn, err)
+		}
 		return nil, fmt.Errorf("hdfs: connect to %s: %w", strings.Join(s.addrs, ","), err)
 	}
 	return fs, nil

@@ -8,7 +8,8 @@
 // # What it does
 //
 //   - ResourceManager (NewResourceManager): ApplicationClientProtocol on
-//     one port (SIMPLE), ApplicationMasterProtocol on another (TOKEN only:
+//     one port (SIMPLE; with RMOptions.Security, Kerberos and RM
+//     delegation tokens instead), ApplicationMasterProtocol on another (TOKEN only:
 //     DIGEST-MD5 with a valid AMRMToken, HMAC-SHA1 passwords from the RM's
 //     master key); the application and attempt life cycles with YARN's
 //     states, final statuses and diagnostics; application ids from the
@@ -26,6 +27,9 @@
 //     launch_container.sh, with YARN's directories, environment, marker
 //     expansion, localized and symlinked resources, container_tokens file,
 //     SIGTERM-then-SIGKILL stop, and YARN's exit statuses and diagnostics.
+//   - Secure mode: RMOptions.Security, minihdfs.Options.Security and an
+//     HDFS FileSystem with a KerberosClient make a Kerberized cluster whose
+//     localizers need the application's HDFS delegation token.
 //   - Faults: NodeManager.KillContainerProcess, NodeManager.Stop/Start,
 //     ResourceManager.Restart, NodeManager.FailNextLocalization,
 //     NodeManager.SetHealthy.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -78,6 +79,11 @@ func (n *NodeManager) localize(c *container) ([]link, string, error) {
 	userDir := filepath.Join(n.localDir, "usercache", c.user)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if c.clc.Tokens != nil {
+		if creds, err := ipc.ParseCredentials(c.clc.GetTokens()); err == nil {
+			ctx = withCredentials(ctx, creds)
+		}
+	}
 	for _, e := range c.clc.GetLocalResources() {
 		key, lr := e.GetKey(), e.GetValue()
 		u := urlFromProto(lr.GetResource())

@@ -111,10 +111,14 @@ type RMOptions struct {
 	// 0 means 1, as in YARN: plain requests get one container per node
 	// heartbeat.
 	OffSwitchPerHeartbeat int
-	// QOPs are the SASL QOPs the scheduler port offers ("auth",
-	// "auth-int", "auth-conf"), as hadoop.rpc.protection sets them; nil
-	// means auth.
+	// QOPs are the SASL QOPs the scheduler port (and, when Security is
+	// set, the client port) offers ("auth", "auth-int", "auth-conf"), as
+	// hadoop.rpc.protection sets them; nil means auth.
 	QOPs []string
+	// Security, if set, makes the client port secure: Kerberos and RM
+	// delegation tokens instead of SIMPLE (see RMSecurity). Nil is an
+	// insecure cluster.
+	Security *RMSecurity
 	// NodeLocalityDelay is the number of missed scheduling opportunities
 	// before a node-local request may go rack-local (capped by the number
 	// of nodes, as in CapacityScheduler); 0 means 40, <0 means none.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/minicluster/internal/delegation"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -29,10 +30,11 @@ type ResourceManager struct {
 	opts RMOptions
 	lg   zerolog.Logger
 
-	amrm    *amrmSecrets
-	nmKeys  *keyRing
-	ctKeys  *keyRing
-	monitor *time.Ticker
+	amrm     *amrmSecrets
+	rmTokens *delegation.Manager // RM delegation tokens; nil unless secure
+	nmKeys   *keyRing
+	ctKeys   *keyRing
+	monitor  *time.Ticker
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +83,9 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 		queueByNm:  map[string]*queue{},
 		containers: map[yarn.ContainerID]*rmContainer{},
 	}
+	if sec := opts.Security; sec != nil {
+		r.rmTokens = delegation.New(delegation.Options{Codec: rmTokenCodec, MaxLifetime: sec.TokenMaxLifetime, RenewInterval: sec.TokenRenewInterval})
+	}
 	for _, q := range opts.Queues {
 		qq := &queue{name: q.Name, capacity: q.Capacity / 100, maxCapacity: q.MaxCapacity / 100}
 		r.queues = append(r.queues, qq)
@@ -106,6 +111,10 @@ func (r *ResourceManager) monitorInterval() time.Duration {
 // startServers builds fresh IPC servers (an ipc.Server cannot be reused
 // after Close) and serves them on the given addresses.
 func (r *ResourceManager) startServers(clientAddr, amAddr string) error {
+	csOpts, err := r.clientServerOptions()
+	if err != nil {
+		return err
+	}
 	cl, err := net.Listen("tcp", clientAddr)
 	if err != nil {
 		return fmt.Errorf("minicluster: resourcemanager client port: %w", err)
@@ -115,9 +124,8 @@ func (r *ResourceManager) startServers(clientAddr, amAddr string) error {
 		cl.Close()
 		return fmt.Errorf("minicluster: resourcemanager scheduler port: %w", err)
 	}
-	// ClientRMService on an insecure cluster: [TOKEN, SIMPLE]; the mini
-	// cluster issues no RM delegation tokens, so SIMPLE only.
-	cs := ipc.NewServer(ipc.ServerOptions{AllowSimple: true, Logger: r.opts.Logger})
+	// ClientRMService: see clientServerOptions.
+	cs := ipc.NewServer(csOpts)
 	cs.Register(yarn.ProtocolClient, r.clientService())
 	// ApplicationMasterService forces TOKEN even on insecure clusters.
 	as := ipc.NewServer(ipc.ServerOptions{Mechanisms: []ipc.ServerMechanism{&ipc.TokenServerMechanism{Secrets: r.amrm, QOPs: r.opts.QOPs}}, Logger: r.opts.Logger})

@@ -47,10 +47,13 @@ func (r *ResourceManager) clientService() *ipc.Service {
 		"getApplicationAttemptReport": ipc.Unary(func() *yarnpb.GetApplicationAttemptReportRequestProto {
 			return &yarnpb.GetApplicationAttemptReportRequestProto{}
 		}, r.getApplicationAttemptReport),
-		"getDelegationToken": ipc.Unary(func() *commonpb.GetDelegationTokenRequestProto { return &commonpb.GetDelegationTokenRequestProto{} },
-			func(context.Context, *ipc.ServerCall, *commonpb.GetDelegationTokenRequestProto) (proto.Message, error) {
-				return nil, ipc.NewServerError(ipc.ClassIOException, "Delegation Token can be issued only with kerberos authentication")
-			}),
+		"getDelegationToken": ipc.Unary(func() *commonpb.GetDelegationTokenRequestProto { return &commonpb.GetDelegationTokenRequestProto{} }, r.getDelegationToken),
+		"renewDelegationToken": ipc.Unary(func() *commonpb.RenewDelegationTokenRequestProto { return &commonpb.RenewDelegationTokenRequestProto{} },
+			r.renewDelegationToken),
+		"cancelDelegationToken": ipc.Unary(func() *commonpb.CancelDelegationTokenRequestProto {
+			return &commonpb.CancelDelegationTokenRequestProto{}
+		},
+			r.cancelDelegationToken),
 		"getClusterNodeLabels": ipc.Unary(func() *yarnpb.GetClusterNodeLabelsRequestProto { return &yarnpb.GetClusterNodeLabelsRequestProto{} },
 			func(context.Context, *ipc.ServerCall, *yarnpb.GetClusterNodeLabelsRequestProto) (proto.Message, error) {
 				return &yarnpb.GetClusterNodeLabelsResponseProto{}, nil
@@ -81,7 +84,7 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 	if r.apps[id] != nil {
 		return &yarnpb.SubmitApplicationResponseProto{}, nil // an earlier submission of the same application
 	}
-	user := call.User
+	user := appUser(call)
 	if user == "" {
 		user = "dr.who"
 	}
@@ -155,7 +158,7 @@ func (r *ResourceManager) forceKillApplication(_ context.Context, call *ipc.Serv
 	if call.RemoteAddr != nil {
 		host, _, _ = net.SplitHostPort(call.RemoteAddr.String())
 	}
-	msg := fmt.Sprintf("Application %s was killed by user %s at %s", id, call.User, host)
+	msg := fmt.Sprintf("Application %s was killed by user %s at %s", id, appUser(call), host)
 	if req.Diagnostics != nil {
 		msg += " with diagnostic message: " + req.GetDiagnostics()
 	}

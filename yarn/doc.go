@@ -11,7 +11,18 @@
 // convert.go only. yarn reads no files or environment variables:
 // RMOptionsFromConf translates an already-loaded configuration.
 //
+// # Kerberos
+//
+// RMOptions.Kerberos (set by RMOptionsFromConf when
+// hadoop.security.authentication is kerberos) adds SASL GSSAPI with the
+// caller's gokrb5 client; ObtainDelegationTokens gets the HDFS delegation
+// token a secure cluster's containers need. yarn never logs in: the caller
+// (cmd) makes the client from a keytab or ticket cache.
+//
 // # Errors
+//
+// Failures to authenticate (local Kerberos errors, SASL refusals) match
+// ErrAuthentication and are never retried.
 //
 // Remote Java exceptions match the sentinels of errors.go with errors.Is
 // (ErrApplicationNotFound, ErrAMNotRegistered, …) and keep the

@@ -83,11 +83,15 @@ func mapError(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
+	auth := isAuthFailure(err)
 	var re *ipc.RemoteError
 	if errors.As(err, &re) {
 		if s, ok := classToErr[re.Class]; ok {
 			err = &Error{sentinel: s, Remote: re, cause: err}
 		}
+	}
+	if auth && !errors.Is(err, ErrAuthentication) {
+		err = authError(err)
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

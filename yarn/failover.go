@@ -119,6 +119,7 @@ type connOptions struct {
 	Protocol   string
 	User       string
 	Mechanisms []ipc.ClientMechanism
+	Kerberos   *Kerberos // GSSAPI after Mechanisms, per endpoint host
 	Dial       func(ctx context.Context, network, addr string) (net.Conn, error)
 	ClientID   []byte
 	Logger     zerolog.Logger
@@ -159,7 +160,7 @@ func (f *failover) client(i int) (*ipc.Client, error) {
 	defer f.mu.Unlock()
 	if f.clients[i] == nil {
 		c, err := ipc.NewClient(ipc.Options{Addr: f.eps[i].Addr, Protocol: f.opts.Protocol, User: f.opts.User,
-			Mechanisms: f.opts.Mechanisms, Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger})
+			Mechanisms: withKerberos(f.opts.Mechanisms, f.opts.Kerberos, f.eps[i].Addr), Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -174,9 +175,9 @@ func (f *failover) setMechanisms(m []ipc.ClientMechanism) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opts.Mechanisms = m
-	for _, c := range f.clients {
+	for i, c := range f.clients {
 		if c != nil {
-			c.SetMechanisms(m)
+			c.SetMechanisms(withKerberos(m, f.opts.Kerberos, f.eps[i].Addr))
 		}
 	}
 }

@@ -107,10 +107,11 @@ const (
 //     the request did not reach an active server (a dial failure never
 //     reached anyone; other transport errors only for idempotent methods);
 //   - RetriableException: retry the same server;
-//   - InvalidToken, AccessControlException, SASL failures and every other
-//     remote exception: fail.
+//   - InvalidToken, AccessControlException, SASL and Kerberos failures
+//     (local ones too: no ticket, KDC unreachable) and every other remote
+//     exception: fail.
 func RetryDecision(err error, method string) RetryAction {
-	if err == nil {
+	if err == nil || isAuthFailure(err) {
 		return Fail
 	}
 	var re *ipc.RemoteError

@@ -29,6 +29,12 @@ type RMOptions struct {
 	// Mechanisms are SASL mechanisms (KERBEROS, or TOKEN with an
 	// RM_DELEGATION_TOKEN); nil means SIMPLE, as insecure clusters expect.
 	Mechanisms []ipc.ClientMechanism
+	// Kerberos, if set, adds SASL KERBEROS (GSSAPI) after Mechanisms, with
+	// _HOST in its ServerPrincipal replaced per endpoint.
+	// RMOptionsFromConf sets it (without Client) when
+	// hadoop.security.authentication is kerberos; NewRMClient then fails
+	// unless the caller has set Client.
+	Kerberos *Kerberos
 	// Dial opens connections; nil uses net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Retry bounds failover and retries; the zero value uses its defaults.
@@ -52,7 +58,15 @@ func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
 	if err != nil {
 		return RMOptions{}, err
 	}
-	return RMOptions{Endpoints: eps, Retry: retryFromConf(r)}, nil
+	sec, err := c.Security()
+	if err != nil {
+		return RMOptions{}, err
+	}
+	krb, err := kerberosFromConf(sec, sec.RMPrincipal, conf.KeyRMPrincipal)
+	if err != nil {
+		return RMOptions{}, err
+	}
+	return RMOptions{Endpoints: eps, Retry: retryFromConf(r), Kerberos: krb}, nil
 }
 
 func retryFromConf(r conf.RMRetry) RetryPolicy {
@@ -81,8 +95,13 @@ func NewRMClient(opts RMOptions) (*RMClient, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
+	if opts.Kerberos != nil {
+		if err := opts.Kerberos.validate("ResourceManager client"); err != nil {
+			return nil, err
+		}
+	}
 	f, err := newFailover(opts.Endpoints, connOptions{Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
-		Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
+		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
 	if err != nil {
 		return nil, err
 	}

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"sync"
 	"time"
 
+	krb "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -21,6 +24,11 @@ type environment struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
 	confDirs       []string
+
+	keytab, principal string // --keytab, --principal
+	krbOnce           sync.Once
+	krb               *krb.Client // the Kerberos login, destroyed by teardown
+	krbErr            error
 }
 
 func (e *environment) setup(c *cli.Context) error {
@@ -29,6 +37,7 @@ func (e *environment) setup(c *cli.Context) error {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))}
 	}
 	e.log = zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
+	e.keytab, e.principal = c.String(keytabFlag.Name), c.String(principalFlag.Name)
 	if d := c.String("conf-dir"); d != "" {
 		e.confDirs = []string{d}
 	} else {
@@ -72,6 +81,12 @@ func (e *environment) rmClient() (*yarn.RMClient, error) {
 	}
 	opts.User = e.userName()
 	opts.Logger = e.log
+	if opts.Kerberos != nil {
+		if opts.Kerberos.Client, err = e.kerberos(c); err != nil {
+			return nil, err
+		}
+		opts.User = opts.Kerberos.UserPrincipal()
+	}
 	return yarn.NewRMClient(opts)
 }
 
@@ -87,16 +102,20 @@ const (
 	exitUsage       = 2 // bad flags or arguments, missing configuration
 	exitNotFound    = 3 // the application does not exist
 	exitUnreachable = 4 // the ResourceManager could not be reached
+	exitAuth        = 5 // authentication failed (Kerberos login, SASL, tokens)
 )
 
 // exitCode is the one place errors become exit codes.
 func exitCode(err error) int {
 	var ue usageError
+	var ae authError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &ae), errors.Is(err, yarn.ErrAuthentication), errors.Is(err, hdfs.ErrAuthentication):
+		return exitAuth
 	case errors.Is(err, yarn.ErrApplicationNotFound):
 		return exitNotFound
 	case errors.Is(err, yarn.ErrUnreachable):

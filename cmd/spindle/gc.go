@@ -34,6 +34,12 @@ func (e *environment) stager(c *cli.Context) (*hdfs.Stager, error) {
 		return nil, err
 	}
 	opts := hdfs.Options{Conf: hc, User: e.userName(), Logger: e.log}
+	if opts.KerberosClient, err = e.kerberos(hc); err != nil {
+		return nil, err
+	}
+	if opts.KerberosClient != nil {
+		opts.User = "" // the principal's short name
+	}
 	if strings.HasPrefix(fs, "file:") {
 		home, ok := e.lookup("HOME")
 		if !ok || home == "" {

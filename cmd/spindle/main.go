@@ -48,13 +48,18 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "conf-dir", Usage: "Hadoop configuration directory (default: $HADOOP_CONF_DIR, then $YARN_CONF_DIR)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+			keytabFlag,
+			principalFlag,
 		},
 		Before:       e.setup,
+		After:        e.teardown,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Commands: []*cli.Command{
 			appCommand(e),
 			gcCommand(e),
 			localCommand(e),
+			amCommand(e),
+			exampleCommand(e),
 		},
 	}
 	markUsageErrors(app.Commands)

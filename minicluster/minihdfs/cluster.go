@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/minicluster/internal/delegation"
 )
 
 // Options configures a mini HDFS. The zero value of every field but Dir is
@@ -83,6 +84,10 @@ type Options struct {
 	// AccessTimePrecision is dfs.namenode.accesstime.precision: reads move
 	// a file's access time at most this often. Zero means 1 hour.
 	AccessTimePrecision time.Duration
+
+	// Security, if set, makes the NameNode secure: Kerberos and delegation
+	// tokens instead of SIMPLE (see Security). Nil is an insecure HDFS.
+	Security *Security
 
 	// Logger receives the daemons' logs (each call at debug level). The
 	// zero value logs nothing.
@@ -219,7 +224,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			}
 		}
 	}
-	srv := ipc.NewServer(ipc.ServerOptions{AllowSimple: true, Logger: opts.Logger})
+	srvOpts := ipc.ServerOptions{AllowSimple: true, Logger: opts.Logger}
+	if sec := opts.Security; sec != nil {
+		nn.tokens = delegation.New(delegation.Options{Codec: hdfsTokenCodec, MaxLifetime: sec.TokenMaxLifetime,
+			RenewInterval: sec.TokenRenewInterval, Clock: o.clock})
+		mechs, err := sec.mechanisms(nn.tokens)
+		if err != nil {
+			nnLn.Close()
+			dn.stop()
+			return nil, err
+		}
+		srvOpts = ipc.ServerOptions{Mechanisms: mechs, Logger: opts.Logger}
+	}
+	srv := ipc.NewServer(srvOpts)
 	srv.Register(clientProtocol, nn.service())
 	c := &Cluster{nn: nn, dn: dn, srv: srv, nnLn: nnLn}
 	lctx, cancel := context.WithCancel(context.Background())
@@ -239,6 +256,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	go dn.serve()
 	nn.lg.Info().Str("node", dn.addr()).Msgf("mini HDFS up: NameNode %s, block pool %s", nnLn.Addr(), bpid)
 	return c, nil
+}
+
+// DelegationTokens is the number of live HDFS delegation tokens (issued,
+// not cancelled); 0 on an insecure cluster.
+func (c *Cluster) DelegationTokens() int {
+	if c.nn.tokens == nil {
+		return 0
+	}
+	return c.nn.tokens.Live()
 }
 
 // NameNodeAddr is the NameNode's host:port.

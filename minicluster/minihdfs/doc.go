@@ -34,9 +34,15 @@
 // Options.Clock, as getFileInfo reports them; YARN localization compares
 // them exactly.
 //
+// With Options.Security the NameNode is secure: [TOKEN, KERBEROS] on its
+// port and no SIMPLE, HDFS delegation tokens issued to Kerberos callers
+// (getDelegationToken, renewDelegationToken, cancelDelegationToken; the
+// Writable identifier, password = HMAC-SHA1(master key, identifier)) and
+// accepted over TOKEN/DIGEST-MD5 until they expire (see Security).
+//
 // Not implemented: append and truncate, snapshots, ACLs and xattrs,
-// encryption zones, erasure coding, delegation and block tokens (SIMPLE
-// only), pipelines of several DataNodes and pipeline recovery on the
+// encryption zones, erasure coding, block tokens and SASL on the data
+// transfer port, pipelines of several DataNodes and pipeline recovery on the
 // DataNode, BLOCK_CHECKSUM and short-circuit reads. Unknown methods get
 // RpcNoSuchMethodException, unknown data transfer ops an ERROR_UNSUPPORTED
 // response.
@@ -52,7 +58,8 @@
 //
 // # What it must never do
 //
-// It imports only ipc and proto (STYLE §1); it is test and local-mode
-// infrastructure, never a production HDFS: nothing is persisted and there
-// is no security.
+// It imports only ipc, proto and the mini cluster's delegation token
+// manager (STYLE §1); it is test and local-mode
+// infrastructure, never a production HDFS: nothing is persisted, and its
+// security exists to test clients against, not to protect data.
 package minihdfs

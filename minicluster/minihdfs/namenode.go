@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/minicluster/internal/delegation"
+	"github.com/spindle-yarn/spindle/proto/commonpb"
 	"github.com/spindle-yarn/spindle/proto/hdfspb"
 )
 
@@ -61,6 +63,8 @@ type nameNode struct {
 	nextBlock uint64
 	nextGS    uint64
 	started   time.Time
+
+	tokens *delegation.Manager // nil unless secure
 }
 
 func newNameNode(o *options, lg zerolog.Logger, bpid string) *nameNode {
@@ -439,6 +443,11 @@ func (nn *nameNode) service() *ipc.Service {
 	add("getDatanodeReport", ipc.Unary(func() *hdfspb.GetDatanodeReportRequestProto { return &hdfspb.GetDatanodeReportRequestProto{} }, nn.getDatanodeReport))
 	add("msync", ipc.Unary(func() *hdfspb.MsyncRequestProto { return &hdfspb.MsyncRequestProto{} }, nn.msync))
 	add("getHAServiceState", ipc.Unary(func() *hdfspb.HAServiceStateRequestProto { return &hdfspb.HAServiceStateRequestProto{} }, nn.getHAServiceState))
+	add("getDelegationToken", ipc.Unary(func() *commonpb.GetDelegationTokenRequestProto { return &commonpb.GetDelegationTokenRequestProto{} }, nn.getDelegationToken))
+	add("renewDelegationToken", ipc.Unary(func() *commonpb.RenewDelegationTokenRequestProto { return &commonpb.RenewDelegationTokenRequestProto{} }, nn.renewDelegationToken))
+	add("cancelDelegationToken", ipc.Unary(func() *commonpb.CancelDelegationTokenRequestProto {
+		return &commonpb.CancelDelegationTokenRequestProto{}
+	}, nn.cancelDelegationToken))
 	for name, h := range m {
 		m[name] = nn.logged(name, h)
 	}
