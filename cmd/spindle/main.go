@@ -58,8 +58,6 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 			appCommand(e),
 			gcCommand(e),
 			localCommand(e),
-			amCommand(e),
-			exampleCommand(e),
 		},
 	}
 	markUsageErrors(app.Commands)
