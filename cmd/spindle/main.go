@@ -57,6 +57,8 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		Commands: []*cli.Command{
 			appCommand(e),
 			gcCommand(e),
+			amCommand(e),
+			exampleCommand(e),
 			localCommand(e),
 		},
 	}

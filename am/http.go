@@ -1,0 +1,200 @@
+package am
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"html/template"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// The AM's HTTP endpoint, its tracking URL (the RM's web proxy forwards
+// /proxy/<app id>/ to it):
+//
+//	GET  /               status page (HTML)
+//	GET  /v1/status      Status as JSON
+//	GET  /v1/jobmanager  JobManagerInfo as JSON (DiscoveryPath)
+//	POST /v1/stop        graceful stop; needs "Authorization: Bearer <stop secret>"
+//	GET  /metrics        Prometheus metrics
+//
+// StopPath is the stop endpoint.
+const StopPath = "/v1/stop"
+
+// StatusPath is the status endpoint.
+const StatusPath = "/v1/status"
+
+func (r *Runner) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", r.serveStatusPage)
+	mux.HandleFunc("GET "+StatusPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) })
+	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
+	mux.HandleFunc("POST "+StopPath, r.serveStop)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.m.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// serveStop checks the stop secret (constant time) and asks the loop to
+// stop. Anyone without the secret gets 403 and changes nothing.
+func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
+	got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok || len(r.opts.StopSecret) == 0 || subtle.ConstantTimeCompare([]byte(got), r.opts.StopSecret) != 1 {
+		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("stop request refused: wrong or missing stop secret")
+		http.Error(w, "forbidden: a stop needs the application's stop secret (in its staging directory)", http.StatusForbidden)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 4096))
+	var in struct {
+		Diagnostics string `json:"diagnostics"`
+	}
+	_ = json.Unmarshal(body, &in)
+	if in.Diagnostics == "" {
+		in.Diagnostics = "stopped on request"
+	}
+	r.lg.Info().Str("remote", req.RemoteAddr).Msg("stop request accepted")
+	r.Stop(in.Diagnostics)
+	w.WriteHeader(http.StatusAccepted)
+	writeJSON(w, map[string]string{"status": "stopping"})
+}
+
+// JobManagerInfo is where the JobManager is (DiscoveryPath).
+type JobManagerInfo struct {
+	AppID       string `json:"app_id"`
+	AttemptID   string `json:"attempt_id"`
+	Address     string `json:"address"`
+	RESTAddress string `json:"rest_address"`
+	PID         int    `json:"pid,omitempty"`
+	State       string `json:"state"`
+	Restarts    int    `json:"restarts"`
+}
+
+// TaskManagerInfo is one TaskManager container.
+type TaskManagerInfo struct {
+	ContainerID string    `json:"container_id"`
+	Node        string    `json:"node"`
+	NodeHTTP    string    `json:"node_http_address,omitempty"`
+	State       string    `json:"state"`
+	Since       time.Time `json:"since"`
+	Adopted     bool      `json:"adopted,omitempty"`
+}
+
+// Status is the AM's state, as /v1/status serves it. It is an API:
+// fields are only ever added.
+type Status struct {
+	AppID        string            `json:"app_id"`
+	AttemptID    string            `json:"attempt_id"`
+	ContainerID  string            `json:"container_id"`
+	Mode         Mode              `json:"mode"`
+	Phase        Phase             `json:"phase"`
+	TrackingURL  string            `json:"tracking_url"`
+	RegisteredAt *time.Time        `json:"registered_at,omitempty"`
+	JobManager   JobManagerInfo    `json:"jobmanager"`
+	Target       int               `json:"target"`
+	Pending      int               `json:"pending"`
+	Launching    int               `json:"launching"`
+	Running      int               `json:"running"`
+	Adopted      int               `json:"adopted"`
+	Progress     float32           `json:"progress"`
+	Restarts     int               `json:"restarts"`
+	TaskManagers []TaskManagerInfo `json:"taskmanagers"`
+	// Completions are the last TaskManager containers that ended (or
+	// could not be started), newest last, each classified.
+	Completions      []Completion `json:"completions"`
+	Policy           PolicyState  `json:"policy"`
+	JobManagerPolicy PolicyState  `json:"jobmanager_policy"`
+	LastHeartbeat    *time.Time   `json:"last_heartbeat,omitempty"`
+	HeartbeatError   string       `json:"heartbeat_error,omitempty"`
+	FinalStatus      string       `json:"final_status,omitempty"`
+	Diagnostics      string       `json:"diagnostics,omitempty"`
+}
+
+// Status returns a snapshot of the AM's state. Safe for concurrent use.
+func (r *Runner) Status() Status {
+	now := r.opts.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
+		Phase: r.phase, TrackingURL: r.trackingURL, Target: r.spec.TaskManagers.Count, Pending: r.amrm.PendingRequests(),
+		Launching: r.countLocked(tmLaunching), Running: r.countLocked(tmRunning), Adopted: r.adopted, Restarts: r.restarts,
+		TaskManagers: []TaskManagerInfo{}, Completions: slices.Clone(r.completions), HeartbeatError: r.lastHBErr,
+		Policy: r.tmTr.State(now), JobManagerPolicy: r.jmTr.State(now)}
+	if s.Completions == nil {
+		s.Completions = []Completion{}
+	}
+	if s.Target > 0 {
+		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
+	} else {
+		s.Progress = 1
+	}
+	if !r.registeredAt.IsZero() {
+		t := r.registeredAt
+		s.RegisteredAt = &t
+	}
+	if !r.lastHB.IsZero() {
+		t := r.lastHB
+		s.LastHeartbeat = &t
+	}
+	s.JobManager = JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID, State: r.jmState, Restarts: r.jmRestarts}
+	if r.jm != nil {
+		s.JobManager.Address, s.JobManager.RESTAddress, s.JobManager.PID = r.jm.Address(), r.jm.RESTAddress(), r.jm.pid()
+	}
+	for id, tm := range r.tms {
+		s.TaskManagers = append(s.TaskManagers, TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
+			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
+	}
+	slices.SortFunc(s.TaskManagers, func(a, b TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
+	if r.final != nil {
+		s.FinalStatus, s.Diagnostics = r.final.Status.String(), r.final.Diagnostics
+	}
+	return s
+}
+
+var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
+	"exit": yarn.ExitStatusText,
+	"ts":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}).Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Spindle {{.AppID}}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}</style>
+</head><body>
+<h1>Spindle {{.Mode}} {{.AppID}}</h1>
+<p>Attempt {{.AttemptID}} ({{.ContainerID}}), phase <b>{{.Phase}}</b>{{with .FinalStatus}}, final status <b>{{.}}</b>{{end}}.
+<a href="v1/status">JSON</a> · <a href="metrics">metrics</a></p>
+{{with .Diagnostics}}<pre>{{.}}</pre>{{end}}
+<h2>JobManager</h2>
+<p>RPC {{.JobManager.Address}}, REST {{.JobManager.RESTAddress}}, {{.JobManager.State}}, restarts {{.JobManager.Restarts}}</p>
+<h2>TaskManagers: {{.Running}} running of {{.Target}}</h2>
+<p>{{.Pending}} requested, {{.Launching}} starting, {{.Adopted}} adopted from earlier attempts, {{.Restarts}} replaced.</p>
+<table><tr><th>container</th><th>node</th><th>state</th><th>since</th></tr>
+{{range .TaskManagers}}<tr><td>{{.ContainerID}}</td><td>{{.Node}}</td><td>{{.State}}{{if .Adopted}} (adopted){{end}}</td><td>{{ts .Since}}</td></tr>
+{{end}}</table>
+<h2>Restart policy</h2>
+<p>{{.Policy.FailuresInWindow}} failures within {{.Policy.Window}} (limit {{.Policy.MaxFailures}}), {{.Policy.TotalFailures}} in all.
+{{with .Policy.BackoffUntil}}Backing off until {{ts .}}.{{end}}</p>
+{{with .Policy.LastDecision}}<p>Last decision: {{.}}</p>{{end}}
+{{if .Policy.Quarantined}}<p>Quarantined nodes: {{range .Policy.Quarantined}}{{.Node}} (until {{ts .Until}}) {{end}}</p>{{end}}
+<h2>Recent completions</h2>
+<table><tr><th>time</th><th>container</th><th>node</th><th>exit</th><th>class</th><th>diagnostics</th></tr>
+{{range .Completions}}<tr><td>{{ts .At}}</td><td>{{.Container}}</td><td>{{.Node}}</td><td>{{exit .ExitStatus}}</td><td>{{.ClassName}}</td><td>{{.Diagnostics}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
+
+func (r *Runner) serveStatusPage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusPage.Execute(w, r.Status()); err != nil {
+		r.lg.Warn().Err(err).Msg("status page")
+	}
+}

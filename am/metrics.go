@@ -1,0 +1,58 @@
+package am
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the AM's Prometheus metrics, on a registry of its own
+// (served at /metrics), with the Go and process collectors so that the
+// AM's resident memory is visible too.
+type metrics struct {
+	reg *prometheus.Registry
+
+	target    prometheus.Gauge
+	pending   prometheus.Gauge
+	launching prometheus.Gauge
+	running   prometheus.Gauge
+	allocated prometheus.Counter
+	excess    prometheus.Counter
+	failed    prometheus.Counter
+	lost      prometheus.Counter
+	restarted prometheus.Counter
+	launchErr prometheus.Counter
+	jmRestart prometheus.Counter
+	heartbeat prometheus.Histogram
+	hbErrors  prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	const ns, sub = "spindle", "am"
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	m := &metrics{
+		reg:       prometheus.NewRegistry(),
+		target:    g("taskmanagers_target", "TaskManagers the fleet should have."),
+		pending:   g("taskmanagers_pending", "TaskManager container requests the RM has not yet satisfied."),
+		launching: g("taskmanagers_launching", "TaskManager containers allocated and being started on their NodeManagers."),
+		running:   g("taskmanagers_running", "TaskManager containers started (or adopted from an earlier attempt) and not completed."),
+		allocated: c("containers_allocated_total", "Containers the RM allocated to this attempt for TaskManagers."),
+		excess:    c("containers_released_excess_total", "Allocated containers released at once because the fleet was full."),
+		failed:    c("taskmanagers_failed_total", "TaskManager containers that failed (counted by the restart policy)."),
+		lost:      c("taskmanagers_lost_total", "TaskManager containers the cluster took (preempted, node lost, killed by the RM): not counted as failures."),
+		restarted: c("taskmanagers_restarted_total", "Replacement TaskManagers requested for completed ones."),
+		launchErr: c("taskmanager_launch_errors_total", "TaskManager containers a NodeManager refused or could not be asked to start."),
+		jmRestart: c("jobmanager_restarts_total", "JobManager processes restarted after a failure (session mode)."),
+		heartbeat: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "heartbeat_latency_seconds",
+			Help: "Latency of the allocate heartbeat to the ResourceManager.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		hbErrors: c("heartbeat_errors_total", "Allocate heartbeats that failed."),
+	}
+	m.reg.MustRegister(m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
+		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

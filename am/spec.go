@@ -1,0 +1,247 @@
+package am
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// Files the submitter ships to the AM container (as LocalResources, so
+// the NodeManager links them into the AM's working directory).
+const (
+	// SpecFile is the Spec, JSON-encoded.
+	SpecFile = "spindle-am.json"
+	// StopSecretFile holds the stop secret: random bytes the submitter
+	// wrote into the application's 0700 staging directory. Whoever can
+	// read the staging directory (the submitting user) can stop the
+	// application; the AM compares in constant time.
+	StopSecretFile = "stop-secret"
+)
+
+// Environment the AM gives the JobManager and the TaskManagers. The
+// payload reads it; it is the whole contract between Spindle and a payload.
+const (
+	EnvAppID         = "SPINDLE_APP_ID"          // application id
+	EnvAttemptID     = "SPINDLE_ATTEMPT_ID"      // the AM attempt that started the process
+	EnvMode          = "SPINDLE_MODE"            // "session" or "per-job"
+	EnvAMURL         = "SPINDLE_AM_URL"          // the AM's HTTP endpoint (its tracking URL) when the process started
+	EnvJMHost        = "SPINDLE_JM_HOST"         // JobManager host (the AM's node)
+	EnvJMRPCPort     = "SPINDLE_JM_RPC_PORT"     // JobManager RPC port, chosen by the AM
+	EnvJMRESTPort    = "SPINDLE_JM_REST_PORT"    // JobManager REST port, chosen by the AM
+	EnvJMAddress     = "SPINDLE_JM_ADDRESS"      // host:rpc-port
+	EnvJMRESTAddress = "SPINDLE_JM_REST_ADDRESS" // host:rest-port
+	EnvTaskManagers  = "SPINDLE_TASKMANAGERS"    // the fleet's target size
+	EnvResourceID    = "SPINDLE_RESOURCE_ID"     // a TaskManager's resource id: its container id
+	EnvBinary        = "SPINDLE_BIN"             // the spindle binary running the AM (JobManager only)
+)
+
+// DiscoveryPath is the AM endpoint that answers with the current
+// JobManager (JSON JobManagerInfo). A TaskManager that lost its
+// JobManager finds the current AM's URL in the application report
+// (OriginalTrackingURL: each attempt registers its own) and asks it here.
+const DiscoveryPath = "/v1/jobmanager"
+
+// Mode says what ends the application.
+type Mode string
+
+// Modes.
+const (
+	// ModeSession runs until stopped (HTTP stop, `yarn app -kill`); a
+	// JobManager that fails is restarted under the restart policy.
+	ModeSession Mode = "session"
+	// ModePerJob ends the application when the JobManager exits: 0 is
+	// SUCCEEDED, anything else FAILED with its last output lines.
+	ModePerJob Mode = "per-job"
+)
+
+// Spec is what the submitter tells the AM, shipped as SpecFile. It is an
+// API between Spindle versions: fields are only ever added.
+type Spec struct {
+	Mode         Mode            `json:"mode"`
+	JobManager   ProcessSpec     `json:"jobmanager"`
+	TaskManagers TaskManagerSpec `json:"taskmanagers"`
+	// Restart governs TaskManager replacement and (session) JobManager
+	// restarts, each with its own tracker.
+	Restart RestartPolicy `json:"restart"`
+	// Staging locates the staging directory the AM removes when the
+	// application ends. Empty FS means there is none to remove.
+	Staging StagingSpec `json:"staging"`
+}
+
+// ProcessSpec is the JobManager: a child process of the AM, in the AM
+// container's working directory, whose files the submitter shipped as the
+// AM container's local resources.
+type ProcessSpec struct {
+	// Command is the argv; ${VAR} is expanded from Env and the SPINDLE_*
+	// variables above (EnvBinary is the spindle binary).
+	Command []string `json:"command"`
+	// Env is added to the AM container's environment.
+	Env map[string]string `json:"env,omitempty"`
+	// Files must be present in the working directory before the
+	// JobManager starts (the AM checks, to fail with a clear message).
+	Files []string `json:"files,omitempty"`
+}
+
+// TaskManagerSpec is the TaskManager fleet.
+type TaskManagerSpec struct {
+	// Count is the fleet's target size.
+	Count    int   `json:"count"`
+	MemoryMB int64 `json:"memory_mb"`
+	// VCores 0 means 1.
+	VCores int32 `json:"vcores,omitempty"`
+	// Priority of the requests; 0 is fine unless the AM shares priorities
+	// with something else. The AM container has priority 0 too but is
+	// not requested by the AM.
+	Priority int32 `json:"priority,omitempty"`
+	// NodeLabel is a node label expression; it excludes Nodes and Racks.
+	NodeLabel string `json:"node_label,omitempty"`
+	// Nodes and Racks are preferred locations; without RelaxLocality
+	// they are required.
+	Nodes         []string `json:"nodes,omitempty"`
+	Racks         []string `json:"racks,omitempty"`
+	RelaxLocality bool     `json:"relax_locality,omitempty"`
+	// Command is the YARN command line (hadoop-wire.md §8.2 markers
+	// apply). Without a <LOG_DIR> redirect the AM appends
+	// "1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err".
+	Command string `json:"command"`
+	// Env is the TaskManagers' environment, before the SPINDLE_* variables.
+	Env map[string]string `json:"env,omitempty"`
+	// Files are the TaskManagers' local resources by link name.
+	Files map[string]LocalFile `json:"files,omitempty"`
+}
+
+// StagingSpec locates the application's staging directory (see package
+// hdfs): <Home>/.spindle/<application id> on FS, owned by User.
+type StagingSpec struct {
+	FS   string `json:"fs,omitempty"`
+	Home string `json:"home,omitempty"`
+	User string `json:"user,omitempty"`
+}
+
+// LocalFile is a YARN LocalResource in JSON form.
+type LocalFile struct {
+	// URL is the file's full URI (hdfs://nn:8020/p, file:///p).
+	URL       string `json:"url"`
+	Size      int64  `json:"size"`
+	Timestamp int64  `json:"timestamp"` // modification time, ms, exact
+	// Type is "FILE" (default) or "ARCHIVE".
+	Type string `json:"type,omitempty"`
+	// Visibility is "APPLICATION" (default), "PRIVATE" or "PUBLIC".
+	Visibility string `json:"visibility,omitempty"`
+}
+
+// FileFromStaged describes a staged file as a LocalFile.
+func FileFromStaged(f hdfs.StagedFile) LocalFile {
+	return LocalFile{URL: f.URL, Size: f.Size, Timestamp: f.ModTime, Type: string(f.Type), Visibility: string(f.Visibility)}
+}
+
+// Resource converts f to a yarn.LocalResource.
+func (f LocalFile) Resource() (yarn.LocalResource, error) {
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return yarn.LocalResource{}, fmt.Errorf("am: file url %q: %w", f.URL, err)
+	}
+	if u.Scheme == "" || u.Path == "" {
+		return yarn.LocalResource{}, fmt.Errorf("am: file url %q: want scheme://[host[:port]]/absolute/path", f.URL)
+	}
+	yu := yarn.URL{Scheme: u.Scheme, Host: u.Hostname(), File: u.Path, Port: -1}
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseInt(p, 10, 32)
+		if err != nil {
+			return yarn.LocalResource{}, fmt.Errorf("am: file url %q: port: %w", f.URL, err)
+		}
+		yu.Port = int32(n)
+	}
+	if u.User != nil {
+		yu.UserInfo = u.User.String()
+	}
+	r := yarn.LocalResource{URL: yu, Size: f.Size, Timestamp: f.Timestamp, Type: yarn.File, Visibility: yarn.Application}
+	switch strings.ToUpper(f.Type) {
+	case "", "FILE":
+	case "ARCHIVE":
+		r.Type = yarn.Archive
+	default:
+		return r, fmt.Errorf("am: file %q: type %q: want FILE or ARCHIVE", f.URL, f.Type)
+	}
+	switch strings.ToUpper(f.Visibility) {
+	case "", "APPLICATION":
+	case "PRIVATE":
+		r.Visibility = yarn.Private
+	case "PUBLIC":
+		r.Visibility = yarn.Public
+	default:
+		return r, fmt.Errorf("am: file %q: visibility %q: want APPLICATION, PRIVATE or PUBLIC", f.URL, f.Visibility)
+	}
+	return r, nil
+}
+
+// ParseSpec decodes and validates a SpecFile.
+func ParseSpec(b []byte) (Spec, error) {
+	var s Spec
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&s); err != nil {
+		return s, fmt.Errorf("am: %s: %w", SpecFile, err)
+	}
+	return s, s.Validate()
+}
+
+// Marshal encodes s for SpecFile.
+func (s Spec) Marshal() ([]byte, error) { return json.MarshalIndent(s, "", "  ") }
+
+// Validate checks s.
+func (s Spec) Validate() error {
+	var errs []error
+	switch s.Mode {
+	case ModeSession, ModePerJob:
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want %q or %q", s.Mode, ModeSession, ModePerJob))
+	}
+	if len(s.JobManager.Command) == 0 {
+		errs = append(errs, errors.New("jobmanager.command is empty"))
+	}
+	tm := s.TaskManagers
+	if tm.Count < 0 {
+		errs = append(errs, fmt.Errorf("taskmanagers.count %d is negative", tm.Count))
+	}
+	if tm.Count > 0 {
+		if tm.MemoryMB <= 0 {
+			errs = append(errs, errors.New("taskmanagers.memory_mb must be positive"))
+		}
+		if strings.TrimSpace(tm.Command) == "" {
+			errs = append(errs, errors.New("taskmanagers.command is empty"))
+		}
+	}
+	if tm.NodeLabel != "" && len(tm.Nodes)+len(tm.Racks) > 0 {
+		errs = append(errs, errors.New("taskmanagers: node_label cannot be combined with nodes or racks"))
+	}
+	for name, f := range tm.Files {
+		if _, err := f.Resource(); err != nil {
+			errs = append(errs, fmt.Errorf("taskmanagers.files[%q]: %w", name, err))
+		}
+	}
+	if s.Staging.FS != "" && s.Staging.Home == "" {
+		errs = append(errs, errors.New("staging.home is required with staging.fs"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("am: invalid spec: %w", err)
+	}
+	return nil
+}
+
+// NewStopSecret returns a fresh stop secret for StopSecretFile: 32 random
+// bytes, hex-encoded (so it travels in an HTTP header as is).
+func NewStopSecret() ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "%x", b), nil
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// amCommand is what the AM container runs (hidden: people never type it).
+// It reads the container environment the NodeManager sets
+// (hadoop-wire.md §8.1) and the files the submitter shipped, and runs an
+// am.Runner until the application ends or YARN stops the container.
+func amCommand(e *environment) *cli.Command {
+	return &cli.Command{
+		Name:   "am",
+		Usage:  "run the ApplicationMaster (inside the AM container)",
+		Hidden: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "spec", Value: am.SpecFile, Usage: "the AM spec the submitter shipped"},
+			&cli.StringFlag{Name: "stop-secret", Value: am.StopSecretFile, Usage: "file holding the stop secret"},
+			&cli.DurationFlag{Name: "heartbeat-fast", Usage: "allocate interval while containers are wanted (default 500ms)"},
+			&cli.DurationFlag{Name: "heartbeat-idle", Usage: "allocate interval while the fleet is complete (default 3s)"},
+		},
+		Action: e.runAM,
+	}
+}
+
+func (e *environment) runAM(c *cli.Context) error {
+	need := func(k string) (string, error) {
+		v, ok := e.lookup(k)
+		if !ok || v == "" {
+			return "", usageError{fmt.Errorf("$%s is not set: `spindle am` runs inside a YARN AM container", k)}
+		}
+		return v, nil
+	}
+	cidS, err := need("CONTAINER_ID")
+	if err != nil {
+		return err
+	}
+	cid, err := yarn.ParseContainerID(cidS)
+	if err != nil {
+		return usageError{fmt.Errorf("$CONTAINER_ID: %w", err)}
+	}
+	host, err := need("NM_HOST")
+	if err != nil {
+		return err
+	}
+	tokFile, err := need("HADOOP_TOKEN_FILE_LOCATION")
+	if err != nil {
+		return err
+	}
+	tb, err := os.ReadFile(tokFile)
+	if err != nil {
+		return err
+	}
+	creds, err := am.ParseCredentials(tb)
+	if err != nil {
+		return err
+	}
+	sb, err := os.ReadFile(c.String("spec"))
+	if err != nil {
+		return err
+	}
+	spec, err := am.ParseSpec(sb)
+	if err != nil {
+		return err
+	}
+	var secret []byte
+	if b, err := os.ReadFile(c.String("stop-secret")); err == nil {
+		secret = []byte(strings.TrimSpace(string(b)))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	hc, err := e.hadoopConf()
+	if err != nil {
+		return err
+	}
+	amrmOpts, err := yarn.AMRMOptionsFromConf(hc)
+	if err != nil {
+		return err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	logDir := wd
+	if v, ok := e.lookup("LOG_DIRS"); ok && v != "" {
+		logDir = strings.Split(v, ",")[0]
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The AM logs to its container's stderr, which the submitter
+	// redirects into the log dir: plain text with dates, and info at
+	// least, as lifecycle events are what an operator reads there.
+	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs // this process is the AM: ms in its log
+	lg := zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, NoColor: true, TimeFormat: "2006-01-02 15:04:05.000"}).
+		Level(min(e.log.GetLevel(), zerolog.InfoLevel)).With().Timestamp().Logger()
+	opts := am.Options{Spec: spec, Container: cid, Host: host, Credentials: creds, AMRM: amrmOpts, StopSecret: secret,
+		WorkDir: wd, LogDir: logDir, Environ: os.Environ(), Executable: exe, Logger: lg,
+		HeartbeatFast: c.Duration("heartbeat-fast"), HeartbeatIdle: c.Duration("heartbeat-idle")}
+	if st := spec.Staging; st.FS != "" {
+		stager, err := hdfs.New(c.Context, hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, Logger: lg})
+		if err != nil {
+			lg.Warn().Err(err).Msg("staging filesystem unreachable; the staging directory will be left for spindle gc")
+		} else {
+			opts.Staging = stager
+		}
+	}
+	r, err := am.New(opts)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	start := time.Now()
+	err = r.Run(c.Context)
+	if f, ok := r.Final(); ok {
+		lg.Info().Stringer("final_status", f.Status).Dur("duration", time.Since(start)).Msg("application master done")
+		return nil
+	}
+	if err != nil && c.Context.Err() != nil {
+		// SIGTERM from the NodeManager: the RM is ending this attempt.
+		lg.Warn().Msg("stopped by signal; the application is left to the ResourceManager")
+	}
+	if err == nil {
+		err = errors.New("am: ended without unregistering")
+	}
+	return err
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/am/example"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// exampleCommand runs the example payload (package example) with the
+// environment the ApplicationMaster gives its JobManager and TaskManagers.
+func exampleCommand(e *environment) *cli.Command {
+	return &cli.Command{
+		Name:  "example",
+		Usage: "the example payload: a JobManager and TaskManagers running a distributed word count",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "jobmanager",
+				Usage: "run the example JobManager (the AM starts it; ports from $" + am.EnvJMRPCPort + " and $" + am.EnvJMRESTPort + ")",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "job-input", Usage: "per-job: count the words of this file (a TaskManager resource), print the result and exit"},
+					&cli.IntFlag{Name: "job-splits", Usage: "per-job: number of splits (default: one per TaskManager)"},
+					&cli.IntFlag{Name: "taskmanagers", Usage: "per-job: TaskManagers to wait for (default $" + am.EnvTaskManagers + ")"},
+					&cli.DurationFlag{Name: "taskmanager-timeout", Value: 10 * time.Second, Usage: "drop a TaskManager silent for longer"},
+				},
+				Action: e.exampleJobManager,
+			},
+			{
+				Name:  "taskmanager",
+				Usage: "run the example TaskManager (the AM launches it in its own container)",
+				Flags: []cli.Flag{
+					&cli.DurationFlag{Name: "heartbeat", Value: 500 * time.Millisecond, Usage: "heartbeat interval"},
+				},
+				Action: e.exampleTaskManager,
+			},
+		},
+	}
+}
+
+func (e *environment) envInt(k string) (int, error) {
+	v, ok := e.lookup(k)
+	if !ok || v == "" {
+		return 0, usageError{fmt.Errorf("$%s is not set (the ApplicationMaster sets it)", k)}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("$%s: %w", k, err)}
+	}
+	return n, nil
+}
+
+func (e *environment) exampleJobManager(c *cli.Context) error {
+	rpc, err := e.envInt(am.EnvJMRPCPort)
+	if err != nil {
+		return err
+	}
+	rest, err := e.envInt(am.EnvJMRESTPort)
+	if err != nil {
+		return err
+	}
+	opts := example.JobManagerOptions{RPCAddr: ":" + strconv.Itoa(rpc), RESTAddr: ":" + strconv.Itoa(rest), Log: e.stdout,
+		TaskManagerTimeout: c.Duration("taskmanager-timeout")}
+	if in := c.String("job-input"); in != "" {
+		opts.Job = &example.JobRequest{Input: in, Splits: c.Int("job-splits")}
+		opts.MinTaskManagers = c.Int("taskmanagers")
+		if opts.MinTaskManagers == 0 {
+			if opts.MinTaskManagers, err = e.envInt(am.EnvTaskManagers); err != nil {
+				return err
+			}
+		}
+	}
+	return example.RunJobManager(c.Context, opts)
+}
+
+func (e *environment) exampleTaskManager(c *cli.Context) error {
+	get := func(k string) string { v, _ := e.lookup(k); return v }
+	id, jm := get(am.EnvResourceID), get(am.EnvJMAddress)
+	if id == "" || jm == "" {
+		return usageError{fmt.Errorf("$%s and $%s must be set (the ApplicationMaster sets them)", am.EnvResourceID, am.EnvJMAddress)}
+	}
+	opts := example.TaskManagerOptions{ID: id, Host: get("NM_HOST"), JobManager: jm, Heartbeat: c.Duration("heartbeat"), Log: e.stdout}
+	if s := get(am.EnvAppID); s != "" {
+		app, err := yarn.ParseApplicationID(s)
+		if err != nil {
+			return usageError{fmt.Errorf("$%s: %w", am.EnvAppID, err)}
+		}
+		l := &locator{e: e, app: app}
+		defer l.close()
+		opts.Locate = l.locate
+	}
+	return example.RunTaskManager(c.Context, opts)
+}
+
+// locator finds the current JobManager of an application: the RM's report
+// names the current attempt's AM endpoint (OriginalTrackingURL: each
+// attempt registers its own), whose DiscoveryPath names the JobManager.
+// This is how TaskManagers adopted by a new attempt re-find their
+// JobManager.
+type locator struct {
+	e   *environment
+	app yarn.ApplicationID
+
+	mu sync.Mutex
+	rm *yarn.RMClient
+}
+
+func (l *locator) locate(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l.mu.Lock()
+	if l.rm == nil {
+		rm, err := l.e.rmClient()
+		if err != nil {
+			l.mu.Unlock()
+			return "", err
+		}
+		l.rm = rm
+	}
+	rm := l.rm
+	l.mu.Unlock()
+	rep, err := rm.GetApplicationReport(ctx, l.app)
+	if err != nil {
+		return "", err
+	}
+	if rep.State.Terminal() {
+		return "", fmt.Errorf("application %s is %s", l.app, rep.State)
+	}
+	u := rep.OriginalTrackingURL
+	if u == "" || u == "N/A" {
+		return "", fmt.Errorf("the AM of %s has not registered yet", rep.CurrentAttempt)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(u, "/")+am.DiscoveryPath, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", req.URL, resp.Status)
+	}
+	var info am.JobManagerInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info); err != nil {
+		return "", err
+	}
+	if info.Address == "" {
+		return "", errors.New("the AM has no JobManager yet")
+	}
+	return info.Address, nil
+}
+
+func (l *locator) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rm != nil {
+		l.rm.Close()
+	}
+}
