@@ -1,8 +1,8 @@
 package minicluster
 
 import (
-	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"time"
 
@@ -45,17 +45,31 @@ func nodeIDToProto(n yarn.NodeID) *yarnpb.NodeIdProto {
 	return &yarnpb.NodeIdProto{Host: proto.String(n.Host), Port: proto.Int32(n.Port)}
 }
 
-// resourceToProto writes a resource as Java's ResourcePBImpl does: fields 1
-// and 2, repeated in the map with their units.
+// resourceToProto writes a resource as Java's ResourcePBImpl does (and as
+// yarn/convert.go does for the clients): fields 1 and 2, repeated in the map
+// with their units, then any other resource types in name order.
+// TestResourceWireMatchesCapture pins this copy to the captured bytes.
 func resourceToProto(r yarn.Resource) *yarnpb.ResourceProto {
 	countable := yarnpb.ResourceTypesProto_COUNTABLE.Enum
-	return &yarnpb.ResourceProto{Memory: proto.Int64(r.MemoryMB), VirtualCores: proto.Int32(r.VCores),
+	p := &yarnpb.ResourceProto{Memory: proto.Int64(r.MemoryMB), VirtualCores: proto.Int32(r.VCores),
 		ResourceValueMap: []*yarnpb.ResourceInformationProto{
 			{Key: proto.String("memory-mb"), Value: proto.Int64(r.MemoryMB), Units: proto.String("Mi"), Type: countable()},
 			{Key: proto.String("vcores"), Value: proto.Int64(int64(r.VCores)), Units: proto.String(""), Type: countable()},
 		}}
+	keys := make([]string, 0, len(r.Extra))
+	for k := range r.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.ResourceValueMap = append(p.ResourceValueMap, &yarnpb.ResourceInformationProto{Key: proto.String(k),
+			Value: proto.Int64(r.Extra[k]), Units: proto.String(""), Type: countable()})
+	}
+	return p
 }
 
+// resourceFromProto reads fields 1 and 2 (which win over the map, as in
+// Java) and keeps other resource types as Extra.
 func resourceFromProto(p *yarnpb.ResourceProto) yarn.Resource {
 	r := yarn.Resource{MemoryMB: p.GetMemory(), VCores: p.GetVirtualCores()}
 	for _, e := range p.GetResourceValueMap() {
@@ -68,14 +82,14 @@ func resourceFromProto(p *yarnpb.ResourceProto) yarn.Resource {
 			if p.VirtualCores == nil {
 				r.VCores = int32(e.GetValue())
 			}
+		default:
+			if r.Extra == nil {
+				r.Extra = map[string]int64{}
+			}
+			r.Extra[e.GetKey()] = e.GetValue()
 		}
 	}
 	return r
-}
-
-// resourceString is Resource.toString: <memory:1024, vCores:1>.
-func resourceString(r yarn.Resource) string {
-	return fmt.Sprintf("<memory:%d, vCores:%d>", r.MemoryMB, r.VCores)
 }
 
 func addRes(a, b yarn.Resource) yarn.Resource {

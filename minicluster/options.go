@@ -148,7 +148,7 @@ func (o *RMOptions) setDefaults() error {
 	}
 	if o.MinAllocation.MemoryMB < 0 || o.MinAllocation.VCores < 0 || o.MaxAllocation.MemoryMB < o.MinAllocation.MemoryMB ||
 		o.MaxAllocation.VCores < o.MinAllocation.VCores {
-		return fmt.Errorf("minicluster: invalid allocation bounds: minimum %s, maximum %s", resourceString(o.MinAllocation), resourceString(o.MaxAllocation))
+		return fmt.Errorf("minicluster: invalid allocation bounds: minimum %s, maximum %s", o.MinAllocation.String(), o.MaxAllocation.String())
 	}
 	if len(o.Queues) == 0 {
 		o.Queues = []QueueOptions{{Name: DefaultQueue, Capacity: 100}}

@@ -212,8 +212,8 @@ func (r *ResourceManager) activatedDiagLocked(app *rmApp) string {
 	return fmt.Sprintf("[%s] Application is Activated, waiting for resources to be assigned for AM.  Details : AM Partition = <DEFAULT_PARTITION> ; "+
 		"Partition Resource = %s ; Queue's Absolute capacity = %.1f %% ; Queue's Absolute used capacity = %.1f %% ; Queue's Absolute max capacity = %.1f %% ; "+
 		"Queue's capacity (absolute resource) = %s ; Queue's used capacity (absolute resource) = %s ; Queue's max capacity (absolute resource) = %s ; ",
-		javaDate(time.Now()), resourceString(part), q.capacity*100, usedPct, q.maxCapacity*100,
-		resourceString(scale(q.capacity)), resourceString(q.used), resourceString(scale(q.maxCapacity)))
+		javaDate(time.Now()), part.String(), q.capacity*100, usedPct, q.maxCapacity*100,
+		scale(q.capacity).String(), q.used.String(), scale(q.maxCapacity).String())
 }
 
 // launchAM is AMLauncher.launch: the RM, as a client of the node's

@@ -93,14 +93,14 @@ func (r *ResourceManager) validateResource(res yarn.Resource) error {
 		if v < 0 {
 			return &ipc.ServerError{Class: classInvalidResourceRequest, Message: fmt.Sprintf(
 				"Invalid resource request! Cannot allocate containers as requested resource is less than 0! Requested resource type=[%s], Requested resource=%s",
-				name, resourceString(res))}
+				name, res.String())}
 		}
 		if v > limit {
 			return &ipc.ServerError{Class: classInvalidResourceRequest, Message: fmt.Sprintf(
 				"Invalid resource request! Cannot allocate containers as requested resource is greater than maximum allowed allocation. "+
 					"Requested resource type=[%s], Requested resource=%s, maximum allowed allocation=%s, please note that maximum allowed allocation "+
 					"is calculated by scheduler based on maximum resource of registered NodeManagers, which might be less than configured maximum allocation=%s",
-				name, resourceString(res), resourceString(maxA), resourceString(r.opts.MaxAllocation))}
+				name, res.String(), maxA.String(), r.opts.MaxAllocation.String())}
 		}
 		return nil
 	}

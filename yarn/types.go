@@ -15,10 +15,12 @@ type Resource struct {
 	Extra    map[string]int64
 }
 
+// String prints r as Java's Resource.toString does, e.g.
+// <memory:1024, vCores:1, yarn.io/gpu: 2>, extras in name order.
 func (r Resource) String() string {
 	s := fmt.Sprintf("<memory:%d, vCores:%d", r.MemoryMB, r.VCores)
-	for k, v := range r.Extra {
-		s += fmt.Sprintf(", %s:%d", k, v)
+	for _, k := range sortedKeys(r.Extra) {
+		s += fmt.Sprintf(", %s: %d", k, r.Extra[k])
 	}
 	return s + ">"
 }
