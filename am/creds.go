@@ -6,12 +6,6 @@ import (
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
-// Package am uses package ipc for credentials only (here, and the type in
-// Options and Runner): the AM's tokens arrive as the container_tokens
-// file, and yarn's API carries them as *yarn.Credentials
-// (ContainerLaunchContext.Tokens, AMRMTokenFromCredentials) but offers no
-// way to decode the file. .ci/check-deps allows am → ipc for this.
-
 // ParseCredentials decodes the container's token file (the bytes of
 // $HADOOP_TOKEN_FILE_LOCATION), for Options.Credentials.
 func ParseCredentials(b []byte) (*yarn.Credentials, error) {
@@ -37,6 +31,3 @@ func forwardable(c *yarn.Credentials) *yarn.Credentials {
 	}
 	return out
 }
-
-// amrmToken returns the AMRMToken of c.
-func amrmToken(c *yarn.Credentials) (*yarn.Token, error) { return yarn.AMRMTokenFromCredentials(c) }

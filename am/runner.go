@@ -117,7 +117,7 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	opts.defaults()
-	tok, err := amrmToken(opts.Credentials)
+	tok, err := yarn.AMRMTokenFromCredentials(opts.Credentials)
 	if err != nil {
 		return nil, err
 	}

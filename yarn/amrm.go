@@ -58,15 +58,7 @@ type AMRMOptions struct {
 // the scheduler addresses (with HA rm-ids), the failover policy and the
 // QOPs of hadoop.rpc.protection. It is pure; the caller adds the token.
 func AMRMOptionsFromConf(c *conf.Configuration) (AMRMOptions, error) {
-	eps, err := endpointsFromConf(c, conf.RMScheduler)
-	if err != nil {
-		return AMRMOptions{}, err
-	}
-	r, err := c.RMRetry()
-	if err != nil {
-		return AMRMOptions{}, err
-	}
-	sec, err := c.Security()
+	eps, retry, sec, err := rmConnFromConf(c, conf.RMScheduler)
 	if err != nil {
 		return AMRMOptions{}, err
 	}
@@ -74,7 +66,7 @@ func AMRMOptionsFromConf(c *conf.Configuration) (AMRMOptions, error) {
 	for _, q := range sec.Protection {
 		qops = append(qops, q.SASL())
 	}
-	return AMRMOptions{Scheduler: eps, Retry: retryFromConf(r), QOPs: qops}, nil
+	return AMRMOptions{Scheduler: eps, Retry: retry, QOPs: qops}, nil
 }
 
 // AMRMClient talks ApplicationMasterProtocol to the (active) RM for one

@@ -50,15 +50,7 @@ type RMOptions struct {
 // client addresses (with HA rm-ids) and the retry policy. It is pure: it
 // reads no files or environment.
 func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
-	eps, err := endpointsFromConf(c, conf.RMClient)
-	if err != nil {
-		return RMOptions{}, err
-	}
-	r, err := c.RMRetry()
-	if err != nil {
-		return RMOptions{}, err
-	}
-	sec, err := c.Security()
+	eps, retry, sec, err := rmConnFromConf(c, conf.RMClient)
 	if err != nil {
 		return RMOptions{}, err
 	}
@@ -66,7 +58,25 @@ func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
 	if err != nil {
 		return RMOptions{}, err
 	}
-	return RMOptions{Endpoints: eps, Retry: retryFromConf(r), Kerberos: krb}, nil
+	return RMOptions{Endpoints: eps, Retry: retry, Kerberos: krb}, nil
+}
+
+// rmConnFromConf reads what every connection to one RM service needs: its
+// endpoints, the retry policy and the security settings.
+func rmConnFromConf(c *conf.Configuration, svc conf.RMService) ([]Endpoint, RetryPolicy, conf.Security, error) {
+	eps, err := endpointsFromConf(c, svc)
+	if err != nil {
+		return nil, RetryPolicy{}, conf.Security{}, err
+	}
+	r, err := c.RMRetry()
+	if err != nil {
+		return nil, RetryPolicy{}, conf.Security{}, err
+	}
+	sec, err := c.Security()
+	if err != nil {
+		return nil, RetryPolicy{}, conf.Security{}, err
+	}
+	return eps, retryFromConf(r), sec, nil
 }
 
 func retryFromConf(r conf.RMRetry) RetryPolicy {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/common"
@@ -434,10 +435,21 @@ func KerberosDir() (string, error) {
 
 // KerberosKeytabs loads the fixtures' keytabs (kerberos/keytabs): every
 // service of the captured cluster, alice and krbtgt.
+// The fixtures never change, so they are read once per test binary.
 func KerberosKeytabs() (Keytabs, error) {
-	d, err := KerberosDir()
-	if err != nil {
-		return nil, err
-	}
-	return LoadKeytabs(filepath.Join(d, "keytabs"))
+	keytabsOnce.Do(func() {
+		d, err := KerberosDir()
+		if err != nil {
+			keytabsErr = err
+			return
+		}
+		keytabs, keytabsErr = LoadKeytabs(filepath.Join(d, "keytabs"))
+	})
+	return keytabs, keytabsErr
 }
+
+var (
+	keytabsOnce sync.Once
+	keytabs     Keytabs
+	keytabsErr  error
+)
