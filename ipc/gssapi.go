@@ -873,8 +873,14 @@ func (s *krbServerSession) layerOffer() ([]byte, error) {
 	return s.send.wrap([]byte{s.offer, gssMaxBuf >> 16, 0, 0}, false)
 }
 
-// checkChoice verifies the client's wrapped layer choice.
+// checkChoice verifies the client's wrapped layer choice. Its SND_SEQ is
+// adopted rather than checked: the JDK acceptor reports an out-of-sequence
+// first token only as a supplementary status, which Hadoop ignores, and
+// clients such as colinmarc/hdfs (no mutual authentication, no subkey) sign
+// the choice with 0 instead of their authenticator's seq-number. The token's
+// checksum still covers its header; later tokens must follow in sequence.
 func (s *krbServerSession) checkChoice(tok []byte) error {
+	s.recv.adopt = true
 	b, _, err := s.recv.unwrap(tok)
 	if err != nil {
 		return fmt.Errorf("%w: security layer choice from %s: %w", ErrKerberos, s.user, err)

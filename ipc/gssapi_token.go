@@ -264,6 +264,10 @@ type gssReceiver struct {
 	k     *gssKeys
 	flags byte // expected wrapSentByAcceptor / wrapAcceptorSubkey bits
 	seq   uint64
+	// adopt makes the next token's (authenticated) SND_SEQ the start of
+	// the sequence instead of checking it, as the JDK acceptor does for the
+	// first initiator token (see krbServerSession.checkChoice).
+	adopt bool
 }
 
 // unwrap verifies tok (integrity, direction, sequence) and returns a copy
@@ -328,6 +332,9 @@ func (r *gssReceiver) unwrap(tok []byte) ([]byte, bool, error) {
 			return nil, false, fmt.Errorf("%w: encrypted header copy differs from the token header", ErrGSSToken)
 		}
 		msg = plain[conf : len(plain)-wrapHeaderLen-ec]
+	}
+	if r.adopt {
+		r.seq, r.adopt = seq, false
 	}
 	if seq != r.seq {
 		return nil, false, fmt.Errorf("%w: sequence number %d, want %d (token lost, replayed or reordered)", ErrGSSToken, seq, r.seq)

@@ -5,12 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/gssapi"
-	"github.com/jcmturner/gokrb5/v8/iana/flags"
-	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
-	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/types"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/ipc"
@@ -74,7 +69,7 @@ func (s *Security) mechanisms(tokens *delegation.Manager) ([]ipc.ServerMechanism
 	}
 	return []ipc.ServerMechanism{
 		&ipc.TokenServerMechanism{Secrets: tokens, QOPs: s.QOPs},
-		&jdkLenientKerberos{KerberosServerMechanism: krb},
+		krb,
 	}, nil
 }
 
@@ -124,97 +119,4 @@ func (nn *nameNode) cancelDelegationToken(_ context.Context, call *ipc.ServerCal
 		return nil, err
 	}
 	return &commonpb.CancelDelegationTokenResponseProto{}, nil
-}
-
-// --- JDK leniency for colinmarc/hdfs -------------------------------------
-
-// jdkLenientKerberos is the NameNode's GSSAPI acceptor with one leniency
-// of the JDK's: a wrap token whose SND_SEQ is out of sequence is accepted
-// (the JDK only reports it as a supplementary status, which Hadoop's SASL
-// server ignores). colinmarc/hdfs, the client Spindle stages files with,
-// relies on it: it asks for no mutual authentication, sends no subkey and
-// signs its security-layer choice with SND_SEQ 0 instead of the
-// seq-number of its authenticator. ipc.KerberosServerMechanism checks the
-// sequence strictly, so for such a client (no mutual-required flag) this
-// wrapper re-signs the choice token with the expected sequence number
-// after checking its signature with the ticket session key; everything
-// else is the strict acceptor's.
-type jdkLenientKerberos struct {
-	*ipc.KerberosServerMechanism
-}
-
-func (m *jdkLenientKerberos) Start() (ipc.ServerSession, []byte, error) {
-	s, ch, err := m.KerberosServerMechanism.Start()
-	if err != nil {
-		return nil, nil, err
-	}
-	return &lenientSession{ServerSession: s, kt: m.Keytab}, ch, nil
-}
-
-type lenientSession struct {
-	ipc.ServerSession
-	kt   *keytab.Keytab
-	step int
-	fix  bool
-	key  types.EncryptionKey
-	seq  uint64
-}
-
-func (s *lenientSession) Step(tok []byte) ([]byte, bool, error) {
-	switch {
-	case s.step == 0:
-		s.peekAPReq(tok)
-	case s.fix && s.step == 1:
-		tok = s.resequence(tok)
-	}
-	s.step++
-	return s.ServerSession.Step(tok)
-}
-
-// peekAPReq notes the session key and sequence number of a non-mutual
-// AP-REQ without a subkey. Anything unexpected is left to the acceptor.
-func (s *lenientSession) peekAPReq(tok []byte) {
-	defer func() { _ = recover() }() // hostile input: the acceptor reports it
-	id, msg, err := ipc.ParseGSSInitialToken(tok)
-	if err != nil || id != [2]byte{0x01, 0x00} {
-		return
-	}
-	var req messages.APReq
-	if req.Unmarshal(msg) != nil || types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired) {
-		return
-	}
-	if req.Ticket.DecryptEncPart(s.kt, nil) != nil {
-		return
-	}
-	key := req.Ticket.DecryptedEncPart.Key
-	if req.DecryptAuthenticator(key) != nil || len(req.Authenticator.SubKey.KeyValue) > 0 {
-		return
-	}
-	// GSS flags: without MUTUAL the acceptor sends no AP-REP, so the next
-	// token is the layer choice.
-	if len(req.Authenticator.Cksum.Checksum) >= 24 && req.Authenticator.Cksum.Checksum[20]&0x02 != 0 {
-		return
-	}
-	s.fix, s.key, s.seq = true, key, uint64(uint32(req.Authenticator.SeqNumber))
-}
-
-// resequence re-signs an unsealed initiator wrap token with SND_SEQ s.seq
-// if (and only if) its checksum verifies with the session key.
-func (s *lenientSession) resequence(tok []byte) []byte {
-	var wt gssapi.WrapToken
-	if wt.Unmarshal(tok, false) != nil || wt.SndSeqNum == s.seq {
-		return tok
-	}
-	if ok, err := wt.Verify(s.key, keyusage.GSSAPI_INITIATOR_SEAL); !ok || err != nil {
-		return tok
-	}
-	fixed := gssapi.WrapToken{Flags: wt.Flags, EC: wt.EC, RRC: 0, SndSeqNum: s.seq, Payload: wt.Payload}
-	if fixed.SetCheckSum(s.key, keyusage.GSSAPI_INITIATOR_SEAL) != nil {
-		return tok
-	}
-	b, err := fixed.Marshal()
-	if err != nil {
-		return tok
-	}
-	return b
 }
