@@ -3,6 +3,7 @@ package hdfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -35,6 +36,8 @@ type filesystem interface {
 	removeAll(path string) error
 	// readDirNames lists the names in a directory; a missing directory is empty.
 	readDirNames(path string) ([]string, error)
+	// readFile reads a small file whole, at most limit bytes.
+	readFile(path string, limit int64) ([]byte, error)
 	close() error
 }
 
@@ -143,6 +146,15 @@ func (h *hdfsFS) readDirNames(path string) ([]string, error) {
 	return names, err
 }
 
+func (h *hdfsFS) readFile(path string, limit int64) ([]byte, error) {
+	f, err := h.c.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, limit)
+}
+
 func (h *hdfsFS) close() error { return h.c.Close() }
 
 // hdfsWriter skips empty writes (colinmarc allocates a block for one, which
@@ -234,7 +246,28 @@ func (localFS) readDirNames(path string) ([]string, error) {
 	return names, err
 }
 
+func (localFS) readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, limit)
+}
+
 func (localFS) close() error { return nil }
+
+// readLimited reads r whole, failing past limit bytes.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: file larger than %d bytes", ErrInvalid, limit)
+	}
+	return b, nil
+}
 
 type localWriter struct{ *os.File }
 

@@ -522,3 +522,30 @@ func TestStagedApps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"application_1_0002"}, apps)
 }
+
+// ReadFile returns what Stage put into the staging directory, on HDFS and
+// on file://, and says os.ErrNotExist once the directory is deleted.
+func TestReadFile(t *testing.T) {
+	c := startHDFS(t)
+	fileStager, err := hdfs.New(testCtx(t), hdfs.Options{FS: "file:///", Home: t.TempDir()})
+	require.NoError(t, err)
+	for name, s := range map[string]*hdfs.Stager{"hdfs": newStager(t, c, nil), "file": fileStager} {
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			local := t.TempDir()
+			content := writeTree(t, local, map[string]int{"stop-secret": 64, "big": 1<<20 + 1})
+			_, err := s.Stage(ctx, "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "stop-secret"), NoCache: true}, {Path: filepath.Join(local, "big"), NoCache: true}}, nil)
+			require.NoError(t, err)
+			b, err := s.ReadFile(ctx, "application_1_0001", "stop-secret")
+			require.NoError(t, err)
+			require.Equal(t, content["stop-secret"], b)
+			_, err = s.ReadFile(ctx, "application_1_0001", "big")
+			require.ErrorIs(t, err, hdfs.ErrInvalid, "a file past the limit is refused")
+			_, err = s.ReadFile(ctx, "application_1_0001", "../x")
+			require.ErrorIs(t, err, hdfs.ErrInvalid)
+			require.NoError(t, s.Delete(ctx, "application_1_0001"))
+			_, err = s.ReadFile(ctx, "application_1_0001", "stop-secret")
+			require.ErrorIs(t, err, os.ErrNotExist)
+		})
+	}
+}

@@ -308,6 +308,29 @@ func (s *Stager) Delete(ctx context.Context, appID string) error {
 	return nil
 }
 
+// ReadFile reads a small file (at most 1 MiB) of an application's staging
+// directory, such as the stop secret a submitter left there. The error
+// wraps os.ErrNotExist when the directory or the file is gone.
+func (s *Stager) ReadFile(ctx context.Context, appID, name string) ([]byte, error) {
+	if err := checkAppID(appID); err != nil {
+		return nil, err
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	fs, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.close()
+	p := path.Join(s.StagingDir(appID), name)
+	b, err := fs.readFile(p, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: read %s: %w", p, err)
+	}
+	return b, nil
+}
+
 // StagedApps lists the application ids that have a staging directory
 // under <home>/.spindle (the cache directory excluded), sorted. It is what
 // `spindle gc` checks against the ResourceManager.
