@@ -216,6 +216,9 @@ func (c *Cluster) ClientConfig() map[string]string {
 		queues = append(queues, q.Name)
 		m["yarn.scheduler.capacity.root."+q.Name+".capacity"] = strconv.FormatFloat(q.Capacity, 'f', -1, 64)
 		m["yarn.scheduler.capacity.root."+q.Name+".maximum-capacity"] = strconv.FormatFloat(q.MaxCapacity, 'f', -1, 64)
+		if q.Stopped {
+			m["yarn.scheduler.capacity.root."+q.Name+".state"] = "STOPPED"
+		}
 	}
 	m["yarn.scheduler.capacity.root.queues"] = strings.Join(queues, ",")
 	var local, logs []string

@@ -58,6 +58,9 @@ type QueueOptions struct {
 	// MaxCapacity is the most of the cluster the queue may use, in
 	// percent; 0 means 100.
 	MaxCapacity float64
+	// Stopped is yarn.scheduler.capacity.root.<name>.state=STOPPED: the
+	// queue refuses new applications.
+	Stopped bool
 }
 
 // RMOptions configures a ResourceManager. The zero value is a usable

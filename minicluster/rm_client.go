@@ -124,6 +124,14 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 		r.lg.Info().Stringer("app_id", id).Str("queue", app.queueName).Msg("application rejected: unknown queue")
 		return &yarnpb.SubmitApplicationResponseProto{}, nil
 	}
+	if q.stopped {
+		// CapacityScheduler.addApplication: the queue refuses it.
+		app.state, app.final = yarn.StateFailed, yarn.FinalFailed
+		app.diagnostics = fmt.Sprintf("Queue root.%s is STOPPED. Cannot accept submission of application: %s", q.name, id)
+		app.finishTime = time.Now()
+		r.lg.Info().Stringer("app_id", id).Str("queue", q.name).Msg("application rejected: queue stopped")
+		return &yarnpb.SubmitApplicationResponseProto{}, nil
+	}
 	app.queue = q
 	q.apps = append(q.apps, app)
 	q.submitted++
@@ -394,7 +402,7 @@ func (r *ResourceManager) getQueueInfo(_ context.Context, _ *ipc.ServerCall, req
 		avail := nonNegative(subRes(scaleRes(cluster, q.maxCapacity), q.used))
 		return &yarnpb.QueueInfoProto{
 			QueueName: proto.String(q.name), Capacity: proto.Float32(float32(q.capacity)), MaximumCapacity: proto.Float32(float32(q.maxCapacity)),
-			CurrentCapacity: proto.Float32(cur), State: yarnpb.QueueStateProto_Q_RUNNING.Enum(), Applications: apps,
+			CurrentCapacity: proto.Float32(cur), State: queueState(q), Applications: apps,
 			AccessibleNodeLabels: []string{"*"},
 			QueueStatistics: &yarnpb.QueueStatisticsProto{
 				NumAppsSubmitted: proto.Int64(int64(q.submitted)), NumAppsRunning: proto.Int64(running), NumAppsPending: proto.Int64(pending),
@@ -497,4 +505,11 @@ func (r *ResourceManager) getApplicationAttemptReport(_ context.Context, _ *ipc.
 		return nil, ipc.NewServerError(excPrefix+"ApplicationAttemptNotFoundException", "ApplicationAttempt with id '%s' doesn't exist in RM.", id)
 	}
 	return nil, ipc.NewServerError(classApplicationNotFound, "Application with id '%s' doesn't exist in RM. Please check that the job submission was successful.", id.App)
+}
+
+func queueState(q *queue) *yarnpb.QueueStateProto {
+	if q.stopped {
+		return yarnpb.QueueStateProto_Q_STOPPED.Enum()
+	}
+	return yarnpb.QueueStateProto_Q_RUNNING.Enum()
 }

@@ -40,6 +40,7 @@ type queue struct {
 	apps                  []*rmApp
 	submitted, completed  int32
 	failed, killed        int32
+	stopped               bool
 }
 
 func (q *queue) removeApp(app *rmApp) {

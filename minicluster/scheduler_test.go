@@ -82,10 +82,19 @@ func TestDelayScheduling(t *testing.T) {
 // get, and the headroom says so.
 func TestQueues(t *testing.T) {
 	c := newTestCluster(t, 1, func(o *Options) {
-		o.RM.Queues = []QueueOptions{{Name: "default", Capacity: 75}, {Name: "small", Capacity: 25, MaxCapacity: 25}}
+		o.RM.Queues = []QueueOptions{{Name: "default", Capacity: 75}, {Name: "small", Capacity: 25, MaxCapacity: 25}, {Name: "closed", Stopped: true}}
 	})
 	rmc := rmClient(t, c)
 	ctx := testCtx(t, 60*time.Second)
+
+	closed, err := rmc.GetQueueInfo(ctx, "closed", yarn.QueueQuery{})
+	require.NoError(t, err)
+	require.Equal(t, "STOPPED", closed.State)
+	sid, _, err := rmc.GetNewApplication(ctx)
+	require.NoError(t, err)
+	err = rmc.SubmitApplication(ctx, yarn.AppSpec{ID: sid, Queue: "closed", AMResource: yarn.Resource{MemoryMB: 256, VCores: 1},
+		AM: yarn.ContainerLaunchContext{Commands: []string{"true"}}})
+	require.ErrorContains(t, err, "Queue root.closed is STOPPED. Cannot accept submission of application: "+sid.String())
 
 	id, _, err := rmc.GetNewApplication(ctx)
 	require.NoError(t, err)
@@ -115,7 +124,7 @@ func TestQueues(t *testing.T) {
 	require.InDelta(t, 1.0, qi.CurrentCapacity, 1e-6)
 	acls, err := rmc.GetQueueUserACLs(ctx)
 	require.NoError(t, err)
-	require.Len(t, acls, 3)
+	require.Len(t, acls, 4)
 }
 
 // TestClusterReports: the reports the yarn CLI reads.
