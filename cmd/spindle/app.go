@@ -12,7 +12,7 @@ import (
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
-var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"}
+var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text (for people) or json (one object per line, for programs)"}
 
 func appCommand(e *environment) *cli.Command {
 	return &cli.Command{
@@ -34,10 +34,12 @@ func appCommand(e *environment) *cli.Command {
 
 func outputFormat(c *cli.Context) (string, error) {
 	switch o := c.String("output"); o {
-	case "table", "json":
+	case "text", "table": // "table" is the old name of text
+		return "text", nil
+	case "json":
 		return o, nil
 	default:
-		return "", usageError{fmt.Errorf("--output %q: want table or json", o)}
+		return "", usageError{fmt.Errorf("--output %q: want text or json", o)}
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/session"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -103,15 +105,50 @@ const (
 	exitNotFound    = 3 // the application does not exist
 	exitUnreachable = 4 // the ResourceManager could not be reached
 	exitAuth        = 5 // authentication failed (Kerberos login, SASL, tokens)
+	exitFailed      = 6 // the job or session ended FAILED
+	exitKilled      = 7 // the job or session was killed
+	exitTimeout     = 8 // run --timeout expired: the application was killed
 )
+
+// exitCodesHelp is the exit code table `spindle help` prints.
+const exitCodesHelp = `Exit codes (stable, for schedulers):
+   0  success: the job or session ended SUCCEEDED, a detached start is running, a query answered
+   1  any other failure
+   2  invalid input: bad flags or arguments, missing files or configuration, sizes or queue the cluster refuses
+   3  the application does not exist
+   4  the ResourceManager could not be reached
+   5  authentication failed (Kerberos login, SASL, tokens)
+   6  the job or session ended FAILED
+   7  the job or session was KILLED
+   8  run --timeout expired (the application was killed and its staging removed)
+
+With --output json, commands print one JSON object per line: lifecycle events while waiting
+(submitted, accepted, running, finished) or the result of a query.`
 
 // exitCode is the one place errors become exit codes.
 func exitCode(err error) int {
 	var ue usageError
 	var ae authError
+	var lp *launch.Problems
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &lp):
+		switch {
+		case lp.Has(launch.Input):
+			return exitUsage
+		case lp.Has(launch.Auth):
+			return exitAuth
+		}
+		return exitUnreachable
+	case errors.Is(err, launch.ErrTimeout):
+		return exitTimeout
+	case errors.Is(err, launch.ErrKilled):
+		return exitKilled
+	case errors.Is(err, launch.ErrFailed):
+		return exitFailed
+	case errors.Is(err, session.ErrNoSession):
+		return exitUsage
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ae), errors.Is(err, yarn.ErrAuthentication), errors.Is(err, hdfs.ErrAuthentication):

@@ -45,6 +45,7 @@ func exampleCommand(e *environment) *cli.Command {
 				},
 				Action: e.exampleTaskManager,
 			},
+			e.wordcountCommand(),
 		},
 	}
 }

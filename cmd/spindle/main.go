@@ -41,6 +41,10 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 	app := &cli.App{
 		Name:           "spindle",
 		Usage:          "run applications on Hadoop YARN",
+		Description:    exitCodesHelp,
+		// -D values may hold commas (env.java.opts=-Xmx1g,-Dx=y): every
+		// repetition of a slice flag is one value.
+		DisableSliceFlagSeparator: true,
 		Version:        Version,
 		Writer:         stdout,
 		ErrWriter:      stderr,
@@ -55,6 +59,8 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		After:        e.teardown,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Commands: []*cli.Command{
+			sessionCommand(e),
+			runCommand(e),
 			appCommand(e),
 			gcCommand(e),
 			amCommand(e),

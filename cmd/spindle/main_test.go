@@ -122,7 +122,7 @@ func TestExitCodes(t *testing.T) {
 		{"no-conf", map[string]string{}, []string{"app", "list"}, exitUsage, "HADOOP_CONF_DIR"},
 		{"bad-id", deadEnv, []string{"app", "status", "job_1_2"}, exitUsage, "malformed id"},
 		{"no-id", deadEnv, []string{"app", "kill"}, exitUsage, "APP_ID"},
-		{"bad-output", deadEnv, []string{"app", "list", "-o", "yaml"}, exitUsage, "want table or json"},
+		{"bad-output", deadEnv, []string{"app", "list", "-o", "yaml"}, exitUsage, "want text or json"},
 		{"unknown-flag", deadEnv, []string{"app", "list", "--nope"}, exitUsage, "nope"},
 		{"unreachable", deadEnv, []string{"app", "list"}, exitUnreachable, dead},
 	} {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/am/example"
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/session"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// examplePayload runs the example word count (package example) through
+// `spindle example jobmanager|taskmanager`. In a session, jobs come in
+// through the JobManager's REST endpoint (`spindle example wordcount`);
+// per-job, the job is `wordcount FILE`: FILE is shipped to the
+// TaskManagers and the JobManager counts it and exits.
+type examplePayload struct{}
+
+// Example payload properties (-D).
+const (
+	exampleTMTimeout = "example.taskmanager-timeout" // JobManager drops a silent TaskManager after it
+	exampleHeartbeat = "example.heartbeat"           // TaskManager heartbeat interval
+	exampleSplits    = "example.splits"              // per-job splits
+)
+
+func (examplePayload) Name() string { return "example" }
+
+func (examplePayload) Plan(r am.PayloadRequest) (am.PayloadPlan, error) {
+	var errs []error
+	jm := []string{"${" + am.EnvBinary + "}", "example", "jobmanager"}
+	tm := "./" + launch.BinaryName + " example taskmanager"
+	for _, p := range r.Properties {
+		switch p.Key {
+		case exampleTMTimeout, exampleHeartbeat:
+			if _, err := time.ParseDuration(p.Value); err != nil {
+				errs = append(errs, fmt.Errorf("-D %s=%s: want a duration such as 3s", p.Key, p.Value))
+				continue
+			}
+			if p.Key == exampleTMTimeout {
+				jm = append(jm, "--taskmanager-timeout", p.Value)
+			} else {
+				tm += " --heartbeat " + p.Value
+			}
+		case exampleSplits:
+			jm = append(jm, "--job-splits", p.Value)
+		default:
+			errs = append(errs, fmt.Errorf("-D %s: the example payload has no such property: use %s, %s or %s", p.Key, exampleTMTimeout, exampleHeartbeat, exampleSplits))
+		}
+	}
+	plan := am.PayloadPlan{TaskManagerCommand: tm}
+	if r.Mode == am.ModePerJob {
+		switch {
+		case r.Job != "wordcount":
+			errs = append(errs, fmt.Errorf("job %q: the example payload runs one job: `wordcount FILE`", r.Job))
+		case len(r.Args) != 1:
+			errs = append(errs, fmt.Errorf("wordcount takes exactly one argument, the text file to count (got %d)", len(r.Args)))
+		default:
+			in := r.Args[0]
+			if fi, err := os.Stat(in); err != nil || !fi.Mode().IsRegular() {
+				errs = append(errs, fmt.Errorf("wordcount %s: not a readable file: pass the text file to count", in))
+				break
+			}
+			name := "input-" + filepath.Base(in)
+			plan.TaskManagerFiles = []hdfs.Source{{Path: in, Name: name}}
+			jm = append(jm, "--job-input", name)
+		}
+	}
+	plan.JobManager = am.ProcessSpec{Command: jm}
+	return plan, errors.Join(errs...)
+}
+
+// wordcountCommand runs a word count through a running example session.
+func (e *environment) wordcountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "wordcount",
+		Usage:     "count the words of a file shipped to a session's TaskManagers (-t) and print the result",
+		ArgsUsage: "FILE_NAME",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "id", Usage: "the session's application id (default: the session recorded at start)"},
+			&cli.IntFlag{Name: "splits", Usage: "number of splits (default: one per TaskManager)"},
+			&cli.IntFlag{Name: "top", Value: 10, Usage: "print the N most frequent words"},
+			outputFlag,
+		},
+		Action: e.wordcount,
+	}
+}
+
+func (e *environment) wordcount(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() != 1 {
+		return usageError{errors.New("example wordcount: want the name of a file shipped with -t, e.g. words.txt")}
+	}
+	var given *yarn.ApplicationID
+	if s := c.String("id"); s != "" {
+		id, err := yarn.ParseApplicationID(s)
+		if err != nil {
+			return usageError{err}
+		}
+		given = &id
+	}
+	id, err := session.Resolve(given, e.propertiesFile())
+	if err != nil {
+		return err
+	}
+	rm, err := e.rmClient()
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	rep, err := rm.GetApplicationReport(c.Context, id)
+	if err != nil {
+		return err
+	}
+	amURL, err := launch.AMURL(rep)
+	if err != nil {
+		return err
+	}
+	jm, err := (&launch.AMClient{}).JobManager(c.Context, amURL)
+	if err != nil {
+		return err
+	}
+	if jm.RESTAddress == "" {
+		return fmt.Errorf("session %s has no JobManager right now (%s)", id, jm.State)
+	}
+	base := "http://" + jm.RESTAddress
+	body, _ := json.Marshal(example.JobRequest{Input: c.Args().First(), Splits: c.Int("splits")})
+	var job example.Job
+	if err := httpJSON(c, http.MethodPost, base+"/jobs", body, &job); err != nil {
+		return err
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for job.State == "running" {
+		select {
+		case <-c.Context.Done():
+			return c.Context.Err()
+		case <-t.C:
+		}
+		if err := httpJSON(c, http.MethodGet, base+"/jobs/"+job.ID, nil, &job); err != nil {
+			return err
+		}
+	}
+	if out == "json" {
+		job.Counts = nil
+		(&printer{w: e.stdout, json: true}).value(job)
+	} else {
+		fmt.Fprintf(e.stdout, "job %s on %s: %s, %d words in %d splits\n", job.ID, id, job.State, job.Words, job.Splits)
+		for i, wc := range job.Top {
+			if i == c.Int("top") {
+				break
+			}
+			fmt.Fprintf(e.stdout, "%8d %s\n", wc.Count, wc.Word)
+		}
+	}
+	if job.State != "succeeded" {
+		return fmt.Errorf("word count job %s %s: %s", job.ID, job.State, job.Error)
+	}
+	return nil
+}
+
+func httpJSON(c *cli.Context, method, url string, body []byte, v any) error {
+	req, err := http.NewRequestWithContext(c.Context, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/perjob"
+)
+
+func runCommand(e *environment) *cli.Command {
+	flags := append(clusterFlags(am.ModePerJob),
+		&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if the job has not ended after this long, e.g. 30m"})
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run one job on a dedicated cluster that ends with it (per-job; Flink's application mode)",
+		ArgsUsage: "JOB [ARGS...]",
+		Description: "Waits for the job by default and exits with its outcome: 0 SUCCEEDED, 6 FAILED, 7 KILLED,\n" +
+			"8 timed out (see `spindle help`). With the example payload the job is `wordcount FILE`;\n" +
+			"with --payload flink it is the job jar and its arguments. Flags go before JOB.",
+		Flags:  flags,
+		Action: e.run,
+	}
+}
+
+func (e *environment) run(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() == 0 {
+		return usageError{fmt.Errorf("run: no job: %s", "spindle run [flags] JOB [ARGS...], e.g. spindle run --payload example wordcount words.txt")}
+	}
+	if c.Duration("timeout") < 0 {
+		return usageError{fmt.Errorf("--timeout %s: want a positive duration", c.Duration("timeout"))}
+	}
+	p, err := e.prepare(c, am.ModePerJob, c.Args().First(), c.Args().Tail())
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if c.Bool("dry-run") {
+		return e.dryRun(p, out)
+	}
+	pr := &printer{w: e.stdout, json: out == "json"}
+	progress, done := e.progress(c)
+	res, err := perjob.Run(c.Context, perjob.Options{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager, Submission: p.sub, Tokens: p.tokens,
+		Progress: progress, Emit: func(ev launch.Event) {
+			if ev.Event == launch.EventSubmitted {
+				done()
+			}
+			pr.event(ev)
+		}, Detached: c.Bool("detached"), Timeout: c.Duration("timeout")})
+	done()
+	if err == nil && c.Bool("detached") && out == "text" {
+		fmt.Fprintf(e.stdout, "job %s is running (detached); follow it with: spindle app status %s\n", res.ID, res.ID)
+	}
+	return err
+}

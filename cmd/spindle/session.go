@@ -1,0 +1,271 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/session"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+func sessionCommand(e *environment) *cli.Command {
+	idFlag := &cli.StringFlag{Name: "id", Usage: "the session's application id (default: the session recorded at start)"}
+	return &cli.Command{
+		Name:  "session",
+		Usage: "long-running session clusters: a JobManager and a fleet of TaskManagers (like yarn-session.sh)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "start",
+				Usage: "start a session cluster",
+				Description: "Validates everything first (one report of every problem), uploads the files, submits, and\n" +
+					"waits until the JobManager runs. Attached (the default) it then follows the session and stops\n" +
+					"it gracefully on Ctrl-C; with -d it prints the application id and URLs and returns. The\n" +
+					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " for the other commands.",
+				Flags:     clusterFlags(am.ModeSession),
+				ArgsUsage: " ",
+				Action:    e.sessionStart,
+			},
+			{Name: "list", Usage: "list running sessions (all states with --all)", ArgsUsage: " ",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "include ended sessions"}, outputFlag}, Action: e.sessionList},
+			{Name: "status", Usage: "show a session: YARN's view and its AM's", ArgsUsage: "[APP_ID]",
+				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionStatus},
+			{Name: "stop", Usage: "stop a session gracefully (a YARN kill if its AM does not answer) and remove its staging", ArgsUsage: "[APP_ID]",
+				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionStop},
+			{Name: "attach", Usage: "follow a session until it ends; Ctrl-C stops it", ArgsUsage: "[APP_ID]",
+				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionAttach},
+		},
+	}
+}
+
+// propertiesFile is where the current session is recorded, as Flink's
+// .yarn-properties-<user>.
+func (e *environment) propertiesFile() string {
+	home, _ := e.lookup("HOME")
+	return filepath.Join(home, session.PropertiesFileName(e.userName()))
+}
+
+func (e *environment) sessionClients() (session.Clients, func(), error) {
+	rm, err := e.rmClient()
+	if err != nil {
+		return session.Clients{}, nil, err
+	}
+	return session.Clients{RM: rm, AM: &launch.AMClient{}}, func() { rm.Close() }, nil
+}
+
+// sessionID is APP_ID (argument or --id) or the recorded session.
+func (e *environment) sessionID(c *cli.Context) (yarn.ApplicationID, error) {
+	s := c.String("id")
+	if c.NArg() > 1 || (c.NArg() == 1 && s != "") {
+		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want at most one APP_ID", c.Command.FullName())}
+	}
+	if c.NArg() == 1 {
+		s = c.Args().First()
+	}
+	var given *yarn.ApplicationID
+	if s != "" {
+		id, err := yarn.ParseApplicationID(s)
+		if err != nil {
+			return id, usageError{err}
+		}
+		given = &id
+	}
+	id, err := session.Resolve(given, e.propertiesFile())
+	if errors.Is(err, session.ErrNoSession) {
+		return id, usageError{err}
+	}
+	return id, err
+}
+
+func (e *environment) sessionStart(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("session start takes no arguments (got %q): flags go before, e.g. -n 2", c.Args().Slice())}
+	}
+	p, err := e.prepare(c, am.ModeSession, "", nil)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if c.Bool("dry-run") {
+		return e.dryRun(p, out)
+	}
+	pr := &printer{w: e.stdout, json: out == "json"}
+	progress, done := e.progress(c)
+	cl := session.Clients{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager}
+	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
+		Progress: progress, Emit: func(ev launch.Event) {
+			if ev.Event == launch.EventSubmitted {
+				done()
+			}
+			pr.event(ev)
+		}, PropertiesFile: e.propertiesFile()})
+	done()
+	if err != nil {
+		return err
+	}
+	if c.Bool("detached") {
+		if out == "text" {
+			fmt.Fprintf(e.stdout, "session %s is running (detached); stop it with: spindle session stop %s\n", st.ID, st.ID)
+		}
+		return nil
+	}
+	if out == "text" {
+		fmt.Fprintf(e.stdout, "attached to session %s; Ctrl-C stops it\n", st.ID)
+	}
+	_, err = session.Wait(c.Context, cl, st.ID, st.Seen, pr.event)
+	if errors.Is(err, launch.ErrKilled) && c.Context.Err() != nil {
+		return nil // stopped by Ctrl-C as asked
+	}
+	return err
+}
+
+func (e *environment) sessionList(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	rm, err := e.rmClient()
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	apps, err := session.List(c.Context, rm, c.Bool("all"))
+	if err != nil {
+		return err
+	}
+	return e.printApps(apps, out)
+}
+
+// printApps prints reports as app list does.
+func (e *environment) printApps(apps []yarn.AppReport, out string) error {
+	if out == "json" {
+		list := make([]appJSON, 0, len(apps))
+		for _, a := range apps {
+			list = append(list, toJSON(a))
+		}
+		(&printer{w: e.stdout, json: true}).value(list)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APPLICATION ID\tNAME\tUSER\tQUEUE\tSTATE\tFINAL STATUS\tTRACKING URL")
+	for _, a := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.User, a.Queue, a.State, a.FinalStatus, a.TrackingURL)
+	}
+	return tw.Flush()
+}
+
+func (e *environment) sessionStatus(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	id, err := e.sessionID(c)
+	if err != nil {
+		return err
+	}
+	cl, closeFn, err := e.sessionClients()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	s, err := session.GetStatus(c.Context, cl, id)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		(&printer{w: e.stdout, json: true}).value(s)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+	row("Session", s.AppID)
+	row("Name", s.Name)
+	row("Queue", s.Queue)
+	row("State", s.State+"/"+s.FinalStatus)
+	row("Tracking URL", s.TrackingURL)
+	if s.AMURL != "" {
+		row("AM", s.AMURL)
+		row("JobManager", fmt.Sprintf("%s (REST %s), %s", s.JobManagerAddress, s.JobManagerRESTAddress, s.JobManagerState))
+		row("TaskManagers", fmt.Sprintf("%d running of %d (%d pending, %d replaced)", s.TaskManagersRunning, s.TaskManagersTarget, s.TaskManagersPending, s.TaskManagerRestarts))
+	}
+	if s.AMError != "" {
+		row("AM error", s.AMError)
+	}
+	if s.Diagnostics != "" {
+		row("Diagnostics", s.Diagnostics)
+	}
+	return tw.Flush()
+}
+
+func (e *environment) sessionStop(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	id, err := e.sessionID(c)
+	if err != nil {
+		return err
+	}
+	cl, closeFn, err := e.sessionClients()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if cl.Stager, err = e.stager(c); err != nil {
+		e.log.Warn().Err(err).Msg("staging filesystem unreachable: the AM cannot be asked to stop; killing the session instead")
+	}
+	res, err := session.Stop(c.Context, cl, id, e.propertiesFile())
+	if err != nil {
+		return err
+	}
+	r := res.Report
+	if out == "json" {
+		(&printer{w: e.stdout, json: true}).value(map[string]any{"app_id": id.String(), "state": r.State.String(), "final_status": r.FinalStatus.String(),
+			"stopped": res.How, "staging_removed": res.StagingRemoved, "diagnostics": r.Diagnostics})
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "session %s %s: %s/%s", id, res.How, r.State, r.FinalStatus)
+	if res.StagingRemoved {
+		fmt.Fprint(e.stdout, ", staging removed")
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+func (e *environment) sessionAttach(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	id, err := e.sessionID(c)
+	if err != nil {
+		return err
+	}
+	cl, closeFn, err := e.sessionClients()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if cl.Stager, err = e.stager(c); err != nil {
+		return err
+	}
+	pr := &printer{w: e.stdout, json: out == "json"}
+	if out == "text" {
+		fmt.Fprintf(e.stdout, "attached to session %s; Ctrl-C stops it\n", id)
+	}
+	_, err = session.Wait(c.Context, cl, id, map[string]bool{launch.EventSubmitted: true}, pr.event)
+	if errors.Is(err, launch.ErrKilled) && c.Context.Err() != nil {
+		return nil
+	}
+	return err
+}
+

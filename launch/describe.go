@@ -1,0 +1,192 @@
+package launch
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// Description is the full submission without submitting it (--dry-run):
+// what the RM and the AM would receive. Secrets are redacted. It is an
+// API (JSON, snake_case): fields are only ever added.
+type Description struct {
+	AppID         string           `json:"app_id,omitempty"`
+	Name          string           `json:"name"`
+	Queue         string           `json:"queue"`
+	Type          string           `json:"type"`
+	Priority      int32            `json:"priority"`
+	Tags          []string         `json:"tags"`
+	NodeLabel     string           `json:"node_label,omitempty"`
+	MaxAttempts   int32            `json:"max_attempts"`
+	KeepContainer bool             `json:"keep_containers_across_attempts"`
+	AMResource    ResourceJSON     `json:"am_resource"`
+	MaxResource   *ResourceJSON    `json:"cluster_max_resource,omitempty"`
+	AM            LaunchJSON       `json:"am"`
+	JobManager    ProcessJSON      `json:"jobmanager"`
+	TaskManagers  TaskManagersJSON `json:"taskmanagers"`
+	Staging       string           `json:"staging_dir"`
+	Tokens        []string         `json:"tokens"`
+	Restart       am.RestartPolicy `json:"restart"`
+	Mode          am.Mode          `json:"mode"`
+}
+
+// ResourceJSON is a container size.
+type ResourceJSON struct {
+	MemoryMB int64 `json:"memory_mb"`
+	VCores   int32 `json:"vcores"`
+}
+
+// LaunchJSON is a container launch context.
+type LaunchJSON struct {
+	Commands       []string              `json:"commands"`
+	Environment    map[string]string     `json:"environment"`
+	LocalResources map[string]PlannedRes `json:"local_resources"`
+}
+
+// ProcessJSON is the JobManager process the AM starts.
+type ProcessJSON struct {
+	Command     []string          `json:"command"`
+	Environment map[string]string `json:"environment"`
+}
+
+// TaskManagersJSON is the fleet.
+type TaskManagersJSON struct {
+	Count          int                   `json:"count"`
+	Resource       ResourceJSON          `json:"resource"`
+	Command        string                `json:"command"`
+	Environment    map[string]string     `json:"environment"`
+	LocalResources map[string]PlannedRes `json:"local_resources"`
+}
+
+// PlannedRes is a local file to be staged as a LocalResource.
+type PlannedRes struct {
+	Source     string `json:"source"`
+	Size       int64  `json:"size"`
+	Type       string `json:"type"`
+	Visibility string `json:"visibility"`
+}
+
+// Redacted replaces secret values in descriptions.
+const Redacted = "<redacted>"
+
+var secretName = regexp.MustCompile(`(?i)(secret|password|passwd|token|credential|keytab|private|key$)`)
+
+func redactEnv(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if secretName.MatchString(k) {
+			v = Redacted
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Describe returns what Submit would send for sub, staged by st; tokens
+// names the delegation tokens it would add (their kinds and services).
+func Describe(sub *Submission, st *hdfs.Stager, tokens []string) Description {
+	d := Description{Name: sub.App.Name, Queue: sub.App.Queue, Type: sub.App.Type, Priority: sub.App.Priority, Tags: sub.App.Tags,
+		NodeLabel: sub.App.NodeLabelExpression, MaxAttempts: sub.App.MaxAttempts, KeepContainer: sub.App.KeepContainersAcrossAttempts,
+		AMResource: ResourceJSON{sub.App.AMResource.MemoryMB, sub.App.AMResource.VCores}, Mode: sub.Spec.Mode, Restart: sub.Spec.Restart,
+		Tokens: tokens}
+	if d.Queue == "" {
+		d.Queue = "default"
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	if d.Tokens == nil {
+		d.Tokens = []string{}
+	}
+	if sub.App.ID.ClusterTimestamp != 0 {
+		d.AppID = sub.App.ID.String()
+		if st != nil {
+			d.Staging = st.URL(st.StagingDir(d.AppID))
+		}
+	}
+	if sub.MaxResource.MemoryMB > 0 {
+		d.MaxResource = &ResourceJSON{sub.MaxResource.MemoryMB, sub.MaxResource.VCores}
+	}
+	amRes, tmRes := map[string]PlannedRes{}, map[string]PlannedRes{}
+	for gi, g := range [][]hdfs.Source{sub.Shared, sub.AMFiles, sub.TMFiles} {
+		for _, s := range g {
+			for name, pr := range plannedFiles(s) {
+				if gi != 2 {
+					amRes[name] = pr
+				}
+				if gi != 1 {
+					tmRes[name] = pr
+				}
+			}
+		}
+	}
+	amRes[am.SpecFile] = PlannedRes{Source: "generated at submit", Type: "FILE", Visibility: "APPLICATION"}
+	amRes[am.StopSecretFile] = PlannedRes{Source: Redacted + " (generated at submit)", Type: "FILE", Visibility: "APPLICATION"}
+	d.AM = LaunchJSON{Commands: []string{sub.AMCommand}, Environment: redactEnv(sub.AMEnv), LocalResources: amRes}
+	d.JobManager = ProcessJSON{Command: sub.Spec.JobManager.Command, Environment: redactEnv(sub.Spec.JobManager.Env)}
+	tm := sub.Spec.TaskManagers
+	vc := tm.VCores
+	if vc == 0 {
+		vc = 1
+	}
+	d.TaskManagers = TaskManagersJSON{Count: tm.Count, Resource: ResourceJSON{tm.MemoryMB, vc}, Command: tm.Command,
+		Environment: redactEnv(tm.Env), LocalResources: tmRes}
+	return d
+}
+
+// plannedFiles lists the resources one source becomes, as Stage names them.
+func plannedFiles(s hdfs.Source) map[string]PlannedRes {
+	name := s.Name
+	if name == "" {
+		name = filepath.Base(s.Path)
+	}
+	out := map[string]PlannedRes{}
+	fi, err := os.Stat(s.Path)
+	if err != nil {
+		out[name] = PlannedRes{Source: s.Path, Size: -1, Type: "FILE", Visibility: "APPLICATION"}
+		return out
+	}
+	vis := "PRIVATE" // through the user's upload cache
+	if s.NoCache {
+		vis = "APPLICATION"
+	}
+	if !fi.IsDir() || s.Archive {
+		typ := "FILE"
+		if s.Archive {
+			typ = "ARCHIVE"
+		}
+		out[name] = PlannedRes{Source: s.Path, Size: fi.Size(), Type: typ, Visibility: vis}
+		return out
+	}
+	_ = filepath.WalkDir(s.Path, func(p string, de os.DirEntry, err error) error {
+		if err != nil || !de.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(s.Path, p)
+		info, err := de.Info()
+		if err != nil {
+			return nil
+		}
+		out[name+"/"+filepath.ToSlash(rel)] = PlannedRes{Source: p, Size: info.Size(), Type: "FILE", Visibility: vis}
+		return nil
+	})
+	return out
+}
+
+// TokenNames lists credentials as "kind service" without their bytes.
+func TokenNames(c *yarn.Credentials) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range c.Tokens() {
+		out = append(out, t.Kind+" "+t.Service)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,151 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// SubmitOptions are what Submit needs besides the submission.
+type SubmitOptions struct {
+	RM     *yarn.RMClient
+	Stager *hdfs.Stager
+	// Tokens go into the AM's launch context (delegation tokens on a
+	// secure cluster); nil sends none.
+	Tokens *yarn.Credentials
+	// Progress receives the upload's progress; nil means none.
+	Progress func(hdfs.Progress)
+	// TempDir holds the spec and the stop secret while they are uploaded;
+	// "" means os.TempDir().
+	TempDir string
+	Logger  zerolog.Logger
+}
+
+// Submitted is a submitted application.
+type Submitted struct {
+	ID yarn.ApplicationID
+	// StagingDir is the application's staging directory (its URL).
+	StagingDir string
+	// Files are every staged file.
+	Files []hdfs.StagedFile
+	// Uploaded is the number of bytes uploaded (0 for a resubmit the
+	// cache served whole).
+	Uploaded int64
+}
+
+// Submit stages the submission's files, the spec and a fresh stop secret,
+// and submits the AM (asking for a new application id unless sub.App.ID
+// is set). If anything fails after the staging directory was created, or
+// ctx ends, it removes the staging directory again (with a context of its
+// own, so that Ctrl-C during the upload leaves nothing behind).
+func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted, err error) {
+	if sub.App.ID.ClusterTimestamp == 0 {
+		id, _, err := o.RM.GetNewApplication(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sub.App.ID = id
+	}
+	id := sub.App.ID
+	lg := o.Logger.With().Str("component", "submit").Stringer("app_id", id).Logger()
+	submitted := false
+	defer func() {
+		if err == nil || submitted {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if derr := o.Stager.Delete(cctx, id.String()); derr != nil {
+			lg.Warn().Err(derr).Msg("could not remove the staging directory of the failed submission; spindle gc will")
+		}
+	}()
+	groups := [][]hdfs.Source{sub.Shared, sub.AMFiles, sub.TMFiles}
+	var all []hdfs.Source
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	staged, err := o.Stager.Stage(ctx, id.String(), all, o.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("stage the files of %s: %w", id, err)
+	}
+	// Which side each staged file goes to: by the source it came from
+	// (a directory's files are named <source name>/<path inside>).
+	side := func(f hdfs.StagedFile) int {
+		for gi, g := range groups {
+			for _, s := range g {
+				n := s.Name
+				if n == "" {
+					n = filepath.Base(s.Path)
+				}
+				if f.Name == n || strings.HasPrefix(f.Name, n+"/") {
+					return gi
+				}
+			}
+		}
+		return 0
+	}
+	res := map[string]yarn.LocalResource{}
+	spec := sub.Spec
+	spec.TaskManagers.Files = map[string]am.LocalFile{}
+	var uploaded int64
+	for _, f := range staged {
+		uploaded += f.Uploaded
+		lf := am.FileFromStaged(f)
+		s := side(f)
+		if s != 2 {
+			if res[f.Name], err = lf.Resource(); err != nil {
+				return nil, err
+			}
+		}
+		if s != 1 {
+			spec.TaskManagers.Files[f.Name] = lf
+		}
+	}
+	spec.Staging = am.StagingSpec{FS: o.Stager.URL("/"), Home: o.Stager.Home(), User: o.Stager.User()}
+	secret, err := am.NewStopSecret()
+	if err != nil {
+		return nil, err
+	}
+	specBytes, err := spec.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(o.TempDir, "spindle-submit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	specPath, secretPath := filepath.Join(tmp, am.SpecFile), filepath.Join(tmp, am.StopSecretFile)
+	if err := os.WriteFile(specPath, specBytes, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(secretPath, secret, 0o600); err != nil {
+		return nil, err
+	}
+	more, err := o.Stager.Stage(ctx, id.String(), []hdfs.Source{{Path: specPath, NoCache: true}, {Path: secretPath, NoCache: true}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("stage the spec of %s: %w", id, err)
+	}
+	for _, f := range more {
+		if res[f.Name], err = am.FileFromStaged(f).Resource(); err != nil {
+			return nil, err
+		}
+	}
+	app := sub.App
+	app.AM = yarn.ContainerLaunchContext{Commands: []string{sub.AMCommand}, Environment: sub.AMEnv, LocalResources: res, Tokens: o.Tokens}
+	lg.Info().Int("files", len(staged)+len(more)).Int64("uploaded", uploaded).Msg("files staged; submitting")
+	if err := o.RM.SubmitApplication(ctx, app); err != nil {
+		return nil, fmt.Errorf("submit %s: %w", id, err)
+	}
+	submitted = true
+	return &Submitted{ID: id, StagingDir: o.Stager.URL(o.Stager.StagingDir(id.String())), Files: append(staged, more...), Uploaded: uploaded}, nil
+}

@@ -1,0 +1,163 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// Lifecycle event names, in the order they happen.
+const (
+	EventSubmitted = "submitted"
+	EventAccepted  = "accepted"
+	EventRunning   = "running"
+	EventFinished  = "finished"
+)
+
+// Event is one lifecycle event of an application, as `--output json`
+// prints it (one object per line). It is an API: snake_case keys, fields
+// only ever added.
+type Event struct {
+	Event       string    `json:"event"`
+	Time        time.Time `json:"time"`
+	AppID       string    `json:"app_id"`
+	Name        string    `json:"name,omitempty"`
+	Queue       string    `json:"queue,omitempty"`
+	State       string    `json:"state,omitempty"`
+	FinalStatus string    `json:"final_status,omitempty"`
+	// TrackingURL is the URL users open (the RM's proxy of the AM).
+	TrackingURL string `json:"tracking_url,omitempty"`
+	// AMURL is the AM's own endpoint.
+	AMURL string `json:"am_url,omitempty"`
+	// JobManagerAddress is host:port of the JobManager's RPC endpoint and
+	// JobManagerRESTAddress of its REST endpoint.
+	JobManagerAddress     string `json:"jobmanager_address,omitempty"`
+	JobManagerRESTAddress string `json:"jobmanager_rest_address,omitempty"`
+	Diagnostics           string `json:"diagnostics,omitempty"`
+	// StagingDir is where the files went (submitted only).
+	StagingDir string `json:"staging_dir,omitempty"`
+	// Uploaded is the number of bytes uploaded (submitted only).
+	Uploaded *int64 `json:"uploaded_bytes,omitempty"`
+}
+
+// Until says when Watch returns.
+type Until int
+
+// Watch goals.
+const (
+	// UntilRunning returns once the JobManager is known (or the application ended).
+	UntilRunning Until = iota
+	// UntilEnd returns once the application ended.
+	UntilEnd
+)
+
+// WatchOptions configures Watch.
+type WatchOptions struct {
+	RM *yarn.RMClient
+	AM *AMClient
+	ID yarn.ApplicationID
+	// Until is when to return.
+	Until Until
+	// Emit receives each event once, in order; nil means none.
+	Emit func(Event)
+	// Seen lists events already emitted (an attach to a running
+	// application emits only what is new); nil means none.
+	Seen map[string]bool
+	// Interval between reports; 0 means DefaultPollInterval.
+	Interval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Watch polls the application's report (and, once it runs, its AM for
+// the JobManager) and emits accepted, running and finished as they
+// happen. It returns the last report when the goal is reached, or ctx's
+// error. A report error other than the RM being briefly unreachable ends
+// the watch.
+func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
+	if o.Interval <= 0 {
+		o.Interval = DefaultPollInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	seen := map[string]bool{}
+	for k, v := range o.Seen {
+		seen[k] = v
+	}
+	emit := func(e Event) {
+		if seen[e.Event] {
+			return
+		}
+		seen[e.Event] = true
+		e.Time = o.Now().UTC()
+		if o.Emit != nil {
+			o.Emit(e)
+		}
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	var last yarn.AppReport
+	for {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-t.C:
+		}
+		r, err := o.RM.GetApplicationReport(ctx, o.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return last, err
+		}
+		last = r
+		base := Event{AppID: r.ID.String(), Name: r.Name, Queue: r.Queue, State: r.State.String()}
+		if r.State >= yarn.StateAccepted {
+			emit(base.with(EventAccepted))
+		}
+		if r.State == yarn.StateRunning && !seen[EventRunning] {
+			if u, err := AMURL(r); err == nil {
+				if jm, err := o.AM.JobManager(ctx, u); err == nil && jm.Address != "" {
+					e := base.with(EventRunning)
+					e.TrackingURL, e.AMURL, e.JobManagerAddress, e.JobManagerRESTAddress = r.TrackingURL, u, jm.Address, jm.RESTAddress
+					emit(e)
+				}
+			}
+		}
+		if r.State.Terminal() {
+			e := base.with(EventFinished)
+			e.FinalStatus, e.Diagnostics, e.TrackingURL = r.FinalStatus.String(), r.Diagnostics, r.TrackingURL
+			emit(e)
+			return r, nil
+		}
+		if o.Until == UntilRunning && seen[EventRunning] {
+			return r, nil
+		}
+		t.Reset(o.Interval)
+	}
+}
+
+func (e Event) with(name string) Event { e.Event = name; return e }
+
+// EndError says how an ended application ended: nil for SUCCEEDED,
+// ErrKilled for KILLED, ErrFailed for anything else, with the
+// diagnostics.
+func EndError(r yarn.AppReport) error {
+	switch {
+	case !r.State.Terminal():
+		return fmt.Errorf("%s has not ended (%s)", r.ID, r.State)
+	case r.State == yarn.StateFinished && r.FinalStatus == yarn.FinalSucceeded:
+		return nil
+	case r.State == yarn.StateKilled || r.FinalStatus == yarn.FinalKilled:
+		return fmt.Errorf("%w: %s ended %s/%s: %s", ErrKilled, r.ID, r.State, r.FinalStatus, r.Diagnostics)
+	}
+	return fmt.Errorf("%w: %s ended %s/%s: %s", ErrFailed, r.ID, r.State, r.FinalStatus, r.Diagnostics)
+}
+
+// IsEnd reports whether err is how an application ended (not a failure
+// to watch it).
+func IsEnd(err error) bool { return errors.Is(err, ErrFailed) || errors.Is(err, ErrKilled) }

@@ -1,0 +1,247 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// Tag marks session applications (YARN lowercases tags).
+const Tag = "spindle-session"
+
+// ErrNoSession is returned when no session is named and none is recorded.
+var ErrNoSession = errors.New("session: no session given and none recorded")
+
+// Clients are what every session operation talks to.
+type Clients struct {
+	RM     *yarn.RMClient
+	AM     *launch.AMClient
+	Stager *hdfs.Stager
+}
+
+// StartOptions configures Start.
+type StartOptions struct {
+	Clients
+	// Submission is the prepared and cluster-checked session
+	// (launch.Prepare, launch.CheckCluster).
+	Submission *launch.Submission
+	// Tokens go to the AM (secure clusters).
+	Tokens *yarn.Credentials
+	// Progress receives the upload's progress.
+	Progress func(hdfs.Progress)
+	// Emit receives the lifecycle events.
+	Emit func(launch.Event)
+	// PropertiesFile, if set, records the session once submitted (see
+	// WriteProperties).
+	PropertiesFile string
+	// Interval between reports; 0 means launch.DefaultPollInterval.
+	Interval time.Duration
+}
+
+// Started is a session whose JobManager is up.
+type Started struct {
+	*launch.Submitted
+	Report yarn.AppReport
+	// Seen are the events emitted so far.
+	Seen map[string]bool
+}
+
+// Start submits the session, records it in the properties file, and waits
+// until the JobManager runs (or the application ended, which is an
+// error). If ctx ends before the JobManager runs, the application is
+// killed and its staging removed: a start that did not finish leaves
+// nothing behind.
+func Start(ctx context.Context, o StartOptions) (*Started, error) {
+	sub := o.Submission
+	if !hasTag(sub.App.Tags, Tag) {
+		sub.App.Tags = append(sub.App.Tags, Tag)
+	}
+	s, err := launch.Submit(ctx, launch.SubmitOptions{RM: o.RM, Stager: o.Stager, Tokens: o.Tokens, Progress: o.Progress}, sub)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	emit := func(e launch.Event) {
+		seen[e.Event] = true
+		if o.Emit != nil {
+			o.Emit(e)
+		}
+	}
+	up := s.Uploaded
+	emit(launch.Event{Event: launch.EventSubmitted, Time: time.Now().UTC(), AppID: s.ID.String(), Name: sub.App.Name,
+		Queue: queueName(sub.App.Queue), StagingDir: s.StagingDir, Uploaded: &up})
+	if o.PropertiesFile != "" {
+		if err := WriteProperties(o.PropertiesFile, Properties{AppID: s.ID}); err != nil {
+			return nil, err
+		}
+	}
+	r, err := launch.Watch(ctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: launch.UntilRunning, Emit: emit, Seen: seen, Interval: o.Interval})
+	if err != nil {
+		if ctx.Err() != nil {
+			cleanupAfterAbort(o.Clients, s.ID)
+		}
+		return nil, err
+	}
+	if r.State.Terminal() {
+		return nil, launch.EndError(r)
+	}
+	return &Started{Submitted: s, Report: r, Seen: seen}, nil
+}
+
+func cleanupAfterAbort(c Clients, id yarn.ApplicationID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "start interrupted", Grace: 5 * time.Second})
+}
+
+func queueName(q string) string {
+	if q == "" {
+		return "default"
+	}
+	return q
+}
+
+func hasTag(tags []string, t string) bool {
+	for _, x := range tags {
+		if strings.EqualFold(x, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Wait follows a session until it ends, emitting the events not yet in
+// seen. When ctx ends first (Ctrl-C on an attached session), the session
+// is stopped gracefully and Wait returns how it ended.
+func Wait(ctx context.Context, c Clients, id yarn.ApplicationID, seen map[string]bool, emit func(launch.Event)) (yarn.AppReport, error) {
+	r, err := launch.Watch(ctx, launch.WatchOptions{RM: c.RM, AM: c.AM, ID: id, Until: launch.UntilEnd, Emit: emit, Seen: seen})
+	if err != nil && ctx.Err() != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res, serr := launch.Stop(sctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "stopped by the attached client (interrupt)"})
+		if serr != nil {
+			return res.Report, serr
+		}
+		r = res.Report
+		if emit != nil && !seen[launch.EventFinished] {
+			emit(launch.Event{Event: launch.EventFinished, Time: time.Now().UTC(), AppID: id.String(), Name: r.Name, Queue: r.Queue,
+				State: r.State.String(), FinalStatus: r.FinalStatus.String(), Diagnostics: r.Diagnostics, TrackingURL: r.TrackingURL})
+		}
+		return r, launch.EndError(r)
+	}
+	if err != nil {
+		return r, err
+	}
+	if c.Stager != nil { // the AM removes it on a clean end; not after a kill
+		_ = c.Stager.Delete(ctx, id.String())
+	}
+	return r, launch.EndError(r)
+}
+
+// Status is a session's state for `session status`: the RM's view and,
+// while it runs, the AM's. It is an API (JSON, snake_case keys, numbers
+// as numbers): fields are only ever added.
+type Status struct {
+	AppID                 string   `json:"app_id"`
+	Name                  string   `json:"name"`
+	Queue                 string   `json:"queue"`
+	User                  string   `json:"user"`
+	State                 string   `json:"state"`
+	FinalStatus           string   `json:"final_status"`
+	TrackingURL           string   `json:"tracking_url"`
+	AMURL                 string   `json:"am_url"`
+	Diagnostics           string   `json:"diagnostics"`
+	JobManagerAddress     string   `json:"jobmanager_address"`
+	JobManagerRESTAddress string   `json:"jobmanager_rest_address"`
+	JobManagerState       string   `json:"jobmanager_state"`
+	TaskManagersTarget    int      `json:"taskmanagers_target"`
+	TaskManagersRunning   int      `json:"taskmanagers_running"`
+	TaskManagersPending   int      `json:"taskmanagers_pending"`
+	TaskManagerRestarts   int      `json:"taskmanager_restarts"`
+	Attempt               int32    `json:"attempt"`
+	TaskManagers          []string `json:"taskmanagers"`
+	// AMError says why the AM could not be asked (empty when it was, or
+	// when the session is not running).
+	AMError string `json:"am_error,omitempty"`
+}
+
+// GetStatus reads a session's status.
+func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, error) {
+	r, err := c.RM.GetApplicationReport(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	s := Status{AppID: r.ID.String(), Name: r.Name, Queue: r.Queue, User: r.User, State: r.State.String(), FinalStatus: r.FinalStatus.String(),
+		TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics, Attempt: r.CurrentAttempt.Attempt, TaskManagers: []string{}}
+	if r.State != yarn.StateRunning {
+		return s, nil
+	}
+	u, err := launch.AMURL(r)
+	if err != nil {
+		s.AMError = err.Error()
+		return s, nil
+	}
+	s.AMURL = u
+	st, err := c.AM.Status(ctx, u)
+	if err != nil {
+		s.AMError = err.Error()
+		return s, nil
+	}
+	s.JobManagerAddress, s.JobManagerRESTAddress, s.JobManagerState = st.JobManager.Address, st.JobManager.RESTAddress, st.JobManager.State
+	s.TaskManagersTarget, s.TaskManagersRunning, s.TaskManagersPending, s.TaskManagerRestarts = st.Target, st.Running, st.Pending, st.Restarts
+	for _, tm := range st.TaskManagers {
+		s.TaskManagers = append(s.TaskManagers, tm.ContainerID)
+	}
+	sort.Strings(s.TaskManagers)
+	return s, nil
+}
+
+// List returns the sessions the RM knows: active ones, or all with all.
+func List(ctx context.Context, rm *yarn.RMClient, all bool) ([]yarn.AppReport, error) {
+	f := yarn.AppFilter{Types: []string{launch.AppType}, Tags: []string{Tag}}
+	if !all {
+		f.States = []yarn.AppState{yarn.StateNew, yarn.StateNewSaving, yarn.StateSubmitted, yarn.StateAccepted, yarn.StateRunning}
+	}
+	return rm.GetApplications(ctx, f)
+}
+
+// Stop stops a session (launch.Stop) and forgets it in the properties
+// file if the file names it.
+func Stop(ctx context.Context, c Clients, id yarn.ApplicationID, propertiesFile string) (launch.StopResult, error) {
+	res, err := launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "session stopped by spindle session stop"})
+	if err != nil {
+		return res, err
+	}
+	if propertiesFile != "" {
+		if p, err := ReadProperties(propertiesFile); err == nil && p.AppID == id {
+			if err := os.Remove(propertiesFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// Resolve returns id if set, else the session the properties file names.
+func Resolve(id *yarn.ApplicationID, propertiesFile string) (yarn.ApplicationID, error) {
+	if id != nil {
+		return *id, nil
+	}
+	p, err := ReadProperties(propertiesFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return yarn.ApplicationID{}, fmt.Errorf("%w in %s: pass an APP_ID or start one with `spindle session start`", ErrNoSession, filepath.Clean(propertiesFile))
+	}
+	if err != nil {
+		return yarn.ApplicationID{}, err
+	}
+	return p.AppID, nil
+}
