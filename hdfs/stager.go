@@ -276,6 +276,10 @@ func (s *Stager) URL(p string) string {
 // Home is the user's home directory on the staging filesystem.
 func (s *Stager) Home() string { return s.home }
 
+// User is the user the Stager acts as (Options.User, or the Kerberos
+// principal's short name): the owner of what it stages.
+func (s *Stager) User() string { return s.o.User }
+
 // StagingDir is the staging directory of an application:
 // <home>/.spindle/<appID>.
 func (s *Stager) StagingDir(appID string) string { return path.Join(s.home, SpindleDir, appID) }

@@ -39,16 +39,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App {
 	e := &environment{lookup: env, stdout: stdout, stderr: stderr}
 	app := &cli.App{
-		Name:           "spindle",
-		Usage:          "run applications on Hadoop YARN",
-		Description:    exitCodesHelp,
+		Name:        "spindle",
+		Usage:       "run applications on Hadoop YARN",
+		Description: exitCodesHelp,
 		// -D values may hold commas (env.java.opts=-Xmx1g,-Dx=y): every
 		// repetition of a slice flag is one value.
 		DisableSliceFlagSeparator: true,
-		Version:        Version,
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {}, // run() reports and maps errors
+		Version:                   Version,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		ExitErrHandler:            func(*cli.Context, error) {}, // run() reports and maps errors
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "conf-dir", Usage: "Hadoop configuration directory (default: $HADOOP_CONF_DIR, then $YARN_CONF_DIR)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},

@@ -268,4 +268,3 @@ func (e *environment) sessionAttach(c *cli.Context) error {
 	}
 	return err
 }
-
