@@ -1,0 +1,85 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParseMemoryMB(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "512m": 512, "512M": 512, "1g": 1024, "1 GB": 1024, "2gib": 2048,
+		"1048576k": 1024, "1b": 1, "1048577b": 2, "1t": 1 << 20} {
+		t.Run(in, func(t *testing.T) {
+			got, err := ParseMemoryMB(in)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		})
+	}
+	for _, in := range []string{"", "m", "lots", "1x", "-1g", "99999999999t"} {
+		t.Run("bad "+in, func(t *testing.T) {
+			_, err := ParseMemoryMB(in)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestRoundUp(t *testing.T) {
+	require.Equal(t, int64(1024), roundUp(1, 1024))
+	require.Equal(t, int64(1024), roundUp(1024, 1024))
+	require.Equal(t, int64(2048), roundUp(1025, 1024))
+	require.Equal(t, int64(7), roundUp(7, 0))
+}
+
+func TestProblems(t *testing.T) {
+	var p Problems
+	require.NoError(t, p.Err())
+	p.add(Unreachable, yarn.ErrUnreachable, "cannot reach")
+	require.True(t, p.Has(Unreachable))
+	require.False(t, p.Has(Input))
+	require.ErrorIs(t, p.Err(), yarn.ErrUnreachable)
+	require.Equal(t, "1 problem found before submitting, nothing was uploaded or submitted:\n  - cannot reach", p.Err().Error())
+	p.Add(Input, "-s %d: bad", 0)
+	require.Contains(t, p.Err().Error(), "2 problems found")
+	require.Contains(t, p.Err().Error(), "\n  - -s 0: bad")
+}
+
+func TestEndError(t *testing.T) {
+	id := yarn.ApplicationID{ClusterTimestamp: 1, ID: 2}
+	for _, tc := range []struct {
+		state yarn.AppState
+		final yarn.FinalStatus
+		want  error
+	}{
+		{yarn.StateFinished, yarn.FinalSucceeded, nil},
+		{yarn.StateFinished, yarn.FinalFailed, ErrFailed},
+		{yarn.StateFailed, yarn.FinalFailed, ErrFailed},
+		{yarn.StateFinished, yarn.FinalUndefined, ErrFailed},
+		{yarn.StateKilled, yarn.FinalKilled, ErrKilled},
+		{yarn.StateFinished, yarn.FinalKilled, ErrKilled},
+	} {
+		t.Run(fmt.Sprintf("%s-%s", tc.state, tc.final), func(t *testing.T) {
+			err := EndError(yarn.AppReport{ID: id, State: tc.state, FinalStatus: tc.final, Diagnostics: "why"})
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			require.True(t, IsEnd(err))
+			require.Contains(t, err.Error(), "why")
+		})
+	}
+	require.False(t, IsEnd(errors.New("x")))
+	require.Error(t, EndError(yarn.AppReport{ID: id, State: yarn.StateRunning}))
+}
+
+func TestRedactEnv(t *testing.T) {
+	got := redactEnv(map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": "s", "DB_PASSWORD": "p", "MY_TOKEN": "t", "PATH": "/bin"})
+	require.Equal(t, map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": Redacted, "DB_PASSWORD": Redacted, "MY_TOKEN": Redacted, "PATH": "/bin"}, got)
+}
