@@ -16,12 +16,15 @@ PROTOC_VERSION       := 3.21.12
 PROTOC_GEN_GO_VERSION := v1.36.11
 PROTO_FILES := $(sort $(wildcard proto/commonpb/*.proto proto/yarnpb/*.proto proto/hdfspb/*.proto))
 
-.PHONY: all build test test-integration fuzz lint proto check-proto check-deps check tools run-local
+.PHONY: all build demo test test-integration fuzz lint proto check-proto check-deps check tools run-local
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/spindle ./cmd/spindle
+
+demo: ## the main job on the embedded mini cluster (scripts/demo.sh)
+	bash scripts/demo.sh
 
 test:
 	$(GO) test -race -count=1 -timeout 10m ./...
