@@ -108,19 +108,7 @@ func (e *environment) appList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if out == "json" {
-		list := make([]appJSON, 0, len(apps))
-		for _, a := range apps {
-			list = append(list, toJSON(a))
-		}
-		return json.NewEncoder(e.stdout).Encode(list)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP_ID\tNAME\tTYPE\tUSER\tQUEUE\tSTATE\tFINAL_STATUS\tPROGRESS\tTRACKING_URL")
-	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\n", a.ID, a.Name, a.Type, a.User, a.Queue, a.State, a.FinalStatus, a.Progress*100, a.TrackingURL)
-	}
-	return tw.Flush()
+	return e.printApps(apps, out)
 }
 
 func (e *environment) appStatus(c *cli.Context) error {

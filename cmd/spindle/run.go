@@ -44,15 +44,9 @@ func (e *environment) run(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		return e.dryRun(p, out)
 	}
-	pr := &printer{w: e.stdout, json: out == "json"}
-	progress, done := e.progress(c)
+	_, progress, emit, done := e.reporting(c, out)
 	res, err := perjob.Run(c.Context, perjob.Options{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager, Submission: p.sub, Tokens: p.tokens,
-		Progress: progress, Emit: func(ev launch.Event) {
-			if ev.Event == launch.EventSubmitted {
-				done()
-			}
-			pr.event(ev)
-		}, Detached: c.Bool("detached"), Timeout: c.Duration("timeout")})
+		Progress: progress, Emit: emit, Detached: c.Bool("detached"), Timeout: c.Duration("timeout")})
 	done()
 	if err == nil && c.Bool("detached") && out == "text" {
 		fmt.Fprintf(e.stdout, "job %s is running (detached); follow it with: spindle app status %s\n", res.ID, res.ID)

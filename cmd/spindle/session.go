@@ -98,16 +98,10 @@ func (e *environment) sessionStart(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		return e.dryRun(p, out)
 	}
-	pr := &printer{w: e.stdout, json: out == "json"}
-	progress, done := e.progress(c)
+	pr, progress, emit, done := e.reporting(c, out)
 	cl := session.Clients{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager}
 	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
-		Progress: progress, Emit: func(ev launch.Event) {
-			if ev.Event == launch.EventSubmitted {
-				done()
-			}
-			pr.event(ev)
-		}, PropertiesFile: e.propertiesFile()})
+		Progress: progress, Emit: emit, PropertiesFile: e.propertiesFile()})
 	done()
 	if err != nil {
 		return err
@@ -145,7 +139,7 @@ func (e *environment) sessionList(c *cli.Context) error {
 	return e.printApps(apps, out)
 }
 
-// printApps prints reports as app list does.
+// printApps prints a list of reports (app list, session list).
 func (e *environment) printApps(apps []yarn.AppReport, out string) error {
 	if out == "json" {
 		list := make([]appJSON, 0, len(apps))
@@ -156,23 +150,30 @@ func (e *environment) printApps(apps []yarn.AppReport, out string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APPLICATION ID\tNAME\tUSER\tQUEUE\tSTATE\tFINAL STATUS\tTRACKING URL")
+	fmt.Fprintln(tw, "APP_ID\tNAME\tTYPE\tUSER\tQUEUE\tSTATE\tFINAL_STATUS\tPROGRESS\tTRACKING_URL")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.User, a.Queue, a.State, a.FinalStatus, a.TrackingURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\n", a.ID, a.Name, a.Type, a.User, a.Queue, a.State, a.FinalStatus, a.Progress*100, a.TrackingURL)
 	}
 	return tw.Flush()
 }
 
-func (e *environment) sessionStatus(c *cli.Context) error {
+// sessionTarget is what status, stop and attach start from: the output
+// format, the session and the clients (closed by the returned func).
+func (e *environment) sessionTarget(c *cli.Context) (string, yarn.ApplicationID, session.Clients, func(), error) {
 	out, err := outputFormat(c)
 	if err != nil {
-		return err
+		return "", yarn.ApplicationID{}, session.Clients{}, nil, err
 	}
 	id, err := e.sessionID(c)
 	if err != nil {
-		return err
+		return "", id, session.Clients{}, nil, err
 	}
 	cl, closeFn, err := e.sessionClients()
+	return out, id, cl, closeFn, err
+}
+
+func (e *environment) sessionStatus(c *cli.Context) error {
+	out, id, cl, closeFn, err := e.sessionTarget(c)
 	if err != nil {
 		return err
 	}
@@ -207,15 +208,7 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 }
 
 func (e *environment) sessionStop(c *cli.Context) error {
-	out, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
-	id, err := e.sessionID(c)
-	if err != nil {
-		return err
-	}
-	cl, closeFn, err := e.sessionClients()
+	out, id, cl, closeFn, err := e.sessionTarget(c)
 	if err != nil {
 		return err
 	}
@@ -242,15 +235,7 @@ func (e *environment) sessionStop(c *cli.Context) error {
 }
 
 func (e *environment) sessionAttach(c *cli.Context) error {
-	out, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
-	id, err := e.sessionID(c)
-	if err != nil {
-		return err
-	}
-	cl, closeFn, err := e.sessionClients()
+	out, id, cl, closeFn, err := e.sessionTarget(c)
 	if err != nil {
 		return err
 	}

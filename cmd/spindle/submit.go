@@ -264,6 +264,22 @@ func (e *environment) progress(c *cli.Context) (func(hdfs.Progress), func()) {
 		}
 }
 
+// reporting is how a submitting command reports: the printer, the upload
+// progress (bars on a terminal only), the event sink (which ends the bars
+// once submitted) and the function that ends them in any case.
+func (e *environment) reporting(c *cli.Context, out string) (*printer, func(hdfs.Progress), func(launch.Event), func()) {
+	pr := &printer{w: e.stdout, json: out == "json"}
+	progress, done := e.progress(c)
+	var once sync.Once
+	end := func() { once.Do(done) }
+	return pr, progress, func(ev launch.Event) {
+		if ev.Event == launch.EventSubmitted {
+			end()
+		}
+		pr.event(ev)
+	}, end
+}
+
 // dryRun prints the submission.
 func (e *environment) dryRun(p *prepared, out string) error {
 	d := launch.Describe(p.sub, p.stager, launch.TokenNames(p.tokens))
