@@ -65,6 +65,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 			gcCommand(e),
 			amCommand(e),
 			exampleCommand(e),
+			flinkCommand(e),
 			localCommand(e),
 		},
 	}

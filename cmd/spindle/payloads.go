@@ -1,12 +1,15 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/flink"
 )
 
-// newFlinkPayload opens a Flink distribution (issue #8).
+// newFlinkPayload opens a Flink distribution for --payload flink.
 func newFlinkPayload(home string) (am.Payload, error) {
-	return nil, fmt.Errorf("--payload flink: not available in this build yet (issue #8); --flink-home %s was not read", home)
+	p, err := flink.New(flink.Options{Home: home})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

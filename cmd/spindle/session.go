@@ -106,6 +106,14 @@ func (e *environment) sessionStart(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if path, err := writeFlinkYarnProperties(p.payload, st.ID); err != nil {
+		e.log.Warn().Err(err).Msg("could not write Flink's .yarn-properties file; pass -Dyarn.application.id to Flink's client")
+	} else if path != "" {
+		e.log.Info().Str("file", path).Msg("Flink's client finds this session through its .yarn-properties file")
+		if !c.Bool("detached") { // attached: the session ends with this command
+			defer func() { _ = removeFlinkYarnProperties(p.payload, st.ID) }()
+		}
+	}
 	if c.Bool("detached") {
 		if out == "text" {
 			fmt.Fprintf(e.stdout, "session %s is running (detached); stop it with: spindle session stop %s\n", st.ID, st.ID)

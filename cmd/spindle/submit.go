@@ -129,10 +129,11 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 
 // prepared is a validated submission with its clients.
 type prepared struct {
-	sub    *launch.Submission
-	rm     *yarn.RMClient
-	stager *hdfs.Stager
-	tokens *yarn.Credentials
+	payload am.Payload
+	sub     *launch.Submission
+	rm      *yarn.RMClient
+	stager  *hdfs.Stager
+	tokens  *yarn.Credentials
 }
 
 func (p *prepared) close() {
@@ -200,7 +201,7 @@ func (e *environment) prepare(c *cli.Context, mode am.Mode, job string, args []s
 		p.close()
 		return nil, err
 	}
-	p.sub = sub
+	p.sub, p.payload = sub, req.Payload
 	return p, nil
 }
 

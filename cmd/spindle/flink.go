@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/flink"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// flinkCommand is what the Flink payload's containers run (hidden):
+// `spindle flink jobmanager` in the AM container (the AM's JobManager
+// child) and `spindle flink taskmanager` in each TaskManager container.
+// It reads the container's environment (package am's SPINDLE_* variables,
+// the NodeManager's), has package flink write the process's Flink
+// configuration and build its java command line, and execs java: java
+// then is the process the AM or the NodeManager signals and whose exit
+// code they see.
+func flinkCommand(e *environment) *cli.Command {
+	flags := func() []cli.Flag {
+		return []cli.Flag{
+			&cli.StringFlag{Name: "log-dir", Usage: "the container's log directory (default: the first of $LOG_DIRS)"},
+			&cli.BoolFlag{Name: "print", Usage: "print the prepared java command as JSON instead of running it"},
+		}
+	}
+	return &cli.Command{
+		Name:   "flink",
+		Usage:  "run a Flink JobManager or TaskManager (inside a YARN container of a --payload flink cluster)",
+		Hidden: true,
+		Subcommands: []*cli.Command{
+			{Name: string(flink.RoleJobManager), Usage: "run the JobManager (the AM starts it with $" + am.EnvJMRPCPort + " and $" + am.EnvJMRESTPort + ")",
+				Flags: flags(), Action: func(c *cli.Context) error { return e.flinkLaunch(c, flink.RoleJobManager) }},
+			{Name: string(flink.RoleTaskManager), Usage: "run a TaskManager (the AM launches it in its own container)",
+				Flags: flags(), Action: func(c *cli.Context) error { return e.flinkLaunch(c, flink.RoleTaskManager) }},
+		},
+	}
+}
+
+// execJava replaces the process with java; tests replace it.
+var execJava = syscall.Exec
+
+// flinkEnvKeys are variables a Flink process may need even when the
+// process environment (os.Environ) does not list them, e.g. in tests.
+var flinkEnvKeys = []string{"PATH", "JAVA_HOME", "JVM_ARGS", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH", "YARN_CONF_DIR", "HBASE_CONF_DIR",
+	"HADOOP_HOME", "HBASE_HOME", "HADOOP_USER_NAME", "HADOOP_TOKEN_FILE_LOCATION", "CONTAINER_ID", "NM_HOST", "LOG_DIRS", "LOCAL_DIRS", "PWD",
+	am.EnvAppID, am.EnvAttemptID, am.EnvMode, am.EnvAMURL, am.EnvJMHost, am.EnvJMRPCPort, am.EnvJMRESTPort, am.EnvJMAddress,
+	am.EnvJMRESTAddress, am.EnvTaskManagers, am.EnvResourceID, flink.EnvSpec}
+
+// environList is the process environment as e sees it.
+func (e *environment) environList() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(k string) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		if v, ok := e.lookup(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		add(k)
+	}
+	for _, k := range flinkEnvKeys {
+		add(k)
+	}
+	return out
+}
+
+func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
+	get := func(k string) string { v, _ := e.lookup(k); return v }
+	enc := get(flink.EnvSpec)
+	if enc == "" {
+		return usageError{fmt.Errorf("$%s is not set: `spindle flink %s` runs inside a container of a --payload flink cluster", flink.EnvSpec, role)}
+	}
+	spec, err := flink.DecodeSpec(enc)
+	if err != nil {
+		return usageError{err}
+	}
+	wd := get("PWD") // the NodeManager sets it to the container's working directory
+	if wd == "" {
+		if wd, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	logDir := c.String("log-dir")
+	if logDir == "" {
+		logDir, _, _ = strings.Cut(get("LOG_DIRS"), ",")
+	}
+	if logDir == "" {
+		logDir = wd
+	}
+	o := flink.LaunchOptions{Role: role, Spec: spec, WorkDir: wd, LogDir: logDir, AppID: get(am.EnvAppID), LocalDirs: get("LOCAL_DIRS"),
+		Environ: e.environList()}
+	if role == flink.RoleJobManager {
+		if o.RPCPort, err = e.envInt(am.EnvJMRPCPort); err != nil {
+			return err
+		}
+		if o.RESTPort, err = e.envInt(am.EnvJMRESTPort); err != nil {
+			return err
+		}
+		o.Host = get(am.EnvJMHost)
+	} else {
+		o.JobManagerAddress, o.ResourceID, o.Host = get(am.EnvJMAddress), get(am.EnvResourceID), get("NM_HOST")
+	}
+	p, err := flink.Prepare(o)
+	if err != nil {
+		return err
+	}
+	if c.Bool("print") {
+		// The environment's names only: its values may be secrets.
+		keys := make([]string, len(p.Env))
+		for i, kv := range p.Env {
+			keys[i], _, _ = strings.Cut(kv, "=")
+		}
+		b, err := json.MarshalIndent(struct {
+			Java     string   `json:"java"`
+			Args     []string `json:"args"`
+			EnvNames []string `json:"env_names"`
+			Dir      string   `json:"dir"`
+			ConfFile string   `json:"conf_file"`
+		}{p.Java, p.Args, keys, p.Dir, p.ConfFile}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+		return nil
+	}
+	// Not the arguments: env.java.opts may carry secrets (Flink logs
+	// them itself, in its own log).
+	fmt.Fprintf(e.stderr, "spindle flink %s: starting %s %s with %s\n", role, p.Java, mainClass(p.Args), p.ConfFile)
+	if err := execJava(p.Java, p.Args, p.Env); err != nil {
+		return fmt.Errorf("starting %s: %w", p.Java, err)
+	}
+	return nil
+}
+
+// mainClass is the argument after -classpath's value.
+func mainClass(args []string) string {
+	for i, a := range args {
+		if a == "-classpath" && i+2 < len(args) {
+			return args[i+2]
+		}
+	}
+	return "?"
+}
+
+// flinkYarnPropertiesFile is where Flink's client looks for the current
+// YARN session (see flink.Payload.YarnProperties) for p, nil unless p is
+// the Flink payload. The user is the OS user, as Java's user.name.
+func flinkYarnPropertiesFile(p am.Payload, id yarn.ApplicationID) (string, []byte, error) {
+	fp, ok := p.(*flink.Payload)
+	if !ok {
+		return "", nil, nil
+	}
+	u, err := user.Current()
+	if err != nil {
+		return "", nil, fmt.Errorf("the OS user (for Flink's .yarn-properties file): %w", err)
+	}
+	return fp.YarnProperties(id.String(), u.Username)
+}
+
+// writeFlinkYarnProperties records a Flink session where Flink's own
+// client finds it, so that `flink run -t yarn-session` and `flink list`
+// reach it as a yarn-session.sh session. It returns the file written, ""
+// for other payloads. The file is readable by all, as Flink writes it; it
+// holds only the application id.
+func writeFlinkYarnProperties(p am.Payload, id yarn.ApplicationID) (string, error) {
+	path, b, err := flinkYarnPropertiesFile(p, id)
+	if err != nil || path == "" {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".yarn-properties-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp.Name(), path)
+}
+
+// removeFlinkYarnProperties removes the file writeFlinkYarnProperties
+// wrote if it still names id (a later session may have replaced it), as
+// yarn-session.sh does when its session stops.
+func removeFlinkYarnProperties(p am.Payload, id yarn.ApplicationID) error {
+	path, _, err := flinkYarnPropertiesFile(p, id)
+	if err != nil || path == "" {
+		return err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(b), "\napplicationID="+id.String()+"\n") {
+		return nil
+	}
+	return os.Remove(path)
+}

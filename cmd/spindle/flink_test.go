@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/flink"
+	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// The fake Flink distributions and the stand-in java of package flink's
+// tests (flink/testdata/README.md).
+const (
+	flinkHome117 = "../../flink/testdata/flink-1.17.2"
+	flinkHome200 = "../../flink/testdata/flink-2.0.0"
+)
+
+var fakeJava struct {
+	once sync.Once
+	home string
+	err  error
+}
+
+// fakeJavaHome builds flink/testdata/fakejava once per test binary as
+// <home>/bin/java.
+func fakeJavaHome(t *testing.T) string {
+	t.Helper()
+	fakeJava.once.Do(func() {
+		dir, err := os.MkdirTemp("", "cmd-test-fakejava-")
+		if err != nil {
+			fakeJava.err = err
+			return
+		}
+		fakeJava.home = dir
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "java"), "../../flink/testdata/fakejava").CombinedOutput()
+		if err != nil {
+			fakeJava.err = fmt.Errorf("go build fakejava: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, fakeJava.err)
+	return fakeJava.home
+}
+
+// flinkContainer lays out a container's working directory from staged
+// sources, as a NodeManager links localized files.
+func flinkContainer(t *testing.T, groups ...[]hdfs.Source) string {
+	t.Helper()
+	work := t.TempDir()
+	link := func(target, name string) {
+		p := filepath.Join(work, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.Symlink(target, p))
+	}
+	for _, g := range groups {
+		for _, s := range g {
+			fi, err := os.Stat(s.Path)
+			require.NoError(t, err)
+			if !fi.IsDir() {
+				link(s.Path, s.Name)
+				continue
+			}
+			require.NoError(t, filepath.WalkDir(s.Path, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(s.Path, p)
+				link(p, s.Name+"/"+filepath.ToSlash(rel))
+				return nil
+			}))
+		}
+	}
+	return work
+}
+
+func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPlan {
+	t.Helper()
+	pl, err := flink.New(flink.Options{Home: home})
+	require.NoError(t, err)
+	plan, err := pl.Plan(am.PayloadRequest{Mode: mode, JobManagerMemoryMB: 1024, TaskManagerMemoryMB: 1024, TaskManagerVCores: 1, Slots: 2,
+		TaskManagers: 1, Job: job})
+	require.NoError(t, err)
+	return plan
+}
+
+// runFlinkCommand runs `spindle flink …` in-process with env; the hidden
+// command is added when main.go's app does not have it.
+func runFlinkCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	app := newApp(&out, &errb, lookup)
+	if app.Command("flink") == nil {
+		e := &environment{lookup: lookup, stdout: &out, stderr: &errb}
+		app = &cli.App{Name: "spindle", Writer: &out, ErrWriter: &errb, ExitErrHandler: func(*cli.Context, error) {},
+			Commands: []*cli.Command{flinkCommand(e)}}
+		markUsageErrors(app.Commands)
+	}
+	code := 0
+	if err := app.RunContext(ctx, append([]string{"spindle"}, args...)); err != nil {
+		code = exitCode(err)
+		fmt.Fprintf(&errb, "spindle: %v\n", err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// printed is `spindle flink … --print`'s output.
+type printed struct {
+	Java     string   `json:"java"`
+	Args     []string `json:"args"`
+	EnvNames []string `json:"env_names"`
+	Dir      string   `json:"dir"`
+	ConfFile string   `json:"conf_file"`
+}
+
+// A TaskManager container: the AM's SPINDLE_* variables and the
+// NodeManager's; the log goes to the first of $LOG_DIRS.
+func TestFlinkTaskManagerCommand(t *testing.T) {
+	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
+	work := flinkContainer(t, plan.SharedFiles, plan.TaskManagerFiles)
+	logs := t.TempDir()
+	javaHome := t.TempDir() // Flink 1.17 never runs java before the process itself
+	env := map[string]string{"PWD": work, "LOG_DIRS": logs + "," + t.TempDir(), "NM_HOST": "node7", "JAVA_HOME": javaHome,
+		am.EnvAppID: "application_1700000000000_0003", am.EnvJMAddress: "node1:40001", am.EnvResourceID: "container_1700000000000_0003_01_000002",
+		"LOCAL_DIRS": "/data/1/yarn,/data/2/yarn", "HADOOP_CONF_DIR": "hadoop-conf", "SECRET_ENV": "do-not-print"}
+	for k, v := range plan.TaskManagerEnv {
+		env[k] = v
+	}
+	code, out, errOut := runFlinkCommand(t, env, "flink", "taskmanager", "--print")
+	require.Equal(t, 0, code, errOut)
+	var p printed
+	require.NoError(t, json.Unmarshal([]byte(out), &p))
+	require.Equal(t, javaHome+"/bin/java", p.Java)
+	require.Equal(t, work, p.Dir)
+	args := strings.Join(p.Args, " ")
+	require.Contains(t, args, " -Dlog.file="+logs+"/taskmanager.log ")
+	require.Contains(t, args, " org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "+work+"/flink-conf -D ")
+	require.Contains(t, p.EnvNames, "FLINK_CONF_DIR")
+	require.NotContains(t, out, "do-not-print", "--print names the environment's variables without their values")
+	require.NotContains(t, p.EnvNames, flink.EnvSpec)
+	conf, err := os.ReadFile(p.ConfFile)
+	require.NoError(t, err)
+	for _, line := range []string{"jobmanager.rpc.address: node1", "jobmanager.rpc.port: 40001", "taskmanager.host: node7",
+		"taskmanager.resource-id: container_1700000000000_0003_01_000002", "high-availability.cluster-id: application_1700000000000_0003",
+		"io.tmp.dirs: /data/1/yarn,/data/2/yarn", "taskmanager.memory.process.size: 1024m", "taskmanager.numberOfTaskSlots: 2"} {
+		require.Contains(t, string(conf), "\n"+line+"\n")
+	}
+}
+
+// The JobManager execs java (here: a stand-in for syscall.Exec) with the
+// AM's ports, and says what it starts on stderr, which the AM keeps in
+// the container's jobmanager.err.
+func TestFlinkJobManagerExecs(t *testing.T) {
+	plan := flinkPlan(t, flinkHome200, am.ModePerJob, "examples/streaming/WordCount.jar")
+	work := flinkContainer(t, plan.SharedFiles, plan.JobManagerFiles)
+	env := map[string]string{"PWD": work, "LOG_DIRS": t.TempDir(), "JAVA_HOME": fakeJavaHome(t), "FAKE_JAVA_SPEC_VERSION": "21",
+		am.EnvJMHost: "node1", am.EnvJMRPCPort: "40001", am.EnvJMRESTPort: "40002", am.EnvAppID: "application_1700000000000_0003"}
+	for k, v := range plan.JobManager.Env {
+		env[k] = v
+	}
+	t.Setenv("FAKE_JAVA_SPEC_VERSION", "21") // java's own environment, not one the CLI reads
+	var got struct {
+		path string
+		args []string
+		env  []string
+	}
+	old := execJava
+	t.Cleanup(func() { execJava = old })
+	execJava = func(path string, args, env []string) error {
+		got.path, got.args, got.env = path, args, env
+		return nil
+	}
+	code, _, errOut := runFlinkCommand(t, env, "flink", "jobmanager")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, fakeJavaHome(t)+"/bin/java", got.path)
+	require.Equal(t, got.path, got.args[0])
+	args := strings.Join(got.args, " ")
+	require.Contains(t, args, " -Djava.security.manager=allow ", "the stand-in says JDK 21 (config.sh's -XshowSettings:properties)")
+	require.Contains(t, args, " org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint --configDir "+work+"/flink-conf -D ")
+	require.Contains(t, got.env, "FLINK_LIB_DIR="+work+"/lib")
+	require.Contains(t, errOut, "spindle flink jobmanager: starting "+got.path+" org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint with "+work+"/flink-conf/config.yaml")
+	conf, err := os.ReadFile(filepath.Join(work, "flink-conf", "config.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(conf), "\nrest.port: \"40002\"\n")
+
+	execJava = func(string, []string, []string) error { return errors.New("exec format error") }
+	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, errOut, "starting "+got.path+": exec format error")
+}
+
+func TestFlinkCommandErrors(t *testing.T) {
+	code, _, errOut := runFlinkCommand(t, map[string]string{}, "flink", "taskmanager")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC is not set: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
+
+	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
+	env := map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.JobManager.Env[flink.EnvSpec]}
+	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "$SPINDLE_JM_RPC_PORT is not set")
+
+	env[flink.EnvSpec] = "e30=" // {}
+	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC: version")
+
+	// An empty working directory: nothing was shipped.
+	env = map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.TaskManagerEnv[flink.EnvSpec], am.EnvJMAddress: "a:1",
+		am.EnvResourceID: "c", "NM_HOST": "h", "LOG_DIRS": t.TempDir()}
+	code, _, errOut = runFlinkCommand(t, env, "flink", "taskmanager")
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, errOut, "the submitter ships the distribution's conf/ to every container")
+}
+
+// Flink's .yarn-properties-<user> (FlinkYarnSessionCli) for the Flink
+// payload only, replaced by a later session and removed only while it
+// still names the session being stopped.
+func TestFlinkYarnPropertiesFile(t *testing.T) {
+	home := t.TempDir()
+	require.NoError(t, os.CopyFS(home, os.DirFS(flinkHome200)))
+	loc := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(home, "conf", "config.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "yarn.properties-file.location: %s\n", loc)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	pl, err := flink.New(flink.Options{Home: home})
+	require.NoError(t, err)
+	id1, _ := yarn.ParseApplicationID("application_1700000000000_0001")
+	id2, _ := yarn.ParseApplicationID("application_1700000000000_0002")
+
+	path, err := writeFlinkYarnProperties(pl, id1)
+	require.NoError(t, err)
+	require.Equal(t, loc, filepath.Dir(path))
+	require.True(t, strings.HasPrefix(filepath.Base(path), ".yarn-properties-"))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "#Generated YARN properties file\napplicationID=application_1700000000000_0001\n", string(b))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+
+	_, err = writeFlinkYarnProperties(pl, id2)
+	require.NoError(t, err)
+	require.NoError(t, removeFlinkYarnProperties(pl, id1))
+	require.FileExists(t, path, "it names the newer session")
+	require.NoError(t, removeFlinkYarnProperties(pl, id2))
+	require.NoFileExists(t, path)
+	require.NoError(t, removeFlinkYarnProperties(pl, id2))
+	entries, _ := os.ReadDir(loc)
+	require.Empty(t, entries, "no temporary files left")
+
+	path, err = writeFlinkYarnProperties(examplePayload{}, id1)
+	require.NoError(t, err)
+	require.Empty(t, path)
+}
+
+type flinkTM struct {
+	ID    string `json:"id"`
+	Slots int    `json:"slotsNumber"`
+}
+
+func flinkTaskManagers(t *testing.T, rest string) []flinkTM {
+	var body struct{ TaskManagers []flinkTM }
+	resp, err := http.Get("http://" + rest + "/taskmanagers")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	sort.Slice(body.TaskManagers, func(i, j int) bool { return body.TaskManagers[i].ID < body.TaskManagers[j].ID })
+	return body.TaskManagers
+}
+
+// flinkRecords reads the stand-in java's records of one role.
+func flinkRecords(t *testing.T, dir, role string) []map[string]any {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, role+"-*.json"))
+	require.NoError(t, err)
+	var out []map[string]any
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b, &m))
+		out = append(out, m)
+	}
+	return out
+}
+
+// End to end on the mini cluster, through the CLI: a Flink 2.0 session
+// (the stand-in java plays the JobManager in the AM container and two
+// TaskManagers in theirs), one TaskManager told to exit and replaced by
+// the AM, Flink's .yarn-properties file, a stop; then Flink 1.17 per-job
+// runs that succeed and fail with the job.
+func TestFlinkOnMiniCluster(t *testing.T) {
+	if newApp(io.Discard, io.Discard, func(string) (string, bool) { return "", false }).Command("flink") == nil {
+		t.Skip("`spindle flink` is not registered in main.go's newApp yet: the AM's containers could not run it")
+	}
+	lc := newLocalCluster(t, 2)
+	ctx := lc.ctx(3 * time.Minute)
+	java := fakeJavaHome(t)
+	rec := t.TempDir()
+	home200, _ := filepath.Abs(flinkHome200)
+	home117, _ := filepath.Abs(flinkHome117)
+	common := []string{"-D", "containerized.master.env.JAVA_HOME=" + java, "-D", "containerized.taskmanager.env.JAVA_HOME=" + java,
+		"-D", "containerized.master.env.FAKE_JAVA_RECORD_DIR=" + rec, "-D", "containerized.taskmanager.env.FAKE_JAVA_RECORD_DIR=" + rec}
+
+	args := append([]string{"session", "start", "-d", "-n", "2", "-jm", "1024m", "-tm", "1024m", "-s", "3", "--payload", "flink",
+		"--flink-home", home200, "--output", "json"}, common...)
+	code, out, errOut := lc.cli(ctx, args...)
+	require.Equal(t, 0, code, errOut)
+	evs := events(t, out)
+	require.Equal(t, []string{"submitted", "accepted", "running"}, names(evs))
+	id := evs[0]["app_id"].(string)
+	rest := evs[2]["jobmanager_rest_address"].(string)
+	jmAddr := evs[2]["jobmanager_address"].(string)
+
+	var tms []flinkTM
+	require.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
+		"two TaskManagers register with the JobManager")
+	for _, tm := range tms {
+		require.True(t, strings.HasPrefix(tm.ID, "container_"+strings.TrimPrefix(id, "application_")+"_01_"), tm.ID)
+		require.Equal(t, 3, tm.Slots)
+	}
+	jms := flinkRecords(t, rec, "jobmanager")
+	require.Len(t, jms, 1)
+	jmConf := jms[0]["config"].(map[string]any)
+	require.Equal(t, flink.SessionEntrypoint, jms[0]["main_class"])
+	require.Equal(t, jmAddr, jmConf["jobmanager.rpc.address"].(string)+":"+jmConf["jobmanager.rpc.port"].(string))
+	require.Equal(t, id, jmConf["high-availability.cluster-id"])
+	require.Equal(t, "960m", jmConf["jobmanager.memory.process.size"], "-jm minus the AM's 64 MB")
+	require.Contains(t, strings.Join(toStrings(jms[0]["args"]), " "), "/jobmanager.log ")
+
+	// A TaskManager that exits is replaced by a new container.
+	old := tms[0].ID
+	resp, err := http.Post("http://"+rest+"/taskmanagers/"+old+"/exit?code=1", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Eventually(t, func() bool {
+		tms = flinkTaskManagers(t, rest)
+		return len(tms) == 2 && tms[0].ID != old && tms[1].ID != old
+	}, time.Minute, 50*time.Millisecond, "the AM replaces the TaskManager")
+	require.Len(t, flinkRecords(t, rec, "taskmanager"), 3)
+
+	code, out, errOut = lc.cli(ctx, "session", "stop", id)
+	require.Equal(t, 0, code, errOut+out)
+	require.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
+
+	// Per-job: Flink 1.17's application mode; the job's outcome is the
+	// application's and the exit code's.
+	for _, tc := range []struct {
+		jobArgs []string
+		code    int
+	}{{[]string{"--input", "words"}, 0}, {[]string{"--fail"}, exitFailed}} {
+		args := append([]string{"run", "-n", "1", "-jm", "1024m", "-tm", "1024m", "--payload", "flink", "--flink-home", home117}, common...)
+		args = append(append(args, "examples/streaming/WordCount.jar"), tc.jobArgs...)
+		code, out, errOut := lc.cli(ctx, args...)
+		require.Equal(t, tc.code, code, "%s\n%s", out, errOut)
+	}
+	apps := flinkRecords(t, rec, "jobmanager")
+	require.Len(t, apps, 3)
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
