@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Stand-in for Flink's bin/config.sh in Spindle's fake distribution (test data):
+# Spindle never runs the distribution's scripts; it builds the java
+# command line itself.
+echo "fake Flink distribution: bin/config.sh is a stand-in" >&2
+exit 1
