@@ -248,9 +248,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	launchCtx, cancelLaunches := context.WithCancel(ctx)
 	defer cancelLaunches()
 
-	// The AM registers with its HTTP port as its RPC port: the report's
-	// host:rpc_port then names the endpoint, as Flink's AM does.
-	reg, err := r.amrm.Register(ctx, r.opts.Host, int32(port), tracking)
+	// The JobManager's ports are chosen before registering: the AM
+	// registers with the JobManager's REST port as its RPC port, so the
+	// report's host:rpc_port names the JobManager's REST endpoint, which
+	// is where Flink's YARN client looks for a session
+	// (YarnClusterDescriptor reads rest.address/rest.port from the report).
+	jm, err := newJobManager(r.spec.JobManager, r.opts.Environ, r.processVars(tracking), r.opts.WorkDir, r.opts.LogDir, r.opts.Host, r.lg)
+	if err != nil {
+		return err
+	}
+	reg, err := r.amrm.Register(ctx, r.opts.Host, int32(jm.restPort), tracking)
 	if err != nil {
 		return fmt.Errorf("am: register: %w", err)
 	}
@@ -261,10 +268,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.lg.Info().Str("tracking_url", tracking).Int("adoptable", len(reg.ContainersFromPreviousAttempts)).Msg("application master registered")
 	r.adopt(reg.ContainersFromPreviousAttempts, now)
 
-	jm, err := newJobManager(r.spec.JobManager, r.opts.Environ, r.processVars(tracking), r.opts.WorkDir, r.opts.LogDir, r.opts.Host, r.lg)
-	if err != nil {
-		return r.finish(ctx, cancelLaunches, Final{yarn.FinalFailed, err.Error()})
-	}
 	r.mu.Lock()
 	r.jm = jm
 	r.mu.Unlock()

@@ -42,8 +42,11 @@
 //
 // New detects the distribution once; Plan and YarnProperties read its
 // configuration file each time. Prepare runs once per process start in
-// the container; cmd then replaces itself with java (syscall.Exec), so
-// the AM and the NodeManager signal java directly and see its exit code.
+// the container. For the JobManager, cmd then replaces itself with java
+// (syscall.Exec), so the AM signals java directly and sees its exit code.
+// A TaskManager's launcher keeps java as its child and prepares it again
+// with the JobManager's new address when an AM attempt change moved the
+// JobManager (Flink's standalone TaskManager never looks for one).
 //
 // # Errors
 //

@@ -47,7 +47,7 @@ const GeneratedConfDir = "flink-conf"
 // the SPINDLE_* variables).
 type LaunchOptions struct {
 	Role Role
-	// Spec is $SPINDLE_FLINK_SPEC, decoded.
+	// Spec is $SPINDLE_FLINK_SPEC_PRIVATE, decoded.
 	Spec Spec
 	// WorkDir is the container's working directory (absolute): the
 	// shipped lib/, plugins/, conf/ and usrlib/ are there, and the

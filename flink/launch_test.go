@@ -396,7 +396,7 @@ func TestPrepareErrors(t *testing.T) {
 	require.ErrorContains(t, err, "the submitter ships the distribution's conf/")
 
 	_, err = flink.DecodeSpec("not base64!")
-	require.ErrorContains(t, err, "$SPINDLE_FLINK_SPEC")
+	require.ErrorContains(t, err, "$SPINDLE_FLINK_SPEC_PRIVATE")
 	s := jm.spec
 	s.ConfFile = "flink.properties"
 	enc, err := s.Encode()

@@ -24,8 +24,10 @@ import (
 // generated file would need a local temporary file whose lifetime the
 // caller manages, while a plan is pure. The AM passes the plan's
 // environment to both sides, and base64 survives the NodeManager's launch
-// script, which writes `export KEY="VALUE"` without escaping.
-const EnvSpec = "SPINDLE_FLINK_SPEC"
+// script, which writes `export KEY="VALUE"` without escaping. The name
+// ends in _PRIVATE so that a dry run's description redacts it (package
+// launch redacts variables named like secrets): base64 hides nothing.
+const EnvSpec = "SPINDLE_FLINK_SPEC_PRIVATE"
 
 // binaryPath is the spindle binary in a TaskManager container: the
 // submitter ships it as "spindle" (am.PayloadPlan).
@@ -298,15 +300,33 @@ func (p *Payload) checkMemory(user *Config, spec Spec, req am.PayloadRequest) []
 	return errs
 }
 
-// smallest returns the smallest size in MB above from for which ok
-// succeeds, searching up to 64 GB; 0 if there is none.
+// smallest returns the smallest size in MB above from (which fails) for
+// which ok succeeds, up to 64 GB; 0 if none is found. It doubles the size
+// until one succeeds, then bisects, as the sizes Flink accepts for a
+// configuration start at a minimum (a configuration that also has a
+// maximum, fixed fine-grained sizes with an overhead range, may get no
+// hint: its fix is in the options anyway).
 func smallest(from int64, ok func(int64) error) int64 {
-	for mb := max(from+1, 1); mb <= 64<<10; mb++ {
-		if ok(mb) == nil {
-			return mb
+	const limit = 64 << 10
+	lo, hi := max(from, 0), int64(0)
+	for s := max(2*from, from+1, 1); hi == 0; s = min(2*s, limit) {
+		if ok(s) == nil {
+			hi = s
+		} else if s == limit {
+			return 0
+		} else {
+			lo = s
 		}
 	}
-	return 0
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if ok(mid) == nil {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 func readConfig(path string, standard bool) (*Config, error) {

@@ -123,6 +123,16 @@ func TestPlanPerJob(t *testing.T) {
 	require.Empty(t, specOf(t, plan.TaskManagerEnv).JobClass)
 }
 
+// New refuses what Detect refuses, with every problem.
+func TestNewRefusesABrokenDistribution(t *testing.T) {
+	h := copyDist(t, home117)
+	require.NoError(t, os.Remove(filepath.Join(h, "lib/flink-dist-1.17.2.jar")))
+	require.NoError(t, os.RemoveAll(filepath.Join(h, "plugins")))
+	_, err := flink.New(flink.Options{Home: h})
+	require.ErrorContains(t, err, "--flink-home "+h+": no plugins/ directory")
+	require.ErrorContains(t, err, "--flink-home "+h+": no lib/flink-dist*.jar: point --flink-home (or FLINK_HOME) at an unpacked Flink distribution")
+}
+
 // Every problem comes back at once, one error each, naming the fix.
 func TestPlanValidation(t *testing.T) {
 	p := newPayload(t, home117, "")

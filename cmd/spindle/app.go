@@ -57,21 +57,24 @@ func appIDArg(c *cli.Context) (yarn.ApplicationID, error) {
 // appJSON is the machine-readable form of a report: snake_case keys,
 // numbers as numbers, times as RFC 3339 (empty when unset). It is an API.
 type appJSON struct {
-	AppID       string   `json:"app_id"`
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	User        string   `json:"user"`
-	Queue       string   `json:"queue"`
-	State       string   `json:"state"`
-	FinalStatus string   `json:"final_status"`
-	Progress    float32  `json:"progress"`
-	TrackingURL string   `json:"tracking_url"`
-	Diagnostics string   `json:"diagnostics"`
-	StartTime   string   `json:"start_time"`
-	FinishTime  string   `json:"finish_time"`
-	AttemptID   string   `json:"attempt_id"`
-	AMHost      string   `json:"am_host"`
-	Tags        []string `json:"tags"`
+	AppID       string  `json:"app_id"`
+	Name        string  `json:"name"`
+	Type        string  `json:"type"`
+	User        string  `json:"user"`
+	Queue       string  `json:"queue"`
+	State       string  `json:"state"`
+	FinalStatus string  `json:"final_status"`
+	Progress    float32 `json:"progress"`
+	TrackingURL string  `json:"tracking_url"`
+	Diagnostics string  `json:"diagnostics"`
+	StartTime   string  `json:"start_time"`
+	FinishTime  string  `json:"finish_time"`
+	AttemptID   string  `json:"attempt_id"`
+	AMHost      string  `json:"am_host"`
+	// AMRPCPort is the port the AM registered (-1 until then); for
+	// Spindle applications the JobManager's REST port.
+	AMRPCPort int32    `json:"am_rpc_port"`
+	Tags      []string `json:"tags"`
 }
 
 func toJSON(r yarn.AppReport) appJSON {
@@ -87,7 +90,7 @@ func toJSON(r yarn.AppReport) appJSON {
 	}
 	return appJSON{AppID: r.ID.String(), Name: r.Name, Type: r.Type, User: r.User, Queue: r.Queue, State: r.State.String(),
 		FinalStatus: r.FinalStatus.String(), Progress: r.Progress, TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics,
-		StartTime: ts(r.StartTime), FinishTime: ts(r.FinishTime), AttemptID: r.CurrentAttempt.String(), AMHost: r.Host, Tags: tags}
+		StartTime: ts(r.StartTime), FinishTime: ts(r.FinishTime), AttemptID: r.CurrentAttempt.String(), AMHost: r.Host, AMRPCPort: r.RPCPort, Tags: tags}
 }
 
 func (e *environment) appList(c *cli.Context) error {

@@ -130,9 +130,12 @@ func exitCode(err error) int {
 	var ue usageError
 	var ae authError
 	var lp *launch.Problems
+	var ec cli.ExitCoder
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &ec):
+		return ec.ExitCode() // a payload process's own exit code (the Flink launcher)
 	case errors.As(err, &lp):
 		switch {
 		case lp.Has(launch.Input):

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +20,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/flink"
@@ -101,26 +101,13 @@ func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPl
 	return plan
 }
 
-// runFlinkCommand runs `spindle flink …` in-process with env; the hidden
-// command is added when main.go's app does not have it.
+// runFlinkCommand runs `spindle flink …` in-process with env.
 func runFlinkCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	app := newApp(&out, &errb, lookup)
-	if app.Command("flink") == nil {
-		e := &environment{lookup: lookup, stdout: &out, stderr: &errb}
-		app = &cli.App{Name: "spindle", Writer: &out, ErrWriter: &errb, ExitErrHandler: func(*cli.Context, error) {},
-			Commands: []*cli.Command{flinkCommand(e)}}
-		markUsageErrors(app.Commands)
-	}
-	code := 0
-	if err := app.RunContext(ctx, append([]string{"spindle"}, args...)); err != nil {
-		code = exitCode(err)
-		fmt.Fprintf(&errb, "spindle: %v\n", err)
-	}
+	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return code, out.String(), errb.String()
 }
 
@@ -212,7 +199,7 @@ func TestFlinkJobManagerExecs(t *testing.T) {
 func TestFlinkCommandErrors(t *testing.T) {
 	code, _, errOut := runFlinkCommand(t, map[string]string{}, "flink", "taskmanager")
 	require.Equal(t, exitUsage, code)
-	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC is not set: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
+	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE is not set: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
 
 	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
 	env := map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.JobManager.Env[flink.EnvSpec]}
@@ -223,7 +210,7 @@ func TestFlinkCommandErrors(t *testing.T) {
 	env[flink.EnvSpec] = "e30=" // {}
 	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
 	require.Equal(t, exitUsage, code)
-	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC: version")
+	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE: version")
 
 	// An empty working directory: nothing was shipped.
 	env = map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.TaskManagerEnv[flink.EnvSpec], am.EnvJMAddress: "a:1",
@@ -315,27 +302,46 @@ func flinkRecords(t *testing.T, dir, role string) []map[string]any {
 // the AM, Flink's .yarn-properties file, a stop; then Flink 1.17 per-job
 // runs that succeed and fail with the job.
 func TestFlinkOnMiniCluster(t *testing.T) {
-	if newApp(io.Discard, io.Discard, func(string) (string, bool) { return "", false }).Command("flink") == nil {
-		t.Skip("`spindle flink` is not registered in main.go's newApp yet: the AM's containers could not run it")
-	}
 	lc := newLocalCluster(t, 2)
 	ctx := lc.ctx(3 * time.Minute)
 	java := fakeJavaHome(t)
 	rec := t.TempDir()
-	home200, _ := filepath.Abs(flinkHome200)
 	home117, _ := filepath.Abs(flinkHome117)
+	// A copy of the 2.0 distribution whose Flink client looks for
+	// .yarn-properties-<user> in a directory of this test, not in /tmp.
+	home200, props := t.TempDir(), t.TempDir()
+	require.NoError(t, os.CopyFS(home200, os.DirFS(flinkHome200)))
+	f, err := os.OpenFile(filepath.Join(home200, "conf", "config.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "yarn:\n  properties-file:\n    location: %s\n", props)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 	common := []string{"-D", "containerized.master.env.JAVA_HOME=" + java, "-D", "containerized.taskmanager.env.JAVA_HOME=" + java,
 		"-D", "containerized.master.env.FAKE_JAVA_RECORD_DIR=" + rec, "-D", "containerized.taskmanager.env.FAKE_JAVA_RECORD_DIR=" + rec}
 
 	args := append([]string{"session", "start", "-d", "-n", "2", "-jm", "1024m", "-tm", "1024m", "-s", "3", "--payload", "flink",
 		"--flink-home", home200, "--output", "json"}, common...)
-	code, out, errOut := lc.cli(ctx, args...)
+
+	// A dry run shows the plan but not the -D values: they travel in
+	// $SPINDLE_FLINK_SPEC_PRIVATE, which descriptions redact.
+	code, out, errOut := lc.cli(ctx, append(args, "--dry-run", "-D", "s3.secret-key=hunter2-do-not-print")...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"`+flink.EnvSpec+`":"\u003credacted\u003e"`) // JSON escapes < and >
+	require.NotContains(t, out+errOut, "hunter2")
+	require.Contains(t, out, `"lib/flink-dist-2.0.0.jar"`)
+
+	code, out, errOut = lc.cli(ctx, args...)
 	require.Equal(t, 0, code, errOut)
 	evs := events(t, out)
 	require.Equal(t, []string{"submitted", "accepted", "running"}, names(evs))
 	id := evs[0]["app_id"].(string)
 	rest := evs[2]["jobmanager_rest_address"].(string)
 	jmAddr := evs[2]["jobmanager_address"].(string)
+	u, err := user.Current()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(props, ".yarn-properties-"+u.Username))
+	require.NoError(t, err, "Flink's client finds the session (FlinkYarnSessionCli)")
+	require.Contains(t, string(b), "\napplicationID="+id+"\n")
 
 	var tms []flinkTM
 	require.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
@@ -389,4 +395,118 @@ func toStrings(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+func flinkFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startFakeJobManager runs the stand-in java as a session JobManager on
+// new ports; stop kills it (also at the test's end).
+func startFakeJobManager(t *testing.T, plan am.PayloadPlan) (rpc, rest string, stop func()) {
+	t.Helper()
+	work := flinkContainer(t, plan.SharedFiles, plan.JobManagerFiles)
+	spec, err := flink.DecodeSpec(plan.JobManager.Env[flink.EnvSpec])
+	require.NoError(t, err)
+	o := flink.LaunchOptions{Role: flink.RoleJobManager, Spec: spec, WorkDir: work, LogDir: work, Host: "127.0.0.1",
+		RPCPort: flinkFreePort(t), RESTPort: flinkFreePort(t), Environ: []string{"JAVA_HOME=" + fakeJavaHome(t)},
+		JavaSpecVersion: func(string, []string) (int, error) { return 17, nil }}
+	p, err := flink.Prepare(o)
+	require.NoError(t, err)
+	cmd := exec.Command(p.Java, p.Args[1:]...)
+	cmd.Env, cmd.Dir = p.Env, p.Dir
+	require.NoError(t, cmd.Start())
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return fmt.Sprintf("127.0.0.1:%d", o.RPCPort), fmt.Sprintf("127.0.0.1:%d", o.RESTPort), stop
+}
+
+// After an AM attempt change the JobManager is somewhere else (the new
+// attempt's node and ports) while the adopted TaskManagers keep running:
+// the TaskManager's launcher notices that its JobManager no longer
+// answers, asks where it is now (through the RM and the AM; here a stand-
+// in), and restarts java against it. Java's own end is the launcher's,
+// and SIGTERM (the context's end) reaches java.
+func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
+	plan := flinkPlan(t, flinkHome200, am.ModeSession, "")
+	rpc1, rest1, stop1 := startFakeJobManager(t, plan)
+	var mu sync.Mutex
+	current := rpc1
+	old := flinkLocator
+	t.Cleanup(func() { flinkLocator = old })
+	flinkLocator = func(_ *environment, app yarn.ApplicationID) (func(context.Context) (string, error), func()) {
+		require.Equal(t, "application_1700000000000_0009", app.String())
+		return func(context.Context) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return current, nil
+		}, func() {}
+	}
+	const id = "container_1700000000000_0009_01_000002"
+	launcher := func(ctx context.Context, jm string) (<-chan int, *syncBuffer) {
+		work := flinkContainer(t, plan.SharedFiles, plan.TaskManagerFiles)
+		env := map[string]string{"PWD": work, "LOG_DIRS": work, "NM_HOST": "127.0.0.1", "JAVA_HOME": fakeJavaHome(t),
+			am.EnvJMAddress: jm, am.EnvResourceID: id, am.EnvAppID: "application_1700000000000_0009"}
+		for k, v := range plan.TaskManagerEnv {
+			env[k] = v
+		}
+		var out, errb syncBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"spindle", "flink", "taskmanager", "--jobmanager-check", "50ms"}, &out, &errb,
+				func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		}()
+		return done, &errb
+	}
+	registered := func(rest string) bool {
+		tms := flinkTaskManagers(t, rest)
+		return len(tms) == 1 && tms[0].ID == id
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done, errb := launcher(ctx, rpc1)
+	require.Eventually(t, func() bool { return registered(rest1) }, 10*time.Second, 20*time.Millisecond)
+
+	stop1() // the old attempt's JobManager is gone; the new one is elsewhere
+	rpc2, rest2, _ := startFakeJobManager(t, plan)
+	mu.Lock()
+	current = rpc2
+	mu.Unlock()
+	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond,
+		"the TaskManager follows its JobManager; launcher: %s", errb)
+	require.Contains(t, errb.String(), "the JobManager moved from "+rpc1+" to "+rpc2)
+
+	resp, err := http.Post("http://"+rest2+"/taskmanagers/"+id+"/exit?code=7", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	select {
+	case code := <-done:
+		require.NotZero(t, code)
+		require.Contains(t, errb.String(), "spindle: java exited with code 7")
+	case <-ctx.Done():
+		t.Fatal("the launcher did not end with java")
+	}
+
+	// The NodeManager stops the container: SIGTERM ends the launcher (its
+	// context) and java (143, as a JVM on SIGTERM).
+	ctx2, cancel2 := context.WithCancel(ctx)
+	done, errb = launcher(ctx2, rpc2)
+	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond)
+	cancel2()
+	select {
+	case <-done:
+		require.Contains(t, errb.String(), "spindle: java exited with code 143")
+	case <-ctx.Done():
+		t.Fatal("the launcher did not stop java")
+	}
 }

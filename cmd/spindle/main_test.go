@@ -21,7 +21,18 @@ import (
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines and removes the binaries the tests
+// built (the spindle binary, the stand-in java).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		for _, d := range []string{builtBinary.dir, fakeJava.home} {
+			if d != "" {
+				os.RemoveAll(d)
+			}
+		}
+		os.Exit(code)
+	}))
+}
 
 // confDir writes a yarn-site.xml pointing at rmAddr with short retries.
 func confDir(t *testing.T, rmAddr string) string {

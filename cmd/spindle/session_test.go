@@ -31,6 +31,7 @@ import (
 
 var builtBinary struct {
 	once sync.Once
+	dir  string // removed by TestMain
 	path string
 	err  error
 }
@@ -46,7 +47,7 @@ func spindleBinary(t *testing.T) string {
 			builtBinary.err = err
 			return
 		}
-		builtBinary.path = filepath.Join(dir, "spindle")
+		builtBinary.dir, builtBinary.path = dir, filepath.Join(dir, "spindle")
 		out, err := exec.Command("go", "build", "-o", builtBinary.path, ".").CombinedOutput()
 		if err != nil {
 			builtBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
@@ -211,6 +212,9 @@ func TestSessionDetachedAcceptance(t *testing.T) {
 	require.Equal(t, "RUNNING", st["state"])
 	require.Equal(t, float64(2), st["taskmanagers_target"], "numbers are numbers")
 	require.Equal(t, evs[2]["jobmanager_address"], st["jobmanager_address"])
+	rep := lc.app(id)
+	require.Equal(t, st["jobmanager_rest_address"], fmt.Sprintf("%s:%v", rep["am_host"], rep["am_rpc_port"]),
+		"the report's host:rpc_port is the JobManager's REST endpoint, where Flink's client looks")
 
 	code, out, errOut = lc.cli(ctx, "example", "wordcount", filepath.Base(lc.words))
 	require.Equal(t, 0, code, errOut)
