@@ -6,8 +6,9 @@ import (
 )
 
 // newFlinkPayload opens a Flink distribution for --payload flink.
-func newFlinkPayload(home string) (am.Payload, error) {
-	p, err := flink.New(flink.Options{Home: home})
+// jobClass is the per-job entry class (run -c); "" means the jar's Main-Class.
+func newFlinkPayload(home, jobClass string) (am.Payload, error) {
+	p, err := flink.New(flink.Options{Home: home, JobClass: jobClass})
 	if err != nil {
 		return nil, err
 	}

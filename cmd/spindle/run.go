@@ -12,6 +12,7 @@ import (
 
 func runCommand(e *environment) *cli.Command {
 	flags := append(clusterFlags(am.ModePerJob),
+		&cli.StringFlag{Name: "class", Aliases: []string{"c"}, Usage: "--payload flink: the job's entry class (default: the jar's Main-Class)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if the job has not ended after this long, e.g. 30m"})
 	return &cli.Command{
 		Name:      "run",

@@ -105,7 +105,11 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 			p.Add(launch.Input, "--payload flink needs a Flink distribution: pass --flink-home DIR or set FLINK_HOME")
 			break
 		}
-		pl, err := newFlinkPayload(home)
+		jobClass := ""
+		if mode == am.ModePerJob {
+			jobClass = c.String("class")
+		}
+		pl, err := newFlinkPayload(home, jobClass)
 		if err != nil {
 			p.Add(launch.Input, "%v", err)
 			break
