@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -20,40 +19,17 @@ import (
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/flink"
+	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/hdfs"
 )
 
 // container lays out a container's working directory from the plan's
-// files as a NodeManager localizes them: every file linked under its
-// resource name (a directory staged file by file becomes
-// <name>/<path inside it>), plus the Hadoop configuration the submitter
-// ships. It returns the working and log directories.
+// files as a NodeManager localizes them (flinktest.Container), plus the
+// Hadoop configuration the submitter ships. It returns the working and
+// log directories.
 func container(t *testing.T, files ...[]hdfs.Source) (work, logs string) {
 	t.Helper()
-	work, logs = t.TempDir(), t.TempDir()
-	link := func(target, name string) {
-		p := filepath.Join(work, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.Symlink(target, p))
-	}
-	for _, group := range files {
-		for _, src := range group {
-			fi, err := os.Stat(src.Path)
-			require.NoError(t, err)
-			if !fi.IsDir() {
-				link(src.Path, src.Name)
-				continue
-			}
-			require.NoError(t, filepath.WalkDir(src.Path, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(src.Path, p)
-				link(p, src.Name+"/"+filepath.ToSlash(rel))
-				return nil
-			}))
-		}
-	}
+	work, logs = flinktest.Container(t, files...), t.TempDir()
 	write(t, filepath.Join(work, "hadoop-conf", "core-site.xml"), "<configuration/>\n")
 	return work, logs
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +22,7 @@ import (
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/flink"
-	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -60,37 +59,6 @@ func fakeJavaHome(t *testing.T) string {
 	return fakeJava.home
 }
 
-// flinkContainer lays out a container's working directory from staged
-// sources, as a NodeManager links localized files.
-func flinkContainer(t *testing.T, groups ...[]hdfs.Source) string {
-	t.Helper()
-	work := t.TempDir()
-	link := func(target, name string) {
-		p := filepath.Join(work, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.Symlink(target, p))
-	}
-	for _, g := range groups {
-		for _, s := range g {
-			fi, err := os.Stat(s.Path)
-			require.NoError(t, err)
-			if !fi.IsDir() {
-				link(s.Path, s.Name)
-				continue
-			}
-			require.NoError(t, filepath.WalkDir(s.Path, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(s.Path, p)
-				link(p, s.Name+"/"+filepath.ToSlash(rel))
-				return nil
-			}))
-		}
-	}
-	return work
-}
-
 func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPlan {
 	t.Helper()
 	pl, err := flink.New(flink.Options{Home: home})
@@ -124,7 +92,7 @@ type printed struct {
 // NodeManager's; the log goes to the first of $LOG_DIRS.
 func TestFlinkTaskManagerCommand(t *testing.T) {
 	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
-	work := flinkContainer(t, plan.SharedFiles, plan.TaskManagerFiles)
+	work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
 	logs := t.TempDir()
 	javaHome := t.TempDir() // Flink 1.17 never runs java before the process itself
 	env := map[string]string{"PWD": work, "LOG_DIRS": logs + "," + t.TempDir(), "NM_HOST": "node7", "JAVA_HOME": javaHome,
@@ -159,7 +127,7 @@ func TestFlinkTaskManagerCommand(t *testing.T) {
 // the container's jobmanager.err.
 func TestFlinkJobManagerExecs(t *testing.T) {
 	plan := flinkPlan(t, flinkHome200, am.ModePerJob, "examples/streaming/WordCount.jar")
-	work := flinkContainer(t, plan.SharedFiles, plan.JobManagerFiles)
+	work := flinktest.Container(t, plan.SharedFiles, plan.JobManagerFiles)
 	env := map[string]string{"PWD": work, "LOG_DIRS": t.TempDir(), "JAVA_HOME": fakeJavaHome(t), "FAKE_JAVA_SPEC_VERSION": "21",
 		am.EnvJMHost: "node1", am.EnvJMRPCPort: "40001", am.EnvJMRESTPort: "40002", am.EnvAppID: "application_1700000000000_0003"}
 	for k, v := range plan.JobManager.Env {
@@ -409,7 +377,7 @@ func flinkFreePort(t *testing.T) int {
 // new ports; stop kills it (also at the test's end).
 func startFakeJobManager(t *testing.T, plan am.PayloadPlan) (rpc, rest string, stop func()) {
 	t.Helper()
-	work := flinkContainer(t, plan.SharedFiles, plan.JobManagerFiles)
+	work := flinktest.Container(t, plan.SharedFiles, plan.JobManagerFiles)
 	spec, err := flink.DecodeSpec(plan.JobManager.Env[flink.EnvSpec])
 	require.NoError(t, err)
 	o := flink.LaunchOptions{Role: flink.RoleJobManager, Spec: spec, WorkDir: work, LogDir: work, Host: "127.0.0.1",
@@ -454,7 +422,7 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 	}
 	const id = "container_1700000000000_0009_01_000002"
 	launcher := func(ctx context.Context, jm string) (<-chan int, *syncBuffer) {
-		work := flinkContainer(t, plan.SharedFiles, plan.TaskManagerFiles)
+		work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
 		env := map[string]string{"PWD": work, "LOG_DIRS": work, "NM_HOST": "127.0.0.1", "JAVA_HOME": fakeJavaHome(t),
 			am.EnvJMAddress: jm, am.EnvResourceID: id, am.EnvAppID: "application_1700000000000_0009"}
 		for k, v := range plan.TaskManagerEnv {
