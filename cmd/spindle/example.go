@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
+	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -138,24 +135,12 @@ func (l *locator) locate(ctx context.Context) (string, error) {
 	if rep.State.Terminal() {
 		return "", fmt.Errorf("application %s is %s", l.app, rep.State)
 	}
-	u := rep.OriginalTrackingURL
-	if u == "" || u == "N/A" {
-		return "", fmt.Errorf("the AM of %s has not registered yet", rep.CurrentAttempt)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(u, "/")+am.DiscoveryPath, nil)
+	u, err := launch.AMURL(rep)
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	info, err := (&launch.AMClient{}).JobManager(ctx, u)
 	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
-	var info am.JobManagerInfo
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info); err != nil {
 		return "", err
 	}
 	if info.Address == "" {
