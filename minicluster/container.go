@@ -79,8 +79,8 @@ func (c *container) addDiagLocked(s string) {
 func (c *container) status() *yarnpb.ContainerStatusProto {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &yarnpb.ContainerStatusProto{ContainerId: containerIDToProto(c.id), Diagnostics: proto.String(c.diag.String()),
-		ExitStatus: proto.Int32(c.exitStatus), Capability: resourceToProto(c.resource), ExecutionType: yarnpb.ExecutionTypeProto_GUARANTEED.Enum()}
+	st := &yarnpb.ContainerStatusProto{ContainerId: yarn.ContainerIDToProto(c.id), Diagnostics: proto.String(c.diag.String()),
+		ExitStatus: proto.Int32(c.exitStatus), Capability: yarn.ResourceToProto(c.resource), ExecutionType: yarnpb.ExecutionTypeProto_GUARANTEED.Enum()}
 	switch c.state {
 	case cDone:
 		st.State, st.ContainerSubState = yarnpb.ContainerStateProto_C_COMPLETE.Enum(), yarnpb.ContainerSubStateProto_CSS_DONE.Enum()

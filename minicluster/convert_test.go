@@ -15,8 +15,8 @@ import (
 // TestResourceWireMatchesCapture pins the mini RM's resource encoding to
 // the real RM's bytes: every resource in the allocate responses of
 // distshell-run/am-rm.txt (headroom and allocated containers) re-encodes
-// from its Go form to the identical bytes. It guards this copy of
-// yarn/convert.go's encoding against drifting from Java's.
+// from its Go form to the identical bytes through yarn.ResourceToProto,
+// the one encoding the mini RM and the clients share.
 func TestResourceWireMatchesCapture(t *testing.T) {
 	dir, err := capture.Dir()
 	require.NoError(t, err)
@@ -28,7 +28,7 @@ func TestResourceWireMatchesCapture(t *testing.T) {
 	check := func(p *yarnpb.ResourceProto) {
 		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
 		require.NoError(t, err)
-		got, err := proto.MarshalOptions{Deterministic: true}.Marshal(resourceToProto(resourceFromProto(p)))
+		got, err := proto.MarshalOptions{Deterministic: true}.Marshal(yarn.ResourceToProto(yarn.ResourceFromProto(p)))
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 		n++
@@ -48,8 +48,8 @@ func TestResourceWireMatchesCapture(t *testing.T) {
 
 	// Other resource types survive a round trip, in name order.
 	r := yarn.Resource{MemoryMB: 2048, VCores: 2, Extra: map[string]int64{"yarn.io/gpu": 1, "yarn.io/fpga": 3}}
-	p := resourceToProto(r)
+	p := yarn.ResourceToProto(r)
 	require.Equal(t, "yarn.io/fpga", p.GetResourceValueMap()[2].GetKey())
-	require.Equal(t, r, resourceFromProto(p))
+	require.Equal(t, r, yarn.ResourceFromProto(p))
 	require.Equal(t, "<memory:2048, vCores:2, yarn.io/fpga: 3, yarn.io/gpu: 1>", r.String())
 }

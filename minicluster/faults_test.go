@@ -148,7 +148,7 @@ func TestForceKill(t *testing.T) {
 	conn := p.raw(ctx)
 
 	cc := rawClient(t, ctx, c)
-	kill := &yarnpb.KillApplicationRequestProto{ApplicationId: appIDToProto(p.app)}
+	kill := &yarnpb.KillApplicationRequestProto{ApplicationId: yarn.AppIDToProto(p.app)}
 	var kr yarnpb.KillApplicationResponseProto
 	require.NoError(t, cc.Call(ctx, "forceKillApplication", kill, &kr))
 	require.False(t, kr.GetIsKillCompleted())
@@ -233,7 +233,7 @@ func TestAMExitNextAttemptKeepsContainers(t *testing.T) {
 	att1 := yarn.AttemptID{App: p.app, Attempt: 1}
 	var ar yarnpb.GetApplicationAttemptReportResponseProto
 	require.NoError(t, rawClient(t, ctx, c).Call(ctx, "getApplicationAttemptReport",
-		&yarnpb.GetApplicationAttemptReportRequestProto{ApplicationAttemptId: attemptIDToProto(att1)}, &ar))
+		&yarnpb.GetApplicationAttemptReportRequestProto{ApplicationAttemptId: yarn.AttemptIDToProto(att1)}, &ar))
 	rep := ar.GetApplicationAttemptReport()
 	require.Equal(t, yarnpb.YarnApplicationAttemptStateProto_APP_ATTEMPT_FAILED, rep.GetYarnApplicationAttemptState())
 	require.True(t, strings.HasPrefix(stamped(rep.GetDiagnostics()), fmt.Sprintf(

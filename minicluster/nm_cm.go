@@ -51,11 +51,11 @@ func (n *NodeManager) startContainers(_ context.Context, call *ipc.ServerCall, r
 		id, err := n.startContainer(caller, scr)
 		if err != nil {
 			se := err.(*ipc.ServerError)
-			resp.FailedRequests = append(resp.FailedRequests, &yarnpb.ContainerExceptionMapProto{ContainerId: containerIDToProto(id),
+			resp.FailedRequests = append(resp.FailedRequests, &yarnpb.ContainerExceptionMapProto{ContainerId: yarn.ContainerIDToProto(id),
 				Exception: serializedException(se.Class, se.Message)})
 			continue
 		}
-		resp.SucceededRequests = append(resp.SucceededRequests, containerIDToProto(id))
+		resp.SucceededRequests = append(resp.SucceededRequests, yarn.ContainerIDToProto(id))
 	}
 	return resp, nil
 }
@@ -68,7 +68,7 @@ func (n *NodeManager) startContainer(caller yarn.AttemptID, scr *yarnpb.StartCon
 	if tok == nil || proto.Unmarshal(tok.GetIdentifier(), &tid) != nil || tid.ContainerId == nil {
 		return yarn.ContainerID{}, ipc.NewServerError(ipc.ClassInvalidToken, "Invalid container token used for starting container on : %s", n.id)
 	}
-	id := containerIDFromProto(tid.GetContainerId())
+	id := yarn.ContainerIDFromProto(tid.GetContainerId())
 	k, ok := n.ctKeys.byID(tid.GetMasterKeyId())
 	if !ok || !hmac.Equal(k.password(tok.GetIdentifier()), tok.GetPassword()) {
 		return id, ipc.NewServerError(ipc.ClassInvalidToken, "Invalid container token used for starting container on : %s", n.id)
@@ -100,7 +100,7 @@ func (n *NodeManager) startContainer(caller yarn.AttemptID, scr *yarnpb.StartCon
 	}
 	user := tid.GetAppSubmitter()
 	appDir := filepath.Join(n.localDir, "usercache", user, "appcache", id.Attempt.App.String())
-	c := &container{n: n, id: id, user: user, resource: resourceFromProto(tid.GetResource()), clc: scr.GetContainerLaunchContext(),
+	c := &container{n: n, id: id, user: user, resource: yarn.ResourceFromProto(tid.GetResource()), clc: scr.GetContainerLaunchContext(),
 		workDir: filepath.Join(appDir, id.String()), logDir: filepath.Join(n.logDir, id.Attempt.App.String(), id.String()),
 		done: make(chan struct{}), exitStatus: yarn.ExitInvalid}
 	if c.clc == nil {
@@ -131,7 +131,7 @@ func (n *NodeManager) stopContainers(_ context.Context, call *ipc.ServerCall, re
 	}
 	resp := &yarnpb.StopContainersResponseProto{}
 	for _, p := range req.GetContainerId() {
-		id := containerIDFromProto(p)
+		id := yarn.ContainerIDFromProto(p)
 		fail := func(err error) {
 			se := err.(*ipc.ServerError)
 			resp.FailedRequests = append(resp.FailedRequests, &yarnpb.ContainerExceptionMapProto{ContainerId: p, Exception: serializedException(se.Class, se.Message)})
@@ -160,7 +160,7 @@ func (n *NodeManager) getContainerStatuses(_ context.Context, call *ipc.ServerCa
 	}
 	resp := &yarnpb.GetContainerStatusesResponseProto{}
 	for _, p := range req.GetContainerId() {
-		id := containerIDFromProto(p)
+		id := yarn.ContainerIDFromProto(p)
 		if err := n.authorize(caller, id, false); err != nil {
 			se := err.(*ipc.ServerError)
 			resp.FailedRequests = append(resp.FailedRequests, &yarnpb.ContainerExceptionMapProto{ContainerId: p, Exception: serializedException(se.Class, se.Message)})

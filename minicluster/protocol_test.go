@@ -41,7 +41,7 @@ func rawAllocate(ctx context.Context, conn *ipc.Conn, req *yarnpb.AllocateReques
 
 func anyAsk(priority int32, mem int64, n int32) *yarnpb.ResourceRequestProto {
 	return &yarnpb.ResourceRequestProto{Priority: &yarnpb.PriorityProto{Priority: proto.Int32(priority)}, ResourceName: proto.String("*"),
-		Capability: resourceToProto(yarn.Resource{MemoryMB: mem, VCores: 1}), NumContainers: proto.Int32(n), RelaxLocality: proto.Bool(true),
+		Capability: yarn.ResourceToProto(yarn.Resource{MemoryMB: mem, VCores: 1}), NumContainers: proto.Int32(n), RelaxLocality: proto.Bool(true),
 		AllocationRequestId: proto.Int64(0)}
 }
 
@@ -91,7 +91,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("scheduler port refuses an attempt it never issued", func(t *testing.T) {
 		bogus := yarn.AttemptID{App: yarn.ApplicationID{ClusterTimestamp: 1, ID: 1}, Attempt: 1}
 		k := newMasterKey(0)
-		id := mustMarshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: attemptIDToProto(bogus), KeyId: proto.Int32(k.id)})
+		id := mustMarshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: yarn.AttemptIDToProto(bogus), KeyId: proto.Int32(k.id)})
 		re := remoteError(t, allocate(&ipc.TokenMechanism{Token: &ipc.Token{Identifier: id, Password: k.password(id), Kind: ipc.KindAMRMToken}}))
 		require.Equal(t, ipc.ClassInvalidToken, re.Class)
 		require.Equal(t, bogus.String()+" not found in AMRMTokenSecretManager.", re.Message)
@@ -177,7 +177,7 @@ func TestInvalidResourceRequest(t *testing.T) {
 	p := submitPuppet(t, ctx, c, rmc, nil)
 	conn := p.raw(ctx)
 	reg := rawRegister(t, ctx, conn)
-	require.Equal(t, yarn.Resource{MemoryMB: 8192, VCores: 4}, resourceFromProto(reg.GetMaximumCapability()))
+	require.Equal(t, yarn.Resource{MemoryMB: 8192, VCores: 4}, yarn.ResourceFromProto(reg.GetMaximumCapability()))
 	_, err := rawAllocate(ctx, conn, &yarnpb.AllocateRequestProto{ResponseId: proto.Int32(0), Ask: []*yarnpb.ResourceRequestProto{anyAsk(0, 9000, 1)}})
 	re := remoteError(t, err)
 	require.Equal(t, "org.apache.hadoop.yarn.exceptions.InvalidResourceRequestException", re.Class)
@@ -198,7 +198,7 @@ func TestInvalidResourceRequest(t *testing.T) {
 		require.NoError(t, cc.Call(ctx, "getNewApplication", &yarnpb.GetNewApplicationRequestProto{}, &nresp))
 		sub := &yarnpb.ApplicationSubmissionContextProto{ApplicationId: nresp.ApplicationId, AmContainerSpec: &yarnpb.ContainerLaunchContextProto{},
 			AmContainerResourceRequest: []*yarnpb.ResourceRequestProto{{ResourceName: proto.String("*"), NumContainers: proto.Int32(1),
-				Capability: resourceToProto(yarn.Resource{MemoryMB: 1024, VCores: 6})}}}
+				Capability: yarn.ResourceToProto(yarn.Resource{MemoryMB: 1024, VCores: 6})}}}
 		err = cc.Call(ctx, "submitApplication", &yarnpb.SubmitApplicationRequestProto{ApplicationSubmissionContext: sub}, &yarnpb.SubmitApplicationResponseProto{})
 		re := remoteError(t, err)
 		require.Equal(t, "org.apache.hadoop.yarn.exceptions.InvalidResourceRequestException", re.Class)
@@ -249,8 +249,8 @@ func TestAllocateSemantics(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, 1, nmTokens, "one NMToken for the one node, the first time")
 	for i, ct := range got {
-		require.Equal(t, yarn.Resource{MemoryMB: 2048, VCores: 1}, resourceFromProto(ct.GetResource()))
-		require.Equal(t, int64(i+2), containerIDFromProto(ct.GetId()).ID, "container ids follow the AM's 000001")
+		require.Equal(t, yarn.Resource{MemoryMB: 2048, VCores: 1}, yarn.ResourceFromProto(ct.GetResource()))
+		require.Equal(t, int64(i+2), yarn.ContainerIDFromProto(ct.GetId()).ID, "container ids follow the AM's 000001")
 		require.Equal(t, ipc.KindContainerToken, ct.GetContainerToken().GetKind())
 		id, err := yarn.ParseContainerTokenIdentifier(ct.GetContainerToken().GetIdentifier())
 		require.NoError(t, err)
@@ -300,7 +300,7 @@ func TestAllocateSemantics(t *testing.T) {
 	require.Equal(t, int32(-100), st.GetExitStatus())
 
 	// A foreign container cannot be released.
-	foreign := containerIDToProto(yarn.ContainerID{Attempt: yarn.AttemptID{App: yarn.ApplicationID{ClusterTimestamp: 1, ID: 9}, Attempt: 1}, ID: 2})
+	foreign := yarn.ContainerIDToProto(yarn.ContainerID{Attempt: yarn.AttemptID{App: yarn.ApplicationID{ClusterTimestamp: 1, ID: 9}, Attempt: 1}, ID: 2})
 	_, err = rawAllocate(ctx, conn, &yarnpb.AllocateRequestProto{ResponseId: proto.Int32(rid), Release: []*yarnpb.ContainerIdProto{foreign}})
 	re = remoteError(t, err)
 	require.Equal(t, "org.apache.hadoop.yarn.exceptions.InvalidContainerReleaseException", re.Class)

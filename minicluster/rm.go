@@ -447,7 +447,7 @@ func (r *ResourceManager) nodeHeartbeat(st nodeStatus) (heartbeatResponse, error
 		r.nodeUpdatedLocked(n)
 	}
 	for _, s := range st.containers {
-		id := containerIDFromProto(s.GetContainerId())
+		id := yarn.ContainerIDFromProto(s.GetContainerId())
 		c := r.containers[id]
 		if c == nil {
 			if s.GetState() != yarnpb.ContainerStateProto_C_COMPLETE {

@@ -76,7 +76,7 @@ func (r *ResourceManager) registerApplicationMaster(_ context.Context, call *ipc
 	r.lg.Info().Stringer("attempt_id", id).Str("host", req.GetHost()).Msg("application master registered")
 	app := att.app
 	resp := &yarnpb.RegisterApplicationMasterResponseProto{
-		MaximumCapability:      resourceToProto(r.maxAllocationLocked()),
+		MaximumCapability:      yarn.ResourceToProto(r.maxAllocationLocked()),
 		Queue:                  proto.String(app.queueName),
 		SchedulerResourceTypes: []yarnpb.SchedulerResourceTypes{yarnpb.SchedulerResourceTypes_MEMORY},
 		ResourceTypes: []*yarnpb.ResourceTypeInfoProto{
@@ -99,7 +99,7 @@ func (r *ResourceManager) registerApplicationMaster(_ context.Context, call *ipc
 			if !att.nmTokenNodes[c.node.id] {
 				att.nmTokenNodes[c.node.id] = true
 				resp.NmTokensFromPreviousAttempts = append(resp.NmTokensFromPreviousAttempts, &yarnpb.NMTokenProto{
-					NodeId: nodeIDToProto(c.node.id), Token: createNMToken(r.nmKeys.cur(), att.id, c.node.id, app.user).Proto()})
+					NodeId: yarn.NodeIDToProto(c.node.id), Token: createNMToken(r.nmKeys.cur(), att.id, c.node.id, app.user).Proto()})
 			}
 		}
 	}
@@ -137,20 +137,20 @@ func (r *ResourceManager) allocate(_ context.Context, call *ipc.ServerCall, req 
 		}
 	}
 	for _, a := range req.GetAsk() {
-		if err := r.validateResource(resourceFromProto(a.GetCapability())); err != nil {
+		if err := r.validateResource(yarn.ResourceFromProto(a.GetCapability())); err != nil {
 			r.lg.Warn().Err(err).Stringer("attempt_id", id).Msg("invalid resource ask")
 			return nil, err
 		}
 	}
 	for _, p := range req.GetRelease() {
-		cid := containerIDFromProto(p)
+		cid := yarn.ContainerIDFromProto(p)
 		if cid.Attempt.App != app.id {
 			return nil, ipc.NewServerError(classInvalidRelease, "Cannot release container : %s not belonging to this application attempt : %s", cid, id)
 		}
 	}
 	r.updateAsksLocked(att, req.GetAsk())
 	for _, p := range req.GetRelease() {
-		if c := r.containers[containerIDFromProto(p)]; c != nil && c.app == app && !c.am {
+		if c := r.containers[yarn.ContainerIDFromProto(p)]; c != nil && c.app == app && !c.am {
 			c.node.toKill = append(c.node.toKill, c.id)
 			r.completeContainerLocked(c, abnormalStatus(c.id, yarn.ExitAborted, "Container released by application"))
 		}
@@ -174,7 +174,7 @@ func (r *ResourceManager) allocate(_ context.Context, call *ipc.ServerCall, req 
 	r.pullAllocatedLocked(att, resp)
 	resp.CompletedContainerStatuses, att.justFinished = att.justFinished, nil
 	resp.UpdatedNodes, att.updatedNodes = att.updatedNodes, nil
-	resp.Limit = resourceToProto(r.headroomLocked(app))
+	resp.Limit = yarn.ResourceToProto(r.headroomLocked(app))
 	resp.NumClusterNodes = proto.Int32(int32(r.activeNodesLocked()))
 	resp.ApplicationPriority = &yarnpb.PriorityProto{Priority: proto.Int32(app.priority)}
 	// A rolled AMRM key: hand the AM a token signed with the new one.

@@ -160,7 +160,7 @@ func sortedContainers(m map[yarn.ContainerID]*rmContainer) []*rmContainer {
 // abnormalStatus is SchedulerUtils.createAbnormalContainerStatus: a
 // completed status the RM makes up (released, lost, expired, killed).
 func abnormalStatus(id yarn.ContainerID, exit int32, diag string) *yarnpb.ContainerStatusProto {
-	return &yarnpb.ContainerStatusProto{ContainerId: containerIDToProto(id), State: yarnpb.ContainerStateProto_C_COMPLETE.Enum(),
+	return &yarnpb.ContainerStatusProto{ContainerId: yarn.ContainerIDToProto(id), State: yarnpb.ContainerStateProto_C_COMPLETE.Enum(),
 		Diagnostics: proto.String(diag), ExitStatus: proto.Int32(exit)}
 }
 

@@ -70,7 +70,7 @@ func (r *ResourceManager) getNewApplication(context.Context, *ipc.ServerCall, *y
 	defer r.mu.Unlock()
 	r.appSeq++
 	id := yarn.ApplicationID{ClusterTimestamp: r.clusterTS, ID: r.appSeq}
-	return &yarnpb.GetNewApplicationResponseProto{ApplicationId: appIDToProto(id), MaximumCapability: resourceToProto(r.maxAllocationLocked())}, nil
+	return &yarnpb.GetNewApplicationResponseProto{ApplicationId: yarn.AppIDToProto(id), MaximumCapability: yarn.ResourceToProto(r.maxAllocationLocked())}, nil
 }
 
 func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerCall, req *yarnpb.SubmitApplicationRequestProto) (proto.Message, error) {
@@ -80,7 +80,7 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := appIDFromProto(sub.GetApplicationId())
+	id := yarn.AppIDFromProto(sub.GetApplicationId())
 	if r.apps[id] != nil {
 		return &yarnpb.SubmitApplicationResponseProto{}, nil // an earlier submission of the same application
 	}
@@ -104,7 +104,7 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 		if amRes == nil {
 			return nil, ipc.NewServerError(classInvalidResourceRequest, "Invalid resource request, no resources requested")
 		}
-		res := resourceFromProto(amRes)
+		res := yarn.ResourceFromProto(amRes)
 		if err := r.validateResource(res); err != nil {
 			return nil, err
 		}
@@ -143,7 +143,7 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 func (r *ResourceManager) getApplicationReport(_ context.Context, _ *ipc.ServerCall, req *yarnpb.GetApplicationReportRequestProto) (proto.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := appIDFromProto(req.GetApplicationId())
+	id := yarn.AppIDFromProto(req.GetApplicationId())
 	app := r.apps[id]
 	if app == nil {
 		return nil, ipc.NewServerError(classApplicationNotFound, "Application with id '%s' doesn't exist in RM. Please check that the job submission was successful.", id)
@@ -154,7 +154,7 @@ func (r *ResourceManager) getApplicationReport(_ context.Context, _ *ipc.ServerC
 func (r *ResourceManager) forceKillApplication(_ context.Context, call *ipc.ServerCall, req *yarnpb.KillApplicationRequestProto) (proto.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := appIDFromProto(req.GetApplicationId())
+	id := yarn.AppIDFromProto(req.GetApplicationId())
 	app := r.apps[id]
 	if app == nil {
 		return nil, ipc.NewServerError(classApplicationNotFound, "Trying to kill an absent application %s", id)
@@ -232,7 +232,7 @@ func orDefault(s, d string) string {
 func (r *ResourceManager) appReportLocked(app *rmApp) *yarnpb.ApplicationReportProto {
 	att := app.current()
 	rep := &yarnpb.ApplicationReportProto{
-		ApplicationId:          appIDToProto(app.id),
+		ApplicationId:          yarn.AppIDToProto(app.id),
 		User:                   proto.String(app.user),
 		Queue:                  proto.String(app.queueName),
 		Name:                   proto.String(orDefault(app.name, "N/A")),
@@ -265,7 +265,7 @@ func (r *ResourceManager) appReportLocked(app *rmApp) *yarnpb.ApplicationReportP
 		rep.AmNodeLabelExpression = nil
 	}
 	if att != nil {
-		rep.CurrentApplicationAttemptId = attemptIDToProto(att.id)
+		rep.CurrentApplicationAttemptId = yarn.AttemptIDToProto(att.id)
 		if (app.state == yarn.StateRunning || app.state == yarn.StateFinished) && att.state >= attRunning {
 			rep.Host, rep.RpcPort = proto.String(att.host), proto.Int32(att.rpcPort)
 		}
@@ -289,16 +289,16 @@ func (r *ResourceManager) appReportLocked(app *rmApp) *yarnpb.ApplicationReportP
 	if app.state.Terminal() {
 		none := yarn.Resource{MemoryMB: -1, VCores: -1}
 		usage.NumUsedContainers, usage.NumReservedContainers = proto.Int32(-1), proto.Int32(-1)
-		usage.UsedResources, usage.ReservedResources, usage.NeededResources = resourceToProto(none), resourceToProto(none), resourceToProto(none)
+		usage.UsedResources, usage.ReservedResources, usage.NeededResources = yarn.ResourceToProto(none), yarn.ResourceToProto(none), yarn.ResourceToProto(none)
 	} else {
 		usage.NumUsedContainers, usage.NumReservedContainers = proto.Int32(int32(app.numContainers)), proto.Int32(0)
-		usage.UsedResources, usage.ReservedResources = resourceToProto(app.used), resourceToProto(yarn.Resource{})
+		usage.UsedResources, usage.ReservedResources = yarn.ResourceToProto(app.used), yarn.ResourceToProto(yarn.Resource{})
 		needed := app.used
 		if att != nil {
 			_, p := att.pending()
 			needed = addRes(needed, p)
 		}
-		usage.NeededResources = resourceToProto(needed)
+		usage.NeededResources = yarn.ResourceToProto(needed)
 		if cl := r.clusterResourceLocked(); cl.MemoryMB > 0 {
 			pct := float32(float64(app.used.MemoryMB) / float64(cl.MemoryMB) * 100)
 			usage.ClusterUsagePercentage = proto.Float32(pct)
@@ -334,11 +334,11 @@ func (r *ResourceManager) getClusterMetrics(context.Context, *ipc.ServerCall, *y
 
 func (r *ResourceManager) nodeReportLocked(n *rmNode) *yarnpb.NodeReportProto {
 	rep := &yarnpb.NodeReportProto{
-		NodeId:               nodeIDToProto(n.id),
+		NodeId:               yarn.NodeIDToProto(n.id),
 		HttpAddress:          proto.String(n.httpAddress()),
 		RackName:             proto.String(n.rack),
-		Used:                 resourceToProto(n.used),
-		Capability:           resourceToProto(n.capability),
+		Used:                 yarn.ResourceToProto(n.used),
+		Capability:           yarn.ResourceToProto(n.capability),
 		NodeState:            yarnpb.NodeStateProto(n.state).Enum(),
 		HealthReport:         proto.String(n.healthReport),
 		LastHealthReportTime: proto.Int64(msOf(n.lastHealthAt)),
@@ -463,7 +463,7 @@ var attemptStateProto = map[attemptState]yarnpb.YarnApplicationAttemptStateProto
 
 func (r *ResourceManager) attemptReportLocked(att *rmAttempt) *yarnpb.ApplicationAttemptReportProto {
 	rep := &yarnpb.ApplicationAttemptReportProto{
-		ApplicationAttemptId:        attemptIDToProto(att.id),
+		ApplicationAttemptId:        yarn.AttemptIDToProto(att.id),
 		Host:                        proto.String(orDefault(att.host, "N/A")),
 		RpcPort:                     proto.Int32(att.rpcPort),
 		TrackingUrl:                 proto.String(fmt.Sprintf("%s/proxy/%s/", r.trackingBase(), att.app.id)),
@@ -472,7 +472,7 @@ func (r *ResourceManager) attemptReportLocked(att *rmAttempt) *yarnpb.Applicatio
 		YarnApplicationAttemptState: attemptStateProto[att.state].Enum(),
 	}
 	if att.amContainer != nil {
-		rep.AmContainerId = containerIDToProto(att.amContainer.id)
+		rep.AmContainerId = yarn.ContainerIDToProto(att.amContainer.id)
 	}
 	return rep
 }
@@ -480,7 +480,7 @@ func (r *ResourceManager) attemptReportLocked(att *rmAttempt) *yarnpb.Applicatio
 func (r *ResourceManager) getApplicationAttempts(_ context.Context, _ *ipc.ServerCall, req *yarnpb.GetApplicationAttemptsRequestProto) (proto.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := appIDFromProto(req.GetApplicationId())
+	id := yarn.AppIDFromProto(req.GetApplicationId())
 	app := r.apps[id]
 	if app == nil {
 		return nil, ipc.NewServerError(classApplicationNotFound, "Application with id '%s' doesn't exist in RM. Please check that the job submission was successful.", id)
@@ -495,7 +495,7 @@ func (r *ResourceManager) getApplicationAttempts(_ context.Context, _ *ipc.Serve
 func (r *ResourceManager) getApplicationAttemptReport(_ context.Context, _ *ipc.ServerCall, req *yarnpb.GetApplicationAttemptReportRequestProto) (proto.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := attemptIDFromProto(req.GetApplicationAttemptId())
+	id := yarn.AttemptIDFromProto(req.GetApplicationAttemptId())
 	if app := r.apps[id.App]; app != nil {
 		for _, a := range app.attempts {
 			if a.id == id {

@@ -126,7 +126,7 @@ func (r *ResourceManager) updateAsksLocked(att *rmAttempt, asks []*yarnpb.Resour
 		if a.RelaxLocality != nil {
 			relax = a.GetRelaxLocality()
 		}
-		m[a.GetResourceName()] = &ask{count: max(a.GetNumContainers(), 0), capability: r.normalize(resourceFromProto(a.GetCapability())), relax: relax}
+		m[a.GetResourceName()] = &ask{count: max(a.GetNumContainers(), 0), capability: r.normalize(yarn.ResourceFromProto(a.GetCapability())), relax: relax}
 	}
 }
 
@@ -370,7 +370,7 @@ func (r *ResourceManager) pullAllocatedLocked(att *rmAttempt, resp *yarnpb.Alloc
 		resp.AllocatedContainers = append(resp.AllocatedContainers, containerProto(c))
 		if !att.nmTokenNodes[c.node.id] {
 			att.nmTokenNodes[c.node.id] = true
-			resp.NmTokens = append(resp.NmTokens, &yarnpb.NMTokenProto{NodeId: nodeIDToProto(c.node.id),
+			resp.NmTokens = append(resp.NmTokens, &yarnpb.NMTokenProto{NodeId: yarn.NodeIDToProto(c.node.id),
 				Token: createNMToken(r.nmKeys.cur(), att.id, c.node.id, att.app.user).Proto()})
 		}
 	}
@@ -379,10 +379,10 @@ func (r *ResourceManager) pullAllocatedLocked(att *rmAttempt, resp *yarnpb.Alloc
 
 func containerProto(c *rmContainer) *yarnpb.ContainerProto {
 	return &yarnpb.ContainerProto{
-		Id:                  containerIDToProto(c.id),
-		NodeId:              nodeIDToProto(c.node.id),
+		Id:                  yarn.ContainerIDToProto(c.id),
+		NodeId:              yarn.NodeIDToProto(c.node.id),
 		NodeHttpAddress:     proto.String(c.node.httpAddress()),
-		Resource:            resourceToProto(c.resource),
+		Resource:            yarn.ResourceToProto(c.resource),
 		Priority:            &yarnpb.PriorityProto{Priority: proto.Int32(c.priority)},
 		ContainerToken:      c.token.Proto(),
 		ExecutionType:       yarnpb.ExecutionTypeProto_GUARANTEED.Enum(),

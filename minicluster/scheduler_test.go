@@ -163,7 +163,7 @@ func TestClusterReports(t *testing.T) {
 	// The fields of the 3.3.6 capture that a client prints.
 	cc := rawClient(t, ctx, c)
 	var resp yarnpb.GetApplicationReportResponseProto
-	require.NoError(t, cc.Call(ctx, "getApplicationReport", &yarnpb.GetApplicationReportRequestProto{ApplicationId: appIDToProto(p.app)}, &resp))
+	require.NoError(t, cc.Call(ctx, "getApplicationReport", &yarnpb.GetApplicationReportRequestProto{ApplicationId: yarn.AppIDToProto(p.app)}, &resp))
 	r := resp.GetApplicationReport()
 	require.Equal(t, "http://localhost:8088/proxy/"+p.app.String()+"/", r.GetTrackingUrl())
 	require.Equal(t, "N/A", r.GetOriginalTrackingUrl())
@@ -177,7 +177,7 @@ func TestClusterReports(t *testing.T) {
 	require.Equal(t, "org.apache.hadoop.yarn.exceptions.YARNFeatureNotEnabledException", re.Class)
 	var nr yarnpb.GetNewApplicationResponseProto
 	require.NoError(t, cc.Call(ctx, "getNewApplication", &yarnpb.GetNewApplicationRequestProto{}, &nr))
-	require.True(t, proto.Equal(resourceToProto(yarn.Resource{MemoryMB: 8192, VCores: 4}), nr.GetMaximumCapability()))
+	require.True(t, proto.Equal(yarn.ResourceToProto(yarn.Resource{MemoryMB: 8192, VCores: 4}), nr.GetMaximumCapability()))
 	p.exit(0)
 }
 

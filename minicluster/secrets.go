@@ -147,7 +147,7 @@ func (s *amrmSecrets) createToken(att yarn.AttemptID) *ipc.Token {
 	s.live[att] = true
 	s.mu.Unlock()
 	k := s.keys.cur()
-	id := mustMarshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att), KeyId: proto.Int32(k.id)})
+	id := mustMarshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: yarn.AttemptIDToProto(att), KeyId: proto.Int32(k.id)})
 	return &ipc.Token{Identifier: id, Password: k.password(id), Kind: ipc.KindAMRMToken, Service: ""}
 }
 
@@ -179,7 +179,7 @@ func (s *amrmSecrets) Retrieve(identifier []byte) ([]byte, string, error) {
 // createNMToken mints an NMToken (NMTokenSecretManagerInRM.createNMToken):
 // kind NMToken, service ip:port of the node.
 func createNMToken(k masterKey, att yarn.AttemptID, node yarn.NodeID, submitter string) *ipc.Token {
-	id := mustMarshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att), NodeId: nodeIDToProto(node),
+	id := mustMarshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: yarn.AttemptIDToProto(att), NodeId: yarn.NodeIDToProto(node),
 		AppSubmitter: proto.String(submitter), KeyId: proto.Int32(k.id)})
 	return &ipc.Token{Identifier: id, Password: k.password(id), Kind: ipc.KindNMToken, Service: tokenService(node)}
 }
@@ -232,10 +232,10 @@ func createContainerToken(k masterKey, s containerTokenSpec) *ipc.Token {
 		typ = yarnpb.ContainerTypeProto_APPLICATION_MASTER
 	}
 	id := mustMarshal(&yarnpb.ContainerTokenIdentifierProto{
-		ContainerId:         containerIDToProto(s.id),
+		ContainerId:         yarn.ContainerIDToProto(s.id),
 		NmHostAddr:          proto.String(s.node.String()),
 		AppSubmitter:        proto.String(s.submitter),
-		Resource:            resourceToProto(s.resource),
+		Resource:            yarn.ResourceToProto(s.resource),
 		ExpiryTimeStamp:     proto.Int64(s.expiry),
 		MasterKeyId:         proto.Int32(k.id),
 		RmIdentifier:        proto.Int64(s.rmID),

@@ -212,7 +212,7 @@ func (c *AMRMClient) register(ctx context.Context, reg *registration) (*Registra
 	if err := c.f.call(ctx, mRegisterApplicationMaster, req, &resp); err != nil {
 		return nil, mapError(err, "yarn: register application master")
 	}
-	r := &Registration{MaxCapability: resourceFromProto(resp.GetMaximumCapability()), Queue: resp.GetQueue(),
+	r := &Registration{MaxCapability: ResourceFromProto(resp.GetMaximumCapability()), Queue: resp.GetQueue(),
 		ClientToAMTokenMasterKey: resp.GetClientToAmTokenMasterKey()}
 	for _, p := range resp.GetContainersFromPreviousAttempts() {
 		r.ContainersFromPreviousAttempts = append(r.ContainersFromPreviousAttempts, containerFromProto(p))
@@ -477,7 +477,7 @@ func (c *AMRMClient) allocateOnce(ctx context.Context, progress float32, res *Al
 	req.Ask, s.asks = c.asks.take()
 	s.releases, c.releaseQ = c.releaseQ, nil
 	for _, id := range s.releases {
-		req.Release = append(req.Release, containerIDToProto(id))
+		req.Release = append(req.Release, ContainerIDToProto(id))
 	}
 	req.BlacklistRequest.BlacklistAdditions = sortedSet(c.blAdd)
 	req.BlacklistRequest.BlacklistRemovals = sortedSet(c.blRemove)
@@ -554,10 +554,10 @@ func (c *AMRMClient) absorb(resp *yarnpb.AllocateResponseProto, res *AllocateRes
 	if p := resp.GetPreempt(); p != nil {
 		pr := &Preemption{}
 		for _, ct := range p.GetStrictContract().GetContainer() {
-			pr.Strict = append(pr.Strict, containerIDFromProto(ct.GetId()))
+			pr.Strict = append(pr.Strict, ContainerIDFromProto(ct.GetId()))
 		}
 		for _, ct := range p.GetContract().GetContainer() {
-			pr.Contract = append(pr.Contract, containerIDFromProto(ct.GetId()))
+			pr.Contract = append(pr.Contract, ContainerIDFromProto(ct.GetId()))
 		}
 		for _, r := range p.GetContract().GetResource() {
 			pr.Resources = append(pr.Resources, resourceAskFromProto(r.GetResource()))
@@ -565,7 +565,7 @@ func (c *AMRMClient) absorb(resp *yarnpb.AllocateResponseProto, res *AllocateRes
 		res.Preemption = pr
 	}
 	if resp.Limit != nil {
-		res.Headroom = resourceFromProto(resp.GetLimit())
+		res.Headroom = ResourceFromProto(resp.GetLimit())
 	}
 	res.NumClusterNodes = resp.GetNumClusterNodes()
 	if resp.ApplicationPriority != nil {

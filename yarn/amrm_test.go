@@ -88,7 +88,7 @@ func (s *tokenSecrets) usedBy(toks ...*ipc.Token) []int {
 }
 
 func mintAMRMToken(t *testing.T, attempt AttemptID, keyID int32) *ipc.Token {
-	id, err := proto.Marshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: attemptIDToProto(attempt), KeyId: proto.Int32(keyID)})
+	id, err := proto.Marshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(attempt), KeyId: proto.Int32(keyID)})
 	require.NoError(t, err)
 	return &ipc.Token{Identifier: id, Password: []byte(fmt.Sprintf("amrm-password-%d", keyID)), Kind: ipc.KindAMRMToken}
 }
@@ -204,7 +204,7 @@ func (f *fakeRM) register(_ context.Context, req *yarnpb.RegisterApplicationMast
 	}
 	f.registered, f.lastID, f.lastResp = true, 0, nil
 	f.registers++
-	return &yarnpb.RegisterApplicationMasterResponseProto{MaximumCapability: resourceToProto(f.maxCap), Queue: proto.String("default")}, nil
+	return &yarnpb.RegisterApplicationMasterResponseProto{MaximumCapability: ResourceToProto(f.maxCap), Queue: proto.String("default")}, nil
 }
 
 func (f *fakeRM) allocate(_ context.Context, req *yarnpb.AllocateRequestProto) (*yarnpb.AllocateResponseProto, error) {
@@ -250,9 +250,9 @@ func (f *fakeRM) allocate(_ context.Context, req *yarnpb.AllocateRequestProto) (
 	defer f.mu.Unlock()
 	f.lastID++
 	resp := &yarnpb.AllocateResponseProto{ResponseId: proto.Int32(f.lastID), AllocatedContainers: f.outAlloc,
-		CompletedContainerStatuses: f.outDone, NumClusterNodes: proto.Int32(3), Limit: resourceToProto(Resource{MemoryMB: 4096, VCores: 4})}
+		CompletedContainerStatuses: f.outDone, NumClusterNodes: proto.Int32(3), Limit: ResourceToProto(Resource{MemoryMB: 4096, VCores: 4})}
 	for _, c := range f.outAlloc {
-		node := nodeIDFromProto(c.GetNodeId())
+		node := NodeIDFromProto(c.GetNodeId())
 		if !f.nmTokens[node.String()] {
 			f.nmTokens[node.String()] = true
 			resp.NmTokens = append(resp.NmTokens, &yarnpb.NMTokenProto{NodeId: c.GetNodeId(), Token: (&ipc.Token{
@@ -280,7 +280,7 @@ func (f *fakeRM) schedule(n int, host string) int {
 			f.seq++
 			f.live[f.seq] = true
 			f.outAlloc = append(f.outAlloc, &yarnpb.ContainerProto{
-				Id: containerIDToProto(ContainerID{Attempt: att1, ID: f.seq}), NodeId: nodeIDToProto(NodeID{Host: host, Port: 8041}),
+				Id: ContainerIDToProto(ContainerID{Attempt: att1, ID: f.seq}), NodeId: NodeIDToProto(NodeID{Host: host, Port: 8041}),
 				NodeHttpAddress: proto.String(host + ":8042"), Resource: a.GetCapability(), Priority: a.GetPriority(),
 				ContainerToken:      (&ipc.Token{Identifier: []byte(fmt.Sprintf("ct-%d", f.seq)), Password: []byte("pw"), Kind: ipc.KindContainerToken, Service: "127.0.0.1:8041"}).Proto(),
 				AllocationRequestId: proto.Int64(a.GetAllocationRequestId())})
@@ -387,18 +387,18 @@ func TestNewAMRMClientValidates(t *testing.T) {
 // the store keyed by NodeId.
 func TestRegister(t *testing.T) {
 	am, c, sec := tokenAM(t)
-	prev := &yarnpb.ContainerProto{Id: containerIDToProto(ContainerID{Attempt: AttemptID{App: att1.App, Attempt: 1}, ID: 5}),
-		NodeId: nodeIDToProto(NodeID{Host: "node-a", Port: 8041}), Resource: resourceToProto(small), Priority: &yarnpb.PriorityProto{Priority: proto.Int32(0)}}
+	prev := &yarnpb.ContainerProto{Id: ContainerIDToProto(ContainerID{Attempt: AttemptID{App: att1.App, Attempt: 1}, ID: 5}),
+		NodeId: NodeIDToProto(NodeID{Host: "node-a", Port: 8041}), Resource: ResourceToProto(small), Priority: &yarnpb.PriorityProto{Priority: proto.Int32(0)}}
 	nmTok := &ipc.Token{Identifier: []byte("nm-id"), Password: []byte("nm-pw"), Kind: ipc.KindNMToken, Service: "10.0.0.1:8041"}
 	var got *yarnpb.RegisterApplicationMasterRequestProto
 	am.RegisterApplicationMasterF = func(_ context.Context, req *yarnpb.RegisterApplicationMasterRequestProto) (*yarnpb.RegisterApplicationMasterResponseProto, error) {
 		got = req
 		return &yarnpb.RegisterApplicationMasterResponseProto{
-			MaximumCapability: resourceToProto(Resource{MemoryMB: 8192, VCores: 4}), Queue: proto.String("root.prod"),
+			MaximumCapability: ResourceToProto(Resource{MemoryMB: 8192, VCores: 4}), Queue: proto.String("root.prod"),
 			ClientToAmTokenMasterKey:       []byte("k"),
 			Application_ACLs:               []*yarnpb.ApplicationACLMapProto{{AccessType: yarnpb.ApplicationAccessTypeProto_APPACCESS_VIEW_APP.Enum(), Acl: proto.String("alice")}},
 			ContainersFromPreviousAttempts: []*yarnpb.ContainerProto{prev},
-			NmTokensFromPreviousAttempts:   []*yarnpb.NMTokenProto{{NodeId: nodeIDToProto(NodeID{Host: "node-a", Port: 8041}), Token: nmTok.Proto()}},
+			NmTokensFromPreviousAttempts:   []*yarnpb.NMTokenProto{{NodeId: NodeIDToProto(NodeID{Host: "node-a", Port: 8041}), Token: nmTok.Proto()}},
 		}, nil
 	}
 	r, err := c.Register(amCtx(t), "am-host", 4242, "http://am-host:8080/")
@@ -494,7 +494,7 @@ func TestAllocateBeforeRegisterAndAfterFinish(t *testing.T) {
 func TestAllocateEchoesResponseID(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	am.RegisterApplicationMasterF = func(context.Context, *yarnpb.RegisterApplicationMasterRequestProto) (*yarnpb.RegisterApplicationMasterResponseProto, error) {
-		return &yarnpb.RegisterApplicationMasterResponseProto{MaximumCapability: resourceToProto(big)}, nil
+		return &yarnpb.RegisterApplicationMasterResponseProto{MaximumCapability: ResourceToProto(big)}, nil
 	}
 	replies := []int32{1, 0x7FFFFFFF, 0, 1}
 	var sent []int32
@@ -530,30 +530,30 @@ func TestAllocateResult(t *testing.T) {
 	tokA2 := &ipc.Token{Identifier: []byte("a2"), Password: []byte("q"), Kind: ipc.KindNMToken, Service: "10.0.0.1:8041"}
 	rolled := mintAMRMToken(t, att1, 2)
 	sec.add(rolled)
-	cid := func(n int64) *yarnpb.ContainerIdProto { return containerIDToProto(ContainerID{Attempt: att1, ID: n}) }
+	cid := func(n int64) *yarnpb.ContainerIdProto { return ContainerIDToProto(ContainerID{Attempt: att1, ID: n}) }
 	calls := 0
 	am.AllocateF = func(_ context.Context, req *yarnpb.AllocateRequestProto) (*yarnpb.AllocateResponseProto, error) {
 		calls++
 		resp := &yarnpb.AllocateResponseProto{ResponseId: proto.Int32(req.GetResponseId() + 1)}
 		if calls == 1 {
-			resp.AllocatedContainers = []*yarnpb.ContainerProto{{Id: cid(2), NodeId: nodeIDToProto(nodeA), Resource: resourceToProto(small),
+			resp.AllocatedContainers = []*yarnpb.ContainerProto{{Id: cid(2), NodeId: NodeIDToProto(nodeA), Resource: ResourceToProto(small),
 				Priority: &yarnpb.PriorityProto{Priority: proto.Int32(0)}, AllocationRequestId: proto.Int64(0),
 				ContainerToken: (&ipc.Token{Identifier: []byte("ct"), Password: []byte("pw"), Kind: ipc.KindContainerToken, Service: "10.0.0.1:8041"}).Proto()}}
 			resp.CompletedContainerStatuses = []*yarnpb.ContainerStatusProto{{ContainerId: cid(1), State: yarnpb.ContainerStateProto_C_COMPLETE.Enum(),
 				ExitStatus: proto.Int32(ExitPreempted), Diagnostics: proto.String("preempted")}}
-			resp.UpdatedNodes = []*yarnpb.NodeReportProto{{NodeId: nodeIDToProto(NodeID{Host: "node-b", Port: 8041}), NodeState: yarnpb.NodeStateProto_NS_LOST.Enum()}}
+			resp.UpdatedNodes = []*yarnpb.NodeReportProto{{NodeId: NodeIDToProto(NodeID{Host: "node-b", Port: 8041}), NodeState: yarnpb.NodeStateProto_NS_LOST.Enum()}}
 			resp.Preempt = &yarnpb.PreemptionMessageProto{
 				StrictContract: &yarnpb.StrictPreemptionContractProto{Container: []*yarnpb.PreemptionContainerProto{{Id: cid(7)}}},
 				Contract: &yarnpb.PreemptionContractProto{Container: []*yarnpb.PreemptionContainerProto{{Id: cid(8)}},
 					Resource: []*yarnpb.PreemptionResourceRequestProto{{Resource: resourceRequestToProto(1, AnyHost, big, 2, true, "", proto.Int64(0))}}}}
-			resp.Limit = resourceToProto(Resource{MemoryMB: 1000, VCores: 3})
+			resp.Limit = ResourceToProto(Resource{MemoryMB: 1000, VCores: 3})
 			resp.NumClusterNodes = proto.Int32(5)
-			resp.NmTokens = []*yarnpb.NMTokenProto{{NodeId: nodeIDToProto(nodeA), Token: tokA1.Proto()}}
+			resp.NmTokens = []*yarnpb.NMTokenProto{{NodeId: NodeIDToProto(nodeA), Token: tokA1.Proto()}}
 			resp.AmRmToken = rolled.Proto()
 			resp.ApplicationPriority = &yarnpb.PriorityProto{Priority: proto.Int32(3)}
-			resp.ContainersFromPreviousAttempts = []*yarnpb.ContainerProto{{Id: cid(9), NodeId: nodeIDToProto(nodeA)}}
+			resp.ContainersFromPreviousAttempts = []*yarnpb.ContainerProto{{Id: cid(9), NodeId: NodeIDToProto(nodeA)}}
 		} else {
-			resp.NmTokens = []*yarnpb.NMTokenProto{{NodeId: nodeIDToProto(nodeA), Token: tokA2.Proto()}}
+			resp.NmTokens = []*yarnpb.NMTokenProto{{NodeId: NodeIDToProto(nodeA), Token: tokA2.Proto()}}
 		}
 		return resp, nil
 	}

@@ -97,7 +97,7 @@ type ResourceAsk struct {
 
 func resourceAskFromProto(p *yarnpb.ResourceRequestProto) ResourceAsk {
 	return ResourceAsk{Priority: p.GetPriority().GetPriority(), AllocationRequestID: p.GetAllocationRequestId(),
-		ResourceName: p.GetResourceName(), Capability: resourceFromProto(p.GetCapability()), NumContainers: p.GetNumContainers(),
+		ResourceName: p.GetResourceName(), Capability: ResourceFromProto(p.GetCapability()), NumContainers: p.GetNumContainers(),
 		RelaxLocality: p.GetRelaxLocality(), NodeLabel: p.GetNodeLabelExpression()}
 }
 

@@ -285,7 +285,7 @@ func TestNMMatchesDistributedShell(t *testing.T) {
 				want := e.req.(*yarnpb.GetContainerStatusesRequestProto)
 				var ids []ContainerID
 				for _, p := range want.GetContainerId() {
-					ids = append(ids, containerIDFromProto(p))
+					ids = append(ids, ContainerIDFromProto(p))
 				}
 				res, err := c.GetContainerStatuses(ctx, node, ids)
 				require.NoError(t, err)
@@ -296,7 +296,7 @@ func TestNMMatchesDistributedShell(t *testing.T) {
 				want := e.req.(*yarnpb.StopContainersRequestProto)
 				var ids []ContainerID
 				for _, p := range want.GetContainerId() {
-					ids = append(ids, containerIDFromProto(p))
+					ids = append(ids, ContainerIDFromProto(p))
 				}
 				res, err := c.StopContainers(ctx, node, ids)
 				require.NoError(t, err)

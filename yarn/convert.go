@@ -12,38 +12,49 @@ import (
 )
 
 // Conversions between the generated protos and yarn's Go types. This is the
-// only file in which both meet; callers of yarn never see a *yarnpb.X.
+// only file in which both meet. The id and resource conversions are
+// exported for servers built on package ipc (the mini cluster), so that
+// client and server encode them one way; clients of yarn use the typed
+// methods and never see a *yarnpb.X.
 
-func appIDToProto(a ApplicationID) *yarnpb.ApplicationIdProto {
+// AppIDToProto encodes an application id (ApplicationIdProto).
+func AppIDToProto(a ApplicationID) *yarnpb.ApplicationIdProto {
 	return &yarnpb.ApplicationIdProto{Id: proto.Int32(a.ID), ClusterTimestamp: proto.Int64(a.ClusterTimestamp)}
 }
 
-func appIDFromProto(p *yarnpb.ApplicationIdProto) ApplicationID {
+// AppIDFromProto decodes an ApplicationIdProto.
+func AppIDFromProto(p *yarnpb.ApplicationIdProto) ApplicationID {
 	return ApplicationID{ClusterTimestamp: p.GetClusterTimestamp(), ID: p.GetId()}
 }
 
-func attemptIDToProto(a AttemptID) *yarnpb.ApplicationAttemptIdProto {
-	return &yarnpb.ApplicationAttemptIdProto{ApplicationId: appIDToProto(a.App), AttemptId: proto.Int32(a.Attempt)}
+// AttemptIDToProto encodes an attempt id (ApplicationAttemptIdProto).
+func AttemptIDToProto(a AttemptID) *yarnpb.ApplicationAttemptIdProto {
+	return &yarnpb.ApplicationAttemptIdProto{ApplicationId: AppIDToProto(a.App), AttemptId: proto.Int32(a.Attempt)}
 }
 
-func attemptIDFromProto(p *yarnpb.ApplicationAttemptIdProto) AttemptID {
-	return AttemptID{App: appIDFromProto(p.GetApplicationId()), Attempt: p.GetAttemptId()}
+// AttemptIDFromProto decodes an ApplicationAttemptIdProto.
+func AttemptIDFromProto(p *yarnpb.ApplicationAttemptIdProto) AttemptID {
+	return AttemptID{App: AppIDFromProto(p.GetApplicationId()), Attempt: p.GetAttemptId()}
 }
 
-func containerIDToProto(c ContainerID) *yarnpb.ContainerIdProto {
+// ContainerIDToProto encodes a container id (ContainerIdProto).
+func ContainerIDToProto(c ContainerID) *yarnpb.ContainerIdProto {
 	// Field 1 (app_id) is legacy and never set by 2.x/3.x writers.
-	return &yarnpb.ContainerIdProto{AppAttemptId: attemptIDToProto(c.Attempt), Id: proto.Int64(c.ID)}
+	return &yarnpb.ContainerIdProto{AppAttemptId: AttemptIDToProto(c.Attempt), Id: proto.Int64(c.ID)}
 }
 
-func containerIDFromProto(p *yarnpb.ContainerIdProto) ContainerID {
-	return ContainerID{Attempt: attemptIDFromProto(p.GetAppAttemptId()), ID: p.GetId()}
+// ContainerIDFromProto decodes a ContainerIdProto.
+func ContainerIDFromProto(p *yarnpb.ContainerIdProto) ContainerID {
+	return ContainerID{Attempt: AttemptIDFromProto(p.GetAppAttemptId()), ID: p.GetId()}
 }
 
-func nodeIDToProto(n NodeID) *yarnpb.NodeIdProto {
+// NodeIDToProto encodes a node id (NodeIdProto).
+func NodeIDToProto(n NodeID) *yarnpb.NodeIdProto {
 	return &yarnpb.NodeIdProto{Host: proto.String(n.Host), Port: proto.Int32(n.Port)}
 }
 
-func nodeIDFromProto(p *yarnpb.NodeIdProto) NodeID {
+// NodeIDFromProto decodes a NodeIdProto.
+func NodeIDFromProto(p *yarnpb.NodeIdProto) NodeID {
 	return NodeID{Host: p.GetHost(), Port: p.GetPort()}
 }
 
@@ -53,9 +64,9 @@ const (
 	resVCores = "vcores"
 )
 
-// resourceToProto writes a resource the way Java's ResourcePBImpl does:
+// ResourceToProto writes a resource the way Java's ResourcePBImpl does:
 // memory and vcores in fields 1 and 2, and again in the map with their units.
-func resourceToProto(r Resource) *yarnpb.ResourceProto {
+func ResourceToProto(r Resource) *yarnpb.ResourceProto {
 	p := &yarnpb.ResourceProto{Memory: proto.Int64(r.MemoryMB), VirtualCores: proto.Int32(r.VCores)}
 	countable := yarnpb.ResourceTypesProto_COUNTABLE.Enum
 	p.ResourceValueMap = append(p.ResourceValueMap,
@@ -67,9 +78,9 @@ func resourceToProto(r Resource) *yarnpb.ResourceProto {
 	return p
 }
 
-// resourceFromProto reads fields 1 and 2 (which win over map entries, as in
+// ResourceFromProto reads fields 1 and 2 (which win over map entries, as in
 // Java) and keeps other map entries as Extra.
-func resourceFromProto(p *yarnpb.ResourceProto) Resource {
+func ResourceFromProto(p *yarnpb.ResourceProto) Resource {
 	r := Resource{MemoryMB: p.GetMemory(), VCores: p.GetVirtualCores()}
 	for _, e := range p.GetResourceValueMap() {
 		switch e.GetKey() {
@@ -195,7 +206,7 @@ func resourceRequestToProto(priority int32, name string, capability Resource, n 
 	p := &yarnpb.ResourceRequestProto{
 		Priority:      &yarnpb.PriorityProto{Priority: proto.Int32(priority)},
 		ResourceName:  proto.String(name),
-		Capability:    resourceToProto(capability),
+		Capability:    ResourceToProto(capability),
 		NumContainers: proto.Int32(n),
 		RelaxLocality: proto.Bool(relax),
 		ExecutionTypeRequest: &yarnpb.ExecutionTypeRequestProto{
@@ -214,7 +225,7 @@ func resourceRequestToProto(priority int32, name string, capability Resource, n 
 // send: the AM size as am_container_resource_request (field 17), not field 9.
 func appSpecToProto(s AppSpec) *yarnpb.ApplicationSubmissionContextProto {
 	p := &yarnpb.ApplicationSubmissionContextProto{
-		ApplicationId:                           appIDToProto(s.ID),
+		ApplicationId:                           AppIDToProto(s.ID),
 		ApplicationName:                         proto.String(s.Name),
 		Queue:                                   proto.String(orDefault(s.Queue, "default")),
 		Priority:                                &yarnpb.PriorityProto{Priority: proto.Int32(s.Priority)},
@@ -280,7 +291,7 @@ func msTime(ms int64) time.Time {
 
 func appReportFromProto(p *yarnpb.ApplicationReportProto) AppReport {
 	r := AppReport{
-		ID: appIDFromProto(p.GetApplicationId()), CurrentAttempt: attemptIDFromProto(p.GetCurrentApplicationAttemptId()),
+		ID: AppIDFromProto(p.GetApplicationId()), CurrentAttempt: AttemptIDFromProto(p.GetCurrentApplicationAttemptId()),
 		User: p.GetUser(), Queue: p.GetQueue(), Name: p.GetName(), Type: p.GetApplicationType(),
 		Tags: append([]string(nil), p.GetApplicationTags()...), Host: p.GetHost(), RPCPort: p.GetRpcPort(),
 		TrackingURL: p.GetTrackingUrl(), OriginalTrackingURL: p.GetOriginalTrackingUrl(), Diagnostics: p.GetDiagnostics(),
@@ -293,8 +304,8 @@ func appReportFromProto(p *yarnpb.ApplicationReportProto) AppReport {
 	if u := p.GetAppResource_Usage(); u != nil {
 		r.Usage = &AppUsage{
 			UsedContainers: u.GetNumUsedContainers(), ReservedContainers: u.GetNumReservedContainers(),
-			Used: resourceFromProto(u.GetUsedResources()), Reserved: resourceFromProto(u.GetReservedResources()),
-			Needed: resourceFromProto(u.GetNeededResources()), MemorySeconds: u.GetMemorySeconds(), VCoreSeconds: u.GetVcoreSeconds(),
+			Used: ResourceFromProto(u.GetUsedResources()), Reserved: ResourceFromProto(u.GetReservedResources()),
+			Needed: ResourceFromProto(u.GetNeededResources()), MemorySeconds: u.GetMemorySeconds(), VCoreSeconds: u.GetVcoreSeconds(),
 			QueueUsagePercentage: u.GetQueueUsagePercentage(), ClusterUsagePercentage: u.GetClusterUsagePercentage(),
 		}
 	}
@@ -303,16 +314,16 @@ func appReportFromProto(p *yarnpb.ApplicationReportProto) AppReport {
 
 func containerFromProto(p *yarnpb.ContainerProto) Container {
 	return Container{
-		ID: containerIDFromProto(p.GetId()), Node: nodeIDFromProto(p.GetNodeId()), NodeHTTPAddress: p.GetNodeHttpAddress(),
-		Resource: resourceFromProto(p.GetResource()), Priority: p.GetPriority().GetPriority(),
+		ID: ContainerIDFromProto(p.GetId()), Node: NodeIDFromProto(p.GetNodeId()), NodeHTTPAddress: p.GetNodeHttpAddress(),
+		Resource: ResourceFromProto(p.GetResource()), Priority: p.GetPriority().GetPriority(),
 		AllocationRequestID: p.GetAllocationRequestId(), Version: p.GetVersion(), Tags: append([]string(nil), p.GetAllocationTags()...),
 		Token: ipc.TokenFromProto(p.GetContainerToken()),
 	}
 }
 
 func containerStatusFromProto(p *yarnpb.ContainerStatusProto) ContainerStatus {
-	s := ContainerStatus{ID: containerIDFromProto(p.GetContainerId()), State: ContainerState(p.GetState()),
-		ExitStatus: p.GetExitStatus(), Diagnostics: p.GetDiagnostics(), Capability: resourceFromProto(p.GetCapability())}
+	s := ContainerStatus{ID: ContainerIDFromProto(p.GetContainerId()), State: ContainerState(p.GetState()),
+		ExitStatus: p.GetExitStatus(), Diagnostics: p.GetDiagnostics(), Capability: ResourceFromProto(p.GetCapability())}
 	for _, a := range p.GetContainerAttributes() {
 		if s.Attributes == nil {
 			s.Attributes = map[string]string{}
@@ -324,8 +335,8 @@ func containerStatusFromProto(p *yarnpb.ContainerStatusProto) ContainerStatus {
 
 func nodeReportFromProto(p *yarnpb.NodeReportProto) NodeReport {
 	return NodeReport{
-		ID: nodeIDFromProto(p.GetNodeId()), HTTPAddress: p.GetHttpAddress(), Rack: p.GetRackName(),
-		Used: resourceFromProto(p.GetUsed()), Capability: resourceFromProto(p.GetCapability()),
+		ID: NodeIDFromProto(p.GetNodeId()), HTTPAddress: p.GetHttpAddress(), Rack: p.GetRackName(),
+		Used: ResourceFromProto(p.GetUsed()), Capability: ResourceFromProto(p.GetCapability()),
 		NumContainers: p.GetNumContainers(), State: NodeState(p.GetNodeState()), HealthReport: p.GetHealthReport(),
 		LastHealthAt: msTime(p.GetLastHealthReportTime()), Labels: append([]string(nil), p.GetNodeLabels()...),
 	}

@@ -62,7 +62,7 @@ type NMToken struct {
 }
 
 func nmTokenFromProto(p *yarnpb.NMTokenProto) NMToken {
-	return NMToken{Node: nodeIDFromProto(p.GetNodeId()), Token: ipc.TokenFromProto(p.GetToken())}
+	return NMToken{Node: NodeIDFromProto(p.GetNodeId()), Token: ipc.TokenFromProto(p.GetToken())}
 }
 
 // ErrNoNMToken is returned for a node the AM holds no NMToken for. The RM
@@ -392,12 +392,12 @@ func (c *NMClient) StartContainers(ctx context.Context, reqs []StartRequest) (NM
 func collect(res *NMResult, node NodeID, method string, asked []ContainerID, ok []*yarnpb.ContainerIdProto, failed []*yarnpb.ContainerExceptionMapProto) {
 	seen := map[ContainerID]bool{}
 	for _, p := range ok {
-		id := containerIDFromProto(p)
+		id := ContainerIDFromProto(p)
 		seen[id] = true
 		res.Succeeded = append(res.Succeeded, id)
 	}
 	for _, f := range failed {
-		id := containerIDFromProto(f.GetContainerId())
+		id := ContainerIDFromProto(f.GetContainerId())
 		seen[id] = true
 		res.fail(id, containerErrorFromProto(id, node, f.GetException()))
 	}
@@ -414,7 +414,7 @@ func collect(res *NMResult, node NodeID, method string, asked []ContainerID, ok 
 func (c *NMClient) StopContainers(ctx context.Context, node NodeID, ids []ContainerID) (NMResult, error) {
 	req := &yarnpb.StopContainersRequestProto{}
 	for _, id := range ids {
-		req.ContainerId = append(req.ContainerId, containerIDToProto(id))
+		req.ContainerId = append(req.ContainerId, ContainerIDToProto(id))
 	}
 	var resp yarnpb.StopContainersResponseProto
 	if err := c.call(ctx, node, mStopContainers, req, &resp); err != nil {
@@ -438,7 +438,7 @@ type StatusResult struct {
 func (c *NMClient) GetContainerStatuses(ctx context.Context, node NodeID, ids []ContainerID) (StatusResult, error) {
 	req := &yarnpb.GetContainerStatusesRequestProto{}
 	for _, id := range ids {
-		req.ContainerId = append(req.ContainerId, containerIDToProto(id))
+		req.ContainerId = append(req.ContainerId, ContainerIDToProto(id))
 	}
 	var resp yarnpb.GetContainerStatusesResponseProto
 	if err := c.call(ctx, node, mGetContainerStatuses, req, &resp); err != nil {
@@ -449,7 +449,7 @@ func (c *NMClient) GetContainerStatuses(ctx context.Context, node NodeID, ids []
 		res.Statuses = append(res.Statuses, containerStatusFromProto(s))
 	}
 	for _, f := range resp.GetFailedRequests() {
-		id := containerIDFromProto(f.GetContainerId())
+		id := ContainerIDFromProto(f.GetContainerId())
 		if res.Failed == nil {
 			res.Failed = map[ContainerID]error{}
 		}

@@ -19,7 +19,7 @@ import (
 )
 
 func mintNMToken(t *testing.T, node NodeID, keyID int32) *ipc.Token {
-	id, err := proto.Marshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att1), NodeId: nodeIDToProto(node),
+	id, err := proto.Marshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(att1), NodeId: NodeIDToProto(node),
 		AppSubmitter: proto.String("alice"), KeyId: proto.Int32(keyID)})
 	require.NoError(t, err)
 	// The service is ip:port, deliberately unreachable here: the client
@@ -109,8 +109,8 @@ func TestStartContainersBatchedPerNode(t *testing.T) {
 		got["a"] = req
 		mu.Unlock()
 		return &yarnpb.StartContainersResponseProto{
-			SucceededRequests: []*yarnpb.ContainerIdProto{containerIDToProto(ContainerID{Attempt: att1, ID: 2})},
-			FailedRequests: []*yarnpb.ContainerExceptionMapProto{failedOn(containerIDToProto(ContainerID{Attempt: att1, ID: 3}),
+			SucceededRequests: []*yarnpb.ContainerIdProto{ContainerIDToProto(ContainerID{Attempt: att1, ID: 2})},
+			FailedRequests: []*yarnpb.ContainerExceptionMapProto{failedOn(ContainerIDToProto(ContainerID{Attempt: att1, ID: 3}),
 				"org.apache.hadoop.yarn.exceptions.YarnException", "Container container_1795317067845_0002_01_000003 already is running on this node!!",
 				&yarnpb.SerializedExceptionProto{ClassName: proto.String("org.apache.hadoop.security.token.SecretManager.InvalidToken"), Message: proto.String("expired")})},
 			ServicesMetaData: []*yarnpb.StringBytesMapProto{{Key: proto.String("mapreduce_shuffle"), Value: []byte{0, 0, 0x34, 0x56}}},
@@ -120,7 +120,7 @@ func TestStartContainersBatchedPerNode(t *testing.T) {
 		mu.Lock()
 		got["b"] = req
 		mu.Unlock()
-		return &yarnpb.StartContainersResponseProto{SucceededRequests: []*yarnpb.ContainerIdProto{containerIDToProto(ContainerID{Attempt: att1, ID: 4})}}, nil
+		return &yarnpb.StartContainersResponseProto{SucceededRequests: []*yarnpb.ContainerIdProto{ContainerIDToProto(ContainerID{Attempt: att1, ID: 4})}}, nil
 	}
 	c := cl.client()
 	launch := ContainerLaunchContext{Commands: []string{"env > out"}, Environment: map[string]string{"B": "2", "A": "1"}}
@@ -174,7 +174,7 @@ func TestStartContainersNodeFailures(t *testing.T) {
 	unknown := NodeID{Host: "never-seen", Port: 2}
 
 	nmOK.StartContainersF = func(_ context.Context, req *yarnpb.StartContainersRequestProto) (*yarnpb.StartContainersResponseProto, error) {
-		return &yarnpb.StartContainersResponseProto{SucceededRequests: []*yarnpb.ContainerIdProto{containerIDToProto(ContainerID{Attempt: att1, ID: 2})}}, nil
+		return &yarnpb.StartContainersResponseProto{SucceededRequests: []*yarnpb.ContainerIdProto{ContainerIDToProto(ContainerID{Attempt: att1, ID: 2})}}, nil
 	}
 	nmBad.StartContainersF = func(context.Context, *yarnpb.StartContainersRequestProto) (*yarnpb.StartContainersResponseProto, error) {
 		return nil, &ipc.ServerError{Class: ipc.ClassInvalidToken, Message: "NMToken for application attempt : appattempt_1795317067845_0002_000001 was used for starting container with container token issued for application attempt : appattempt_1795317067845_0003_000001"}

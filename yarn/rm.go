@@ -131,11 +131,11 @@ func (c *RMClient) GetNewApplication(ctx context.Context) (ApplicationID, Resour
 	if err := c.f.call(ctx, mGetNewApplication, &yarnpb.GetNewApplicationRequestProto{}, &resp); err != nil {
 		return ApplicationID{}, Resource{}, mapError(err, "yarn: get new application")
 	}
-	max := resourceFromProto(resp.GetMaximumCapability())
+	max := ResourceFromProto(resp.GetMaximumCapability())
 	c.mu.Lock()
 	c.maxRes = &max
 	c.mu.Unlock()
-	return appIDFromProto(resp.GetApplicationId()), max, nil
+	return AppIDFromProto(resp.GetApplicationId()), max, nil
 }
 
 // ErrAboveMaximum is returned before sending a request whose resource
@@ -194,7 +194,7 @@ func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
 // gives an error matching ErrApplicationNotFound.
 func (c *RMClient) GetApplicationReport(ctx context.Context, id ApplicationID) (AppReport, error) {
 	var resp yarnpb.GetApplicationReportResponseProto
-	err := c.f.call(ctx, mGetApplicationReport, &yarnpb.GetApplicationReportRequestProto{ApplicationId: appIDToProto(id)}, &resp)
+	err := c.f.call(ctx, mGetApplicationReport, &yarnpb.GetApplicationReportRequestProto{ApplicationId: AppIDToProto(id)}, &resp)
 	if err != nil {
 		return AppReport{}, mapError(err, "yarn: report of %s", id)
 	}
@@ -241,7 +241,7 @@ func (c *RMClient) GetApplications(ctx context.Context, f AppFilter) ([]AppRepor
 // request until the RM confirms the kill was processed (is_kill_completed),
 // as the yarn CLI does. Killing a finished application succeeds at once.
 func (c *RMClient) KillApplication(ctx context.Context, id ApplicationID, diagnostics string) error {
-	req := &yarnpb.KillApplicationRequestProto{ApplicationId: appIDToProto(id)}
+	req := &yarnpb.KillApplicationRequestProto{ApplicationId: AppIDToProto(id)}
 	if diagnostics != "" {
 		req.Diagnostics = proto.String(diagnostics)
 	}

@@ -43,7 +43,7 @@ var app7 = ApplicationID{ClusterTimestamp: 1795317067845, ID: 7}
 
 func report(id ApplicationID, s AppState) *yarnpb.GetApplicationReportResponseProto {
 	return &yarnpb.GetApplicationReportResponseProto{ApplicationReport: &yarnpb.ApplicationReportProto{
-		ApplicationId: appIDToProto(id), YarnApplicationState: yarnpb.YarnApplicationStateProto(s).Enum(),
+		ApplicationId: AppIDToProto(id), YarnApplicationState: yarnpb.YarnApplicationStateProto(s).Enum(),
 		FinalApplicationStatus: yarnpb.FinalApplicationStatusProto_APP_UNDEFINED.Enum(), User: proto.String("alice"),
 		Diagnostics: proto.String("N/A")}}
 }
@@ -56,7 +56,7 @@ func notFound(id ApplicationID) error {
 func TestGetNewApplicationAndSubmit(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	rm.GetNewApplicationF = func(context.Context, *yarnpb.GetNewApplicationRequestProto) (*yarnpb.GetNewApplicationResponseProto, error) {
-		return &yarnpb.GetNewApplicationResponseProto{ApplicationId: appIDToProto(app7), MaximumCapability: resourceToProto(Resource{MemoryMB: 8192, VCores: 4})}, nil
+		return &yarnpb.GetNewApplicationResponseProto{ApplicationId: AppIDToProto(app7), MaximumCapability: ResourceToProto(Resource{MemoryMB: 8192, VCores: 4})}, nil
 	}
 	var submitted atomic.Int32
 	var polls atomic.Int32
@@ -152,8 +152,8 @@ func TestQueriesRoundTrip(t *testing.T) {
 	}
 	rm.GetClusterNodesF = func(_ context.Context, req *yarnpb.GetClusterNodesRequestProto) (*yarnpb.GetClusterNodesResponseProto, error) {
 		require.Equal(t, []yarnpb.NodeStateProto{yarnpb.NodeStateProto_NS_RUNNING}, req.GetNodeStates())
-		return &yarnpb.GetClusterNodesResponseProto{NodeReports: []*yarnpb.NodeReportProto{{NodeId: nodeIDToProto(NodeID{"localhost", 8041}),
-			RackName: proto.String(DefaultRack), Capability: resourceToProto(Resource{MemoryMB: 8192, VCores: 8}), NodeState: yarnpb.NodeStateProto_NS_RUNNING.Enum()}}}, nil
+		return &yarnpb.GetClusterNodesResponseProto{NodeReports: []*yarnpb.NodeReportProto{{NodeId: NodeIDToProto(NodeID{"localhost", 8041}),
+			RackName: proto.String(DefaultRack), Capability: ResourceToProto(Resource{MemoryMB: 8192, VCores: 8}), NodeState: yarnpb.NodeStateProto_NS_RUNNING.Enum()}}}, nil
 	}
 	rm.GetQueueInfoF = func(_ context.Context, req *yarnpb.GetQueueInfoRequestProto) (*yarnpb.GetQueueInfoResponseProto, error) {
 		require.Equal(t, "default", req.GetQueueName())

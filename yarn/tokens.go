@@ -146,7 +146,7 @@ func ParseAMRMTokenIdentifier(b []byte) (AMRMTokenIdentifier, error) {
 	if p.AppAttemptId == nil {
 		return AMRMTokenIdentifier{}, fmt.Errorf("%w: AMRMToken without an application attempt id", ErrBadTokenIdentifier)
 	}
-	return AMRMTokenIdentifier{Attempt: attemptIDFromProto(p.GetAppAttemptId()), KeyID: p.GetKeyId()}, nil
+	return AMRMTokenIdentifier{Attempt: AttemptIDFromProto(p.GetAppAttemptId()), KeyID: p.GetKeyId()}, nil
 }
 
 // ParseNMTokenIdentifier decodes an NMToken identifier, with the same
@@ -173,7 +173,7 @@ func ParseNMTokenIdentifier(b []byte) (NMTokenIdentifier, error) {
 	if p.AppAttemptId == nil || p.NodeId == nil {
 		return NMTokenIdentifier{}, fmt.Errorf("%w: NMToken without an application attempt or node id", ErrBadTokenIdentifier)
 	}
-	return NMTokenIdentifier{Attempt: attemptIDFromProto(p.GetAppAttemptId()), Node: nodeIDFromProto(p.GetNodeId()),
+	return NMTokenIdentifier{Attempt: AttemptIDFromProto(p.GetAppAttemptId()), Node: NodeIDFromProto(p.GetNodeId()),
 		Submitter: p.GetAppSubmitter(), KeyID: p.GetKeyId()}, nil
 }
 
@@ -187,8 +187,8 @@ func ParseContainerTokenIdentifier(b []byte) (ContainerTokenIdentifier, error) {
 		return ContainerTokenIdentifier{}, fmt.Errorf("%w: ContainerToken without a container id", ErrBadTokenIdentifier)
 	}
 	return ContainerTokenIdentifier{
-		Container: containerIDFromProto(p.GetContainerId()), NMAddress: p.GetNmHostAddr(), Submitter: p.GetAppSubmitter(),
-		Resource: resourceFromProto(p.GetResource()), Expiry: msTime(p.GetExpiryTimeStamp()), MasterKeyID: p.GetMasterKeyId(),
+		Container: ContainerIDFromProto(p.GetContainerId()), NMAddress: p.GetNmHostAddr(), Submitter: p.GetAppSubmitter(),
+		Resource: ResourceFromProto(p.GetResource()), Expiry: msTime(p.GetExpiryTimeStamp()), MasterKeyID: p.GetMasterKeyId(),
 		RMIdentifier: p.GetRmIdentifier(), Priority: p.GetPriority().GetPriority(), CreationTime: msTime(p.GetCreationTime()),
 		NodeLabelExpression: p.GetNodeLabelExpression(), Type: ContainerType(p.GetContainerType()),
 		ExecutionType: ExecutionType(p.GetExecutionType()), Version: p.GetVersion(),

@@ -17,14 +17,14 @@ import (
 
 func TestParseTokenIdentifiers(t *testing.T) {
 	node := NodeID{Host: "worker-1.example.com", Port: 45454}
-	nm, err := proto.Marshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att1), NodeId: nodeIDToProto(node),
+	nm, err := proto.Marshal(&yarnpb.NMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(att1), NodeId: NodeIDToProto(node),
 		AppSubmitter: proto.String("alice"), KeyId: proto.Int32(-5)})
 	require.NoError(t, err)
 	got, err := ParseNMTokenIdentifier(nm)
 	require.NoError(t, err)
 	require.Equal(t, NMTokenIdentifier{Attempt: att1, Node: node, Submitter: "alice", KeyID: -5}, got)
 
-	amrm, err := proto.Marshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att1)})
+	amrm, err := proto.Marshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(att1)})
 	require.NoError(t, err)
 	a, err := ParseAMRMTokenIdentifier(amrm)
 	require.NoError(t, err)
@@ -32,8 +32,8 @@ func TestParseTokenIdentifiers(t *testing.T) {
 
 	cid := ContainerID{Attempt: att1, ID: 3<<40 | 17}
 	ct, err := proto.Marshal(&yarnpb.ContainerTokenIdentifierProto{
-		ContainerId: containerIDToProto(cid), NmHostAddr: proto.String(node.String()), AppSubmitter: proto.String("alice"),
-		Resource:        resourceToProto(Resource{MemoryMB: 2048, VCores: 2, Extra: map[string]int64{"yarn.io/gpu": 1}}),
+		ContainerId: ContainerIDToProto(cid), NmHostAddr: proto.String(node.String()), AppSubmitter: proto.String("alice"),
+		Resource:        ResourceToProto(Resource{MemoryMB: 2048, VCores: 2, Extra: map[string]int64{"yarn.io/gpu": 1}}),
 		ExpiryTimeStamp: proto.Int64(1795317700000), MasterKeyId: proto.Int32(7), RmIdentifier: proto.Int64(1795317067845),
 		Priority: &yarnpb.PriorityProto{Priority: proto.Int32(4)}, CreationTime: proto.Int64(1795317100000),
 		NodeLabelExpression: proto.String("gpu"), ContainerType: yarnpb.ContainerTypeProto_APPLICATION_MASTER.Enum(),
@@ -52,7 +52,7 @@ func TestParseTokenIdentifiers(t *testing.T) {
 	require.Equal(t, "container_e03_1795317067845_0002_01_000017", c.Container.String())
 
 	// Defaults of a minimal container token.
-	ct, err = proto.Marshal(&yarnpb.ContainerTokenIdentifierProto{ContainerId: containerIDToProto(cid)})
+	ct, err = proto.Marshal(&yarnpb.ContainerTokenIdentifierProto{ContainerId: ContainerIDToProto(cid)})
 	require.NoError(t, err)
 	c, err = ParseContainerTokenIdentifier(ct)
 	require.NoError(t, err)
@@ -147,9 +147,9 @@ func FuzzTokenIdentifiers(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	seed(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att1), KeyId: proto.Int32(3)})
-	seed(&yarnpb.NMTokenIdentifierProto{AppAttemptId: attemptIDToProto(att1), NodeId: nodeIDToProto(NodeID{Host: "h", Port: 1}), AppSubmitter: proto.String("u")})
-	seed(&yarnpb.ContainerTokenIdentifierProto{ContainerId: containerIDToProto(ContainerID{Attempt: att1, ID: 2}), Resource: resourceToProto(small)})
+	seed(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(att1), KeyId: proto.Int32(3)})
+	seed(&yarnpb.NMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(att1), NodeId: NodeIDToProto(NodeID{Host: "h", Port: 1}), AppSubmitter: proto.String("u")})
+	seed(&yarnpb.ContainerTokenIdentifierProto{ContainerId: ContainerIDToProto(ContainerID{Attempt: att1, ID: 2}), Resource: ResourceToProto(small)})
 	legacy := binary.BigEndian.AppendUint64(nil, 1)
 	legacy = binary.BigEndian.AppendUint64(legacy, 2)
 	f.Add(binary.BigEndian.AppendUint32(legacy, 3))
