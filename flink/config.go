@@ -23,8 +23,7 @@ import (
 // A Config is not safe for concurrent use.
 type Config struct {
 	standard bool
-	keys     []string
-	vals     map[string]entry
+	m        ordered[entry]
 }
 
 type entry struct {
@@ -37,7 +36,7 @@ type entry struct {
 // NewConfig returns an empty configuration in the standard (config.yaml)
 // format if standard is set, else in the legacy (flink-conf.yaml) one.
 func NewConfig(standard bool) *Config {
-	return &Config{standard: standard, vals: map[string]entry{}}
+	return &Config{standard: standard, m: newOrdered[entry]()}
 }
 
 // ParseConfig reads a configuration file's content.
@@ -132,50 +131,30 @@ func (c *Config) Standard() bool { return c.standard }
 
 // Get returns key's value; lists are their flow YAML text.
 func (c *Config) Get(key string) (string, bool) {
-	e, ok := c.vals[key]
+	e, ok := c.m.get(key)
 	return e.value, ok
 }
 
 // Has reports whether key is set.
 func (c *Config) Has(key string) bool {
-	_, ok := c.vals[key]
+	_, ok := c.m.get(key)
 	return ok
 }
 
 // Set sets key to the string value; a new key goes last.
 func (c *Config) Set(key, value string) { c.set(key, entry{value: value}) }
 
-func (c *Config) set(key string, e entry) {
-	if _, ok := c.vals[key]; !ok {
-		c.keys = append(c.keys, key)
-	}
-	c.vals[key] = e
-}
+func (c *Config) set(key string, e entry) { c.m.set(key, e) }
 
 // Remove deletes key.
-func (c *Config) Remove(key string) {
-	if _, ok := c.vals[key]; !ok {
-		return
-	}
-	delete(c.vals, key)
-	for i, k := range c.keys {
-		if k == key {
-			c.keys = append(c.keys[:i], c.keys[i+1:]...)
-			break
-		}
-	}
-}
+func (c *Config) Remove(key string) { c.m.remove(key) }
 
 // Keys returns the keys in order.
-func (c *Config) Keys() []string { return append([]string(nil), c.keys...) }
+func (c *Config) Keys() []string { return append([]string(nil), c.m.keys...) }
 
 // Clone returns a copy of c.
 func (c *Config) Clone() *Config {
-	d := &Config{standard: c.standard, keys: append([]string(nil), c.keys...), vals: make(map[string]entry, len(c.vals))}
-	for k, v := range c.vals {
-		d.vals[k] = v
-	}
-	return d
+	return &Config{standard: c.standard, m: c.m.clone()}
 }
 
 // checkLegacy reports why key=value cannot be written to a
@@ -204,8 +183,8 @@ func (c *Config) Marshal(header string) ([]byte, error) {
 		}
 	}
 	if !c.standard {
-		for _, k := range c.keys {
-			v := c.vals[k].value
+		for _, k := range c.m.keys {
+			v := c.m.vals[k].value
 			if err := checkLegacy(k, v); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -214,8 +193,8 @@ func (c *Config) Marshal(header string) ([]byte, error) {
 		return b.Bytes(), nil
 	}
 	m := &yaml.Node{Kind: yaml.MappingNode}
-	for _, k := range c.keys {
-		e := c.vals[k]
+	for _, k := range c.m.keys {
+		e := c.m.vals[k]
 		v := e.node
 		if v == nil {
 			v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: e.value, Style: yaml.DoubleQuotedStyle}

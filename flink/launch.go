@@ -533,13 +533,10 @@ func dirExists(p string) bool {
 }
 
 // environ is an ordered environment.
-type environ struct {
-	keys []string
-	vals map[string]string
-}
+type environ struct{ ordered[string] }
 
 func newEnviron(list []string) *environ {
-	e := &environ{vals: map[string]string{}}
+	e := &environ{newOrdered[string]()}
 	for _, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
 		if ok && k != "" {
@@ -551,25 +548,7 @@ func newEnviron(list []string) *environ {
 
 func (e *environ) get(k string) string { return e.vals[k] }
 
-func (e *environ) set(k, v string) {
-	if _, ok := e.vals[k]; !ok {
-		e.keys = append(e.keys, k)
-	}
-	e.vals[k] = v
-}
-
-func (e *environ) unset(k string) {
-	if _, ok := e.vals[k]; !ok {
-		return
-	}
-	delete(e.vals, k)
-	for i, x := range e.keys {
-		if x == k {
-			e.keys = append(e.keys[:i], e.keys[i+1:]...)
-			break
-		}
-	}
-}
+func (e *environ) unset(k string) { e.remove(k) }
 
 func (e *environ) list() []string {
 	out := make([]string, 0, len(e.keys))

@@ -31,6 +31,10 @@ type environment struct {
 	krbOnce           sync.Once
 	krb               *krb.Client // the Kerberos login, destroyed by teardown
 	krbErr            error
+
+	confOnce sync.Once // the configuration is read once per command
+	conf     *conf.Configuration
+	confErr  error
 }
 
 func (e *environment) setup(c *cli.Context) error {
@@ -52,12 +56,17 @@ func (e *environment) setup(c *cli.Context) error {
 	return nil
 }
 
-// hadoopConf loads core-site.xml, hdfs-site.xml and yarn-site.xml.
+// hadoopConf loads core-site.xml, hdfs-site.xml and yarn-site.xml, once
+// per command (the RM client, the stager and the token request share it).
 func (e *environment) hadoopConf() (*conf.Configuration, error) {
-	if len(e.confDirs) == 0 {
-		return nil, usageError{errors.New("no Hadoop configuration: set HADOOP_CONF_DIR (or pass --conf-dir) to the directory holding yarn-site.xml")}
-	}
-	return conf.LoadDirs(e.confDirs, conf.Options{Env: e.lookup})
+	e.confOnce.Do(func() {
+		if len(e.confDirs) == 0 {
+			e.confErr = usageError{errors.New("no Hadoop configuration: set HADOOP_CONF_DIR (or pass --conf-dir) to the directory holding yarn-site.xml")}
+			return
+		}
+		e.conf, e.confErr = conf.LoadDirs(e.confDirs, conf.Options{Env: e.lookup})
+	})
+	return e.conf, e.confErr
 }
 
 // userName is the SIMPLE-auth user: $HADOOP_USER_NAME, else the OS user,
