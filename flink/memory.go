@@ -451,14 +451,12 @@ func TaskManagerMemoryFromConfig(c *Config, v Version) (TaskManagerMemory, error
 
 func taskManagerMemory(c *Config, v Version) (TaskManagerMemory, error) {
 	var m TaskManagerMemory
-	if v.legacyMemoryOptions() && !tmFlink.set(c) {
+	if v.legacyMemoryOptions() {
 		// MemoryBackwardsCompatibilityUtils: taskmanager.heap.size (or
 		// .mb) stands for the Total Flink Memory.
-		if legacy, ok, err := legacyHeap(c, tmLegacyHeap, tmLegacyHeapMB); err != nil {
+		var err error
+		if c, err = mapLegacyHeap(c, tmFlink, tmLegacyHeap, tmLegacyHeapMB); err != nil {
 			return m, err
-		} else if ok {
-			c = c.Clone()
-			c.Set(tmFlink.key, legacy.arg())
 		}
 	}
 	var err error
@@ -502,6 +500,22 @@ func taskManagerMemory(c *Config, v Version) (TaskManagerMemory, error) {
 	}
 	m.ExternalResources, err = externalResourceAmounts(c)
 	return m, err
+}
+
+// mapLegacyHeap returns c with target set from a 1.x legacy heap option
+// (heap, else heapMB) when target is unset and a legacy option is; c
+// itself is never changed.
+func mapLegacyHeap(c *Config, target, heap, heapMB option) (*Config, error) {
+	if target.set(c) {
+		return c, nil
+	}
+	legacy, ok, err := legacyHeap(c, heap, heapMB)
+	if err != nil || !ok {
+		return c, err
+	}
+	c = c.Clone()
+	c.Set(target.key, legacy.arg())
+	return c, nil
 }
 
 func legacyHeap(c *Config, heap, heapMB option) (MemorySize, bool, error) {
@@ -735,12 +749,9 @@ func JobManagerMemoryFromConfig(c *Config, v Version) (JobManagerMemory, error) 
 func jobManagerMemory(c *Config, v Version) (JobManagerMemory, error) {
 	var m JobManagerMemory
 	var err error
-	if v.legacyMemoryOptions() && !jmHeap.set(c) {
-		if legacy, ok, err := legacyHeap(c, jmLegacyHeap, jmLegacyHeapMB); err != nil {
+	if v.legacyMemoryOptions() {
+		if c, err = mapLegacyHeap(c, jmHeap, jmLegacyHeap, jmLegacyHeapMB); err != nil {
 			return m, err
-		} else if ok {
-			c = c.Clone()
-			c.Set(jmHeap.key, legacy.arg())
 		}
 	}
 	if m.DirectLimit, err = jmDirectLimit.boolean(c); err != nil {
