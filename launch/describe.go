@@ -141,10 +141,7 @@ func Describe(sub *Submission, st *hdfs.Stager, tokens []string) Description {
 
 // plannedFiles lists the resources one source becomes, as Stage names them.
 func plannedFiles(s hdfs.Source) map[string]PlannedRes {
-	name := s.Name
-	if name == "" {
-		name = filepath.Base(s.Path)
-	}
+	name := resourceName(s)
 	out := map[string]PlannedRes{}
 	fi, err := os.Stat(s.Path)
 	if err != nil {

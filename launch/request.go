@@ -180,16 +180,12 @@ func Prepare(r Request) (*Submission, error) {
 			}
 		}
 		for _, group := range [][]hdfs.Source{plan.JobManagerFiles, plan.TaskManagerFiles, plan.SharedFiles} {
-			for _, s := range group {
-				n := s.Name
-				if n == "" {
-					n = filepath.Base(s.Path)
-				}
+			for _, s := range group { // the payload's own files may share a directory (lib/ on both sides)
+				n := resourceName(s)
 				top, _, _ := strings.Cut(n, "/")
-				if other, ok := names[top]; ok && !strings.HasPrefix(other, "payload") {
+				if other, ok := names[top]; ok {
 					p.add(Input, nil, "the %s payload ships %q, but %s has that name: rename the -t file", r.Payload.Name(), n, other)
 				}
-				names[top] = "payload " + n
 			}
 		}
 	}
@@ -325,6 +321,15 @@ func countFiles(dir string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// resourceName is the name a source is staged under (hdfs.Source.Name's
+// default).
+func resourceName(s hdfs.Source) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return filepath.Base(s.Path)
 }
 
 // splitJoined undoes errors.Join, one error per line of the report.

@@ -30,9 +30,19 @@ type SubmitOptions struct {
 	Logger  zerolog.Logger
 }
 
+// Event is the submitted event of s, the first of its lifecycle.
+func (s *Submitted) Event() Event {
+	up := s.Uploaded
+	return Event{Event: EventSubmitted, Time: time.Now().UTC(), AppID: s.ID.String(), Name: s.Name, Queue: s.Queue,
+		StagingDir: s.StagingDir, Uploaded: &up}
+}
+
 // Submitted is a submitted application.
 type Submitted struct {
 	ID yarn.ApplicationID
+	// Name and Queue are the application's (Queue "default" when the
+	// submission named none).
+	Name, Queue string
 	// StagingDir is the application's staging directory (its URL).
 	StagingDir string
 	// Files are every staged file.
@@ -82,10 +92,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	side := func(f hdfs.StagedFile) int {
 		for gi, g := range groups {
 			for _, s := range g {
-				n := s.Name
-				if n == "" {
-					n = filepath.Base(s.Path)
-				}
+				n := resourceName(s)
 				if f.Name == n || strings.HasPrefix(f.Name, n+"/") {
 					return gi
 				}
@@ -147,5 +154,9 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 		return nil, fmt.Errorf("submit %s: %w", id, err)
 	}
 	submitted = true
-	return &Submitted{ID: id, StagingDir: o.Stager.URL(o.Stager.StagingDir(id.String())), Files: append(staged, more...), Uploaded: uploaded}, nil
+	queue := app.Queue
+	if queue == "" {
+		queue = "default"
+	}
+	return &Submitted{ID: id, Name: app.Name, Queue: queue, StagingDir: o.Stager.URL(o.Stager.StagingDir(id.String())), Files: append(staged, more...), Uploaded: uploaded}, nil
 }

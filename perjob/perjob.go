@@ -56,14 +56,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			o.Emit(e)
 		}
 	}
-	up := s.Uploaded
-	q := sub.App.Queue
-	if q == "" {
-		q = "default"
-	}
 	if o.Emit != nil {
-		o.Emit(launch.Event{Event: launch.EventSubmitted, Time: time.Now().UTC(), AppID: s.ID.String(), Name: sub.App.Name, Queue: q,
-			StagingDir: s.StagingDir, Uploaded: &up})
+		o.Emit(s.Event())
 	}
 	wctx, cancel := ctx, context.CancelFunc(func() {})
 	if o.Timeout > 0 {

@@ -76,9 +76,7 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 			o.Emit(e)
 		}
 	}
-	up := s.Uploaded
-	emit(launch.Event{Event: launch.EventSubmitted, Time: time.Now().UTC(), AppID: s.ID.String(), Name: sub.App.Name,
-		Queue: queueName(sub.App.Queue), StagingDir: s.StagingDir, Uploaded: &up})
+	emit(s.Event())
 	if o.PropertiesFile != "" {
 		if err := WriteProperties(o.PropertiesFile, Properties{AppID: s.ID}); err != nil {
 			return nil, err
@@ -101,13 +99,6 @@ func cleanupAfterAbort(c Clients, id yarn.ApplicationID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _ = launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "start interrupted", Grace: 5 * time.Second})
-}
-
-func queueName(q string) string {
-	if q == "" {
-		return "default"
-	}
-	return q
 }
 
 func hasTag(tags []string, t string) bool {
