@@ -45,13 +45,35 @@ func outputFormat(c *cli.Context) (string, error) {
 
 func appIDArg(c *cli.Context) (yarn.ApplicationID, error) {
 	if c.NArg() != 1 {
-		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want exactly one APP_ID, e.g. application_1795317067845_0002", c.Command.FullName())}
+		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want exactly one APP_ID, e.g. application_1795317067845_0002%s", commandPath(c), flagsAfterArgs(c))}
 	}
 	id, err := yarn.ParseApplicationID(c.Args().First())
 	if err != nil {
 		return id, usageError{err}
 	}
 	return id, nil
+}
+
+// flagsAfterArgs explains a surplus argument that is a flag: urfave/cli
+// stops reading flags at the first argument.
+func flagsAfterArgs(c *cli.Context) string {
+	for _, a := range c.Args().Tail() {
+		if strings.HasPrefix(a, "-") {
+			return fmt.Sprintf(" (%q came after it: flags go before APP_ID, e.g. spindle %s -o json APP_ID)", a, commandPath(c))
+		}
+	}
+	return ""
+}
+
+// commandPath is the command as typed after "spindle", e.g. "session attach".
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, x := range c.Lineage() {
+		if x.Command != nil && x.Command.Name != "" && x.Command.Name != c.App.Name {
+			names = append([]string{x.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // appJSON is the machine-readable form of a report: snake_case keys,

@@ -194,3 +194,15 @@ func syncRead(b *bytes.Buffer) []byte {
 	defer syncMu.Unlock()
 	return bytes.Clone(b.Bytes())
 }
+
+// A flag after the APP_ID is an argument to urfave/cli; the error says so
+// and shows the order that works.
+func TestFlagsAfterAppID(t *testing.T) {
+	env := map[string]string{"HADOOP_CONF_DIR": t.TempDir(), "HOME": t.TempDir()}
+	code, _, errOut := runCLI(t, env, "session", "attach", appID, "-o", "json")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, `session attach: want at most one APP_ID ("-o" came after it: flags go before APP_ID, e.g. spindle session attach -o json APP_ID)`)
+	code, _, errOut = runCLI(t, env, "app", "status", appID, "--output", "json")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, `app status: want exactly one APP_ID, e.g. application_1795317067845_0002 ("--output" came after it: flags go before APP_ID, e.g. spindle app status -o json APP_ID)`)
+}

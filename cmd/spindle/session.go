@@ -62,7 +62,7 @@ func (e *environment) sessionClients() (session.Clients, func(), error) {
 func (e *environment) sessionID(c *cli.Context) (yarn.ApplicationID, error) {
 	s := c.String("id")
 	if c.NArg() > 1 || (c.NArg() == 1 && s != "") {
-		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want at most one APP_ID", c.Command.FullName())}
+		return yarn.ApplicationID{}, usageError{fmt.Errorf("%s: want at most one APP_ID%s", commandPath(c), flagsAfterArgs(c))}
 	}
 	if c.NArg() == 1 {
 		s = c.Args().First()
