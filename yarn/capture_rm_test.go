@@ -102,3 +102,29 @@ func TestSubmitMatchesDistributedShell(t *testing.T) {
 	require.Equal(t, spec.AM.Environment, back.Environment)
 	require.Equal(t, spec.AM.LocalResources, back.LocalResources)
 }
+
+// The real RM's getQueueInfo answer in client-rm.txt reads as the queue
+// "default", RUNNING: the state string launch's stopped-queue check
+// compares with (QueueStateProto Q_RUNNING/Q_STOPPED without "Q_").
+func TestQueueInfoFromCapture(t *testing.T) {
+	dir, err := capture.Dir()
+	require.NoError(t, err)
+	tr, err := capture.Load(filepath.Join(dir, "distshell-run", "client-rm.txt"))
+	require.NoError(t, err)
+	conv, err := capture.Decode(tr, nil)
+	require.NoError(t, err)
+	for _, c := range conv.Calls() {
+		if c.Method() != "getQueueInfo" {
+			continue
+		}
+		var resp yarnpb.GetQueueInfoResponseProto
+		require.NoError(t, proto.Unmarshal(c.Reply.Resp.Body, &resp))
+		q := queueInfoFromProto(resp.GetQueueInfo())
+		require.Equal(t, "default", q.Name)
+		require.Equal(t, "RUNNING", q.State)
+		stopped := queueInfoFromProto(&yarnpb.QueueInfoProto{State: yarnpb.QueueStateProto_Q_STOPPED.Enum()})
+		require.Equal(t, "STOPPED", stopped.State)
+		return
+	}
+	t.Fatal("client-rm.txt has no getQueueInfo call")
+}
