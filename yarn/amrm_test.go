@@ -848,6 +848,13 @@ func TestAllocateConnectionLostMidCall(t *testing.T) {
 	var ce *ipc.ConnError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, map[string]int32{"p0/a0/*": 1}, rm.outstanding(), "the RM did process it")
+	// The cut happens inside the handler; let it finish (cache its
+	// response) before the repeat, as the real RM has when a reply is lost.
+	require.Eventually(t, func() bool {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		return rm.lastID == 1 && rm.lastResp != nil
+	}, 5*time.Second, time.Millisecond)
 
 	require.True(t, c.RemoveRequest(req))
 	// The repeat may race the client noticing the dead connection.
