@@ -22,6 +22,8 @@ import (
 //	GET  /v1/status      Status as JSON
 //	GET  /v1/jobmanager  JobManagerInfo as JSON (DiscoveryPath)
 //	POST /v1/stop        graceful stop; needs "Authorization: Bearer <stop secret>"
+//	GET  /v1/credentials the TaskManagers' current credentials (CredentialsPath);
+//	                     needs "Authorization: Bearer <credentials secret>"
 //	GET  /metrics        Prometheus metrics
 //
 // StopPath is the stop endpoint.
@@ -36,6 +38,7 @@ func (r *Runner) handler() http.Handler {
 	mux.HandleFunc("GET "+StatusPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) })
 	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
 	mux.HandleFunc("POST "+StopPath, r.serveStop)
+	mux.HandleFunc("GET "+CredentialsPath, r.serveCredentials)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.m.reg, promhttp.HandlerOpts{}))
 	return mux
 }

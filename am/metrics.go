@@ -24,6 +24,9 @@ type metrics struct {
 	jmRestart prometheus.Counter
 	heartbeat prometheus.Histogram
 	hbErrors  prometheus.Counter
+
+	tokenRefreshes *prometheus.CounterVec
+	tokenNext      prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -50,9 +53,12 @@ func newMetrics() *metrics {
 		heartbeat: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "heartbeat_latency_seconds",
 			Help: "Latency of the allocate heartbeat to the ResourceManager.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		hbErrors: c("heartbeat_errors_total", "Allocate heartbeats that failed."),
+		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "token_refreshes_total",
+			Help: "Attempts to obtain fresh delegation tokens with the shipped keytab, by result (ok, error)."}, []string{"result"}),
+		tokenNext: g("token_next_refresh_timestamp_seconds", "When the AM obtains fresh delegation tokens next (Unix time); 0 without a shipped keytab."),
 	}
 	m.reg.MustRegister(m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
-		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors,
+		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

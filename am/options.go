@@ -33,6 +33,13 @@ type Options struct {
 	// ParseCredentials): the AMRMToken for the RM, the rest forwarded to
 	// the TaskManagers.
 	Credentials *yarn.Credentials
+	// Tokens, when set, obtains fresh delegation tokens before the
+	// current ones expire (a shipped keytab, Spec.Kerberos); nil forwards
+	// Credentials as they are. See tokens.go.
+	Tokens TokenSource
+	// TokenFile is the container's token file; with Tokens, the AM
+	// rewrites it with each refresh, for the JobManager. "" leaves it.
+	TokenFile string
 	// AMRM configures the RM client (AMRMOptionsFromConf); its Token and
 	// Logger are set by New.
 	AMRM yarn.AMRMOptions

@@ -28,19 +28,18 @@ import (
 // context is a shutdown: the JobManager stops, the TaskManagers keep
 // running and the application stays registered for the next attempt.
 type Runner struct {
-	opts   Options
-	spec   Spec
-	att    yarn.AttemptID
-	lg     zerolog.Logger
-	amrm   *yarn.AMRMClient
-	nm     *yarn.NMClient
-	tmTr   *Tracker
-	jmTr   *Tracker
-	m      *metrics
-	tmReq  yarn.ContainerRequest
-	tmRes  map[string]yarn.LocalResource
-	tmCred *yarn.Credentials
-	tmCmd  string
+	opts  Options
+	spec  Spec
+	att   yarn.AttemptID
+	lg    zerolog.Logger
+	amrm  *yarn.AMRMClient
+	nm    *yarn.NMClient
+	tmTr  *Tracker
+	jmTr  *Tracker
+	m     *metrics
+	tmReq yarn.ContainerRequest
+	tmRes map[string]yarn.LocalResource
+	tmCmd string
 
 	stopc    chan string // graceful stop requests, with diagnostics
 	launched chan launchResult
@@ -68,6 +67,15 @@ type Runner struct {
 	lastHB       time.Time
 	lastHBErr    string
 	adopted      int
+	// creds are the AM's credentials, tmCred what TaskManagers get
+	// (without the AMRMToken); credGen counts token refreshes, and
+	// credChanged is closed and replaced at each.
+	creds       *yarn.Credentials
+	tmCred      *yarn.Credentials
+	credGen     uint64
+	credChanged chan struct{}
+	// httpStop is closed when Run ends, to release long polls.
+	httpStop chan struct{}
 }
 
 // Phase is where a Runner is in its life.
@@ -142,7 +150,7 @@ func New(opts Options) (*Runner, error) {
 	tm := spec.TaskManagers
 	r := &Runner{opts: opts, spec: spec, att: opts.Container.Attempt, lg: lg, amrm: amrm, nm: nm,
 		tmTr: NewTracker("TaskManager", spec.Restart, opts.Rand), jmTr: NewTracker("JobManager", spec.Restart, opts.Rand),
-		m: newMetrics(), tmCred: forwardable(opts.Credentials),
+		m: newMetrics(), creds: opts.Credentials, tmCred: forwardable(opts.Credentials), credChanged: make(chan struct{}), httpStop: make(chan struct{}),
 		stopc: make(chan string, 1), launched: make(chan launchResult), done: make(chan struct{}),
 		phase: PhaseStarting, tms: map[yarn.ContainerID]*taskManager{}}
 	r.tmReq = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: tm.MemoryMB, VCores: max(tm.VCores, 1)}, Priority: tm.Priority,
@@ -235,6 +243,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	})
 	defer func() {
+		close(r.httpStop)
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer scancel()
 		if err := srv.Shutdown(sctx); err != nil {
@@ -247,6 +256,13 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	launchCtx, cancelLaunches := context.WithCancel(ctx)
 	defer cancelLaunches()
+
+	if r.opts.Tokens != nil {
+		tctx, cancelTokens := context.WithCancel(ctx)
+		var tokenWG sync.WaitGroup
+		tokenWG.Go(func() { r.refreshTokens(tctx) })
+		defer func() { cancelTokens(); tokenWG.Wait() }()
+	}
 
 	// The JobManager's ports are chosen before registering: the AM
 	// registers with the JobManager's REST port as its RPC port, so the
@@ -672,7 +688,7 @@ func (r *Runner) adopt(cs []yarn.Container, now time.Time) {
 // r.launched.
 func (r *Runner) launch(ctx context.Context, cs []yarn.Container) {
 	r.mu.Lock()
-	jmAddr, jmREST, tracking := r.jm.Address(), r.jm.RESTAddress(), r.trackingURL
+	jmAddr, jmREST, tracking, creds := r.jm.Address(), r.jm.RESTAddress(), r.trackingURL, r.tmCred
 	r.mu.Unlock()
 	byNode := map[yarn.NodeID][]yarn.StartRequest{}
 	for _, c := range cs {
@@ -688,7 +704,7 @@ func (r *Runner) launch(ctx context.Context, cs []yarn.Container) {
 		env[EnvJMRESTAddress] = jmREST
 		env[EnvResourceID] = c.ID.String()
 		byNode[c.Node] = append(byNode[c.Node], yarn.StartRequest{Container: c, Launch: yarn.ContainerLaunchContext{
-			Commands: []string{r.tmCmd}, Environment: env, LocalResources: r.tmRes, Tokens: r.tmCred}})
+			Commands: []string{r.tmCmd}, Environment: env, LocalResources: r.tmRes, Tokens: creds}})
 	}
 	for node, reqs := range byNode {
 		r.launchWG.Go(func() {

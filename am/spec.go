@@ -23,6 +23,14 @@ const (
 	// read the staging directory (the submitting user) can stop the
 	// application; the AM compares in constant time.
 	StopSecretFile = "stop-secret"
+	// KeytabFile is the user's keytab, shipped (0600, APPLICATION
+	// visibility, never cached) when the submitter asks the AM to keep
+	// the application's delegation tokens fresh (Spec.Kerberos).
+	KeytabFile = "krb5.keytab"
+	// Krb5ConfFile is the submitter's krb5.conf, shipped with the keytab
+	// when the submitter named one ($KRB5_CONFIG); without it the AM reads
+	// the node's /etc/krb5.conf.
+	Krb5ConfFile = "krb5.conf"
 )
 
 // Environment the AM gives the JobManager and the TaskManagers. The
@@ -73,6 +81,22 @@ type Spec struct {
 	// Staging locates the staging directory the AM removes when the
 	// application ends. Empty FS means there is none to remove.
 	Staging StagingSpec `json:"staging"`
+	// Kerberos, when set, makes the AM log in from a shipped keytab and
+	// replace the application's delegation tokens before they expire
+	// (see TokenSource); nil forwards the submitter's tokens as they are.
+	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
+}
+
+// KerberosSpec is the AM's own Kerberos login, from files the submitter
+// shipped into the AM container's working directory.
+type KerberosSpec struct {
+	// Principal is the user's principal, e.g. alice@EXAMPLE.COM.
+	Principal string `json:"principal"`
+	// Keytab is the keytab's resource name (KeytabFile).
+	Keytab string `json:"keytab"`
+	// Krb5Conf is the krb5.conf's resource name (Krb5ConfFile); "" means
+	// the node's.
+	Krb5Conf string `json:"krb5_conf,omitempty"`
 }
 
 // ProcessSpec is the JobManager: a child process of the AM, in the AM
@@ -226,6 +250,9 @@ func (s Spec) Validate() error {
 		if _, err := f.Resource(); err != nil {
 			errs = append(errs, fmt.Errorf("taskmanagers.files[%q]: %w", name, err))
 		}
+	}
+	if k := s.Kerberos; k != nil && (k.Principal == "" || k.Keytab == "") {
+		errs = append(errs, errors.New("kerberos needs principal and keytab"))
 	}
 	if s.Staging.FS != "" && s.Staging.Home == "" {
 		errs = append(errs, errors.New("staging.home is required with staging.fs"))

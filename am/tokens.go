@@ -1,0 +1,398 @@
+package am
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// Delegation tokens in a long session.
+//
+// A secure cluster's delegation tokens die: the NameNode forgets a token
+// not renewed within its renew interval (1 day by default) and refuses any
+// token past its maximum lifetime (7 days), and YARN renews an
+// application's tokens only up to that maximum. A session meant to outlive
+// them ships the user's keytab (Spec.Kerberos); the AM logs in with it and
+// obtains fresh tokens at 75% of the tokens' life (Spark's
+// spark.security.credentials.renewalRatio), then hands them on:
+//
+//   - TaskManagers started afterwards get them in their launch context, so
+//     their NodeManagers localize and their processes start with them;
+//   - the JobManager, which runs in the AM's container, finds them in the
+//     container's token file ($HADOOP_TOKEN_FILE_LOCATION), which the AM
+//     rewrites in place (write and rename);
+//   - running TaskManagers fetch them from the AM (CredentialsPath, a long
+//     poll, so they have them as soon as the AM does) and rewrite their own
+//     token file the same way (FollowCredentials, run by the in-container
+//     launchers of the payloads). A process that reads the token file once
+//     (a JVM's UserGroupInformation) needs its own way to take them in;
+//     Flink's is its delegation token receiver.
+//
+// Fetching needs the credentials secret: random bytes the submitter put in
+// the application's credentials (CredentialsSecretAlias), which every
+// container of the application has in its token file and nothing else
+// does. The AM endpoint is plain HTTP, as YARN's web proxy expects: the
+// tokens cross the cluster network as they do in an insecure NodeManager
+// launch; a cluster that encrypts RPC (hadoop.rpc.protection=privacy)
+// should keep its AM hosts on a trusted network or wait for TLS here.
+
+// CredentialsPath is the AM endpoint that serves the TaskManagers' current
+// credentials (Hadoop's token storage format). GET with
+// "Authorization: Bearer <credentials secret>"; ?after=<generation> waits
+// (up to ?wait, default 50 s, at most 5 minutes) until the AM has newer
+// credentials than that generation, else answers 304.
+const CredentialsPath = "/v1/credentials"
+
+// CredentialsSecretAlias is the secret key, in the application's
+// credentials, that authenticates containers fetching fresh credentials.
+const CredentialsSecretAlias = "spindle.credentials.secret"
+
+// CredentialsGenerationHeader carries the generation of the credentials
+// served; pass it back as ?after= to wait for the next.
+const CredentialsGenerationHeader = "Spindle-Credentials-Generation"
+
+// NewCredentialsSecret returns a fresh secret for CredentialsSecretAlias.
+func NewCredentialsSecret() ([]byte, error) { return NewStopSecret() }
+
+// TokenSource obtains fresh delegation tokens for the application.
+type TokenSource interface {
+	// Obtain returns new tokens, each replacing the application's token of
+	// the same alias, and the time by which they should be replaced.
+	Obtain(ctx context.Context) (*yarn.Credentials, time.Time, error)
+}
+
+// DefaultRenewalRatio is the part of a token's life after which it is
+// replaced.
+const DefaultRenewalRatio = 0.75
+
+// HDFSTokens is a TokenSource of HDFS delegation tokens obtained with a
+// Kerberos login (Options.Kerberos.Client, from the shipped keytab).
+type HDFSTokens struct {
+	// Options are the submitter's (yarn.DelegationTokenOptionsFromConf):
+	// the tokens are renewable by the RM, like the first ones.
+	Options yarn.DelegationTokenOptions
+	// Ratio is the part of a token's life after which it is replaced; 0
+	// means DefaultRenewalRatio.
+	Ratio float64
+
+	mu       sync.Mutex
+	interval time.Duration
+}
+
+// Obtain gets a token from the NameNode and schedules its replacement at
+// Ratio of the way from its issue date to its end: the NameNode's renew
+// interval later (measured once with yarn.DelegationTokenRenewInterval,
+// as nobody renews the tokens the AM obtains) or its maximum date,
+// whichever is first.
+func (h *HDFSTokens) Obtain(ctx context.Context) (*yarn.Credentials, time.Time, error) {
+	h.mu.Lock()
+	interval := h.interval
+	h.mu.Unlock()
+	if interval == 0 {
+		d, err := yarn.DelegationTokenRenewInterval(ctx, h.Options)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("measure the HDFS token renew interval: %w", err)
+		}
+		h.mu.Lock()
+		h.interval, interval = d, d
+		h.mu.Unlock()
+	}
+	creds, err := yarn.ObtainDelegationTokens(ctx, h.Options)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	ratio := h.Ratio
+	if ratio <= 0 || ratio >= 1 {
+		ratio = DefaultRenewalRatio
+	}
+	var next time.Time
+	for _, t := range creds.Tokens() {
+		issue, maxDate, err := yarn.DelegationTokenDates(t)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		end := issue.Add(interval)
+		if maxDate.After(issue) && maxDate.Before(end) {
+			end = maxDate
+		}
+		at := issue.Add(time.Duration(ratio * float64(end.Sub(issue))))
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	if next.IsZero() {
+		return nil, time.Time{}, yarn.ErrNoDelegationToken
+	}
+	return creds, next, nil
+}
+
+// refreshTokens obtains fresh tokens now and whenever the last ones
+// reach their replacement time, until ctx ends. A failure is retried
+// after 5 s, doubling up to a minute; the old tokens stay in use.
+func (r *Runner) refreshTokens(ctx context.Context) {
+	const firstRetry, maxRetry = 5 * time.Second, time.Minute
+	retry := firstRetry
+	for {
+		creds, next, err := r.opts.Tokens.Obtain(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			r.m.tokenRefreshes.WithLabelValues("error").Inc()
+			wait, retry = retry, min(2*retry, maxRetry)
+			r.lg.Warn().Err(err).Dur("retry_in", wait).Msg("could not obtain fresh delegation tokens; the current ones stay in use")
+		} else {
+			retry = firstRetry
+			gen := r.installTokens(creds)
+			r.m.tokenRefreshes.WithLabelValues("ok").Inc()
+			r.m.tokenNext.Set(float64(next.UnixMilli()) / 1e3)
+			wait = max(next.Sub(r.opts.Now()), time.Second)
+			var names []string
+			for _, t := range creds.Tokens() {
+				names = append(names, t.Kind+" "+t.Service)
+			}
+			r.lg.Info().Strs("tokens", names).Str("generation", gen).Time("next_refresh", next).Msg("delegation tokens refreshed")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// installTokens makes creds the application's current tokens: for the
+// TaskManagers started from now on, for those that fetch them, and in the
+// AM container's token file for the JobManager. It returns the new
+// generation.
+func (r *Runner) installTokens(creds *yarn.Credentials) string {
+	r.mu.Lock()
+	merged := r.creds.Clone()
+	for _, alias := range creds.Aliases() {
+		merged.AddToken(alias, creds.Token(alias))
+	}
+	r.creds, r.tmCred = merged, forwardable(merged)
+	r.credGen++
+	gen := r.generationLocked()
+	close(r.credChanged)
+	r.credChanged = make(chan struct{})
+	r.mu.Unlock()
+	if f := r.opts.TokenFile; f != "" {
+		if err := WriteTokenFile(f, merged.Marshal()); err != nil {
+			r.lg.Warn().Err(err).Msg("could not rewrite the container's token file; the JobManager keeps its old tokens")
+		}
+	}
+	return gen
+}
+
+// generationLocked names the current credentials: the attempt (a new AM
+// attempt starts counting again) and the number of refreshes.
+func (r *Runner) generationLocked() string {
+	return r.att.String() + "." + strconv.FormatUint(r.credGen, 10)
+}
+
+// serveCredentials answers a TaskManager's fetch (CredentialsPath).
+func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
+	secret := r.opts.Credentials.Secret(CredentialsSecretAlias)
+	got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok || len(secret) == 0 || subtle.ConstantTimeCompare([]byte(got), secret) != 1 {
+		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("credentials request refused: wrong or missing credentials secret")
+		http.Error(w, "forbidden: fetching credentials needs the application's credentials secret", http.StatusForbidden)
+		return
+	}
+	wait := 50 * time.Second
+	if s := req.URL.Query().Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			http.Error(w, "wait: want a duration such as 30s", http.StatusBadRequest)
+			return
+		}
+		wait = min(d, 5*time.Minute)
+	}
+	after := req.URL.Query().Get("after")
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		gen, changed, creds, fresh := r.generationLocked(), r.credChanged, r.tmCred, r.credGen > 0
+		r.mu.Unlock()
+		if fresh && gen != after {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set(CredentialsGenerationHeader, gen)
+			_, _ = w.Write(creds.Marshal())
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			w.WriteHeader(http.StatusNotModified)
+			return
+		case <-r.httpStop:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		case <-req.Context().Done():
+			return
+		}
+	}
+}
+
+// WriteTokenFile replaces a container's token file with b (Hadoop's token
+// storage format) atomically: readers see the old file or the new one,
+// never a part.
+func WriteTokenFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := f.Chmod(0o600); err == nil {
+		_, err = f.Write(b)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err == nil {
+			return nil
+		}
+	} else {
+		f.Close()
+	}
+	os.Remove(tmp)
+	return err
+}
+
+// FollowOptions configure FollowCredentials.
+type FollowOptions struct {
+	// AMURL is the AM's HTTP endpoint ($SPINDLE_AM_URL).
+	AMURL string
+	// TokenFile is the container's token file ($HADOOP_TOKEN_FILE_LOCATION).
+	TokenFile string
+	// Wait is each long poll's wait; 0 means 50 s.
+	Wait time.Duration
+	// Client makes the requests; nil means a client with a timeout just
+	// above Wait.
+	Client *http.Client
+	// Logger; the zero value logs nothing. No credential byte is logged.
+	Logger zerolog.Logger
+}
+
+// FollowCredentials keeps a container's token file current while ctx
+// lasts: it long-polls the AM's CredentialsPath and rewrites the file
+// (WriteTokenFile) with each new generation. It returns nil at once when
+// the token file holds no credentials secret (the application does not
+// refresh its tokens), else when ctx ends. Failures are logged and
+// retried (2 s, doubling up to a minute): the AM may be between attempts.
+func FollowCredentials(ctx context.Context, o FollowOptions) error {
+	b, err := os.ReadFile(o.TokenFile)
+	if err != nil {
+		return fmt.Errorf("am: container token file: %w", err)
+	}
+	creds, err := yarn.ParseCredentials(b)
+	if err != nil {
+		return fmt.Errorf("am: container token file: %w", err)
+	}
+	secret := creds.Secret(CredentialsSecretAlias)
+	if len(secret) == 0 {
+		return nil
+	}
+	if o.AMURL == "" {
+		return errors.New("am: no AM URL to fetch fresh credentials from")
+	}
+	if o.Wait <= 0 {
+		o.Wait = 50 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: o.Wait + 15*time.Second}
+	}
+	lg := o.Logger.With().Str("component", "credentials").Logger()
+	base := strings.TrimSuffix(o.AMURL, "/") + CredentialsPath
+	const firstRetry, maxRetry = 2 * time.Second, time.Minute
+	retry, gen := firstRetry, ""
+	for ctx.Err() == nil {
+		next, err := fetchCredentials(ctx, o, base, secret, gen)
+		switch {
+		case err == nil && next != "":
+			gen, retry = next, firstRetry
+			lg.Info().Str("generation", gen).Msg("fresh credentials written to the container's token file")
+			continue
+		case err == nil:
+			retry = firstRetry
+			continue // nothing new within the wait
+		case ctx.Err() != nil:
+			return nil
+		}
+		lg.Warn().Err(err).Dur("retry_in", retry).Msg("could not fetch fresh credentials from the AM")
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		retry = min(2*retry, maxRetry)
+	}
+	return nil
+}
+
+// fetchCredentials does one long poll; it returns the new generation
+// after writing the file, or "" when nothing changed.
+func fetchCredentials(ctx context.Context, o FollowOptions, base string, secret []byte, after string) (string, error) {
+	u := base + "?wait=" + o.Wait.String()
+	if after != "" {
+		u += "&after=" + after
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+string(secret))
+	resp, err := o.Client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotModified:
+		return "", nil
+	default:
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return "", fmt.Errorf("AM answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return "", err
+	}
+	if _, err := yarn.ParseCredentials(b); err != nil {
+		return "", fmt.Errorf("AM sent unreadable credentials: %w", err)
+	}
+	gen := resp.Header.Get(CredentialsGenerationHeader)
+	if gen == "" {
+		return "", errors.New("AM sent credentials without a generation")
+	}
+	if err := WriteTokenFile(o.TokenFile, b); err != nil {
+		return "", err
+	}
+	return gen, nil
+}
