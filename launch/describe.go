@@ -125,6 +125,10 @@ func Describe(sub *Submission, st *hdfs.Stager, tokens []string) Description {
 			}
 		}
 	}
+	if k, ok := amRes[am.KeytabFile]; ok && sub.Spec.Kerberos != nil {
+		k.Source = Redacted + " (--keytab)"
+		amRes[am.KeytabFile] = k
+	}
 	amRes[am.SpecFile] = PlannedRes{Source: "generated at submit", Type: "FILE", Visibility: "APPLICATION"}
 	amRes[am.StopSecretFile] = PlannedRes{Source: Redacted + " (generated at submit)", Type: "FILE", Visibility: "APPLICATION"}
 	d.AM = LaunchJSON{Commands: []string{sub.AMCommand}, Environment: redactEnv(sub.AMEnv), LocalResources: amRes}

@@ -1,13 +1,18 @@
 package launch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -82,4 +87,56 @@ func TestEndError(t *testing.T) {
 func TestRedactEnv(t *testing.T) {
 	got := redactEnv(map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": "s", "DB_PASSWORD": "p", "MY_TOKEN": "t", "PATH": "/bin"})
 	require.Equal(t, map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": Redacted, "DB_PASSWORD": Redacted, "MY_TOKEN": Redacted, "PATH": "/bin"}, got)
+}
+
+// stubPayload plans one JobManager and a TaskManager command.
+type stubPayload struct{}
+
+func (stubPayload) Name() string { return "stub" }
+
+func (stubPayload) Plan(am.PayloadRequest) (am.PayloadPlan, error) {
+	return am.PayloadPlan{JobManager: am.ProcessSpec{Command: []string{"jm"}}, TaskManagerCommand: "tm"}, nil
+}
+
+// A shipped keytab goes to the AM only, uncached (so APPLICATION
+// visibility, 0600 in the staging directory), under its fixed name; the
+// spec tells the AM to log in with it; the dry run never shows its path;
+// and a keytab without a principal, or one that cannot be read, is
+// refused without printing the path either.
+func TestPrepareShipsKeytab(t *testing.T) {
+	dir := t.TempDir()
+	bin, kt, krb5 := filepath.Join(dir, "spindle"), filepath.Join(dir, "secret-place.keytab"), filepath.Join(dir, "krb5.conf")
+	for _, f := range []string{bin, kt, krb5} {
+		require.NoError(t, os.WriteFile(f, []byte("x"), 0o600))
+	}
+	req := Request{Mode: am.ModeSession, Payload: stubPayload{}, JobManagerMemoryMB: 512, TaskManagerMemoryMB: 512, VCores: 1, Slots: 1,
+		TaskManagers: 1, Binary: bin, Keytab: kt, Principal: "alice@EXAMPLE.COM", Krb5Conf: krb5}
+	sub, err := Prepare(req)
+	require.NoError(t, err)
+	require.Equal(t, &am.KerberosSpec{Principal: "alice@EXAMPLE.COM", Keytab: am.KeytabFile, Krb5Conf: am.Krb5ConfFile}, sub.Spec.Kerberos)
+	require.Contains(t, sub.AMFiles, hdfs.Source{Path: kt, Name: am.KeytabFile, NoCache: true})
+	require.Contains(t, sub.AMFiles, hdfs.Source{Path: krb5, Name: am.Krb5ConfFile, NoCache: true})
+	for _, s := range append(sub.Shared, sub.TMFiles...) {
+		require.NotEqual(t, kt, s.Path, "the keytab never goes to the TaskManagers")
+	}
+	d := Describe(sub, nil, nil)
+	require.Equal(t, PlannedRes{Source: Redacted + " (--keytab)", Size: 1, Type: "FILE", Visibility: "APPLICATION"}, d.AM.LocalResources[am.KeytabFile])
+	require.NotContains(t, d.TaskManagers.LocalResources, am.KeytabFile)
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "secret-place")
+
+	req.Principal = ""
+	_, err = Prepare(req)
+	require.ErrorContains(t, err, "--ship-keytab needs --principal")
+	req.Principal, req.Keytab = "alice", filepath.Join(dir, "gone-secret-place.keytab")
+	_, err = Prepare(req)
+	require.ErrorContains(t, err, "--keytab: the keytab is not a readable file")
+	require.NotContains(t, err.Error(), "secret-place")
+
+	req.Keytab, req.Ship = "", []string{kt}
+	require.NoError(t, os.Rename(kt, filepath.Join(dir, am.KeytabFile)))
+	req.Ship = []string{filepath.Join(dir, am.KeytabFile)}
+	_, err = Prepare(req)
+	require.ErrorContains(t, err, `its name "krb5.keytab" is taken by the shipped keytab`)
 }

@@ -75,6 +75,11 @@ type Request struct {
 	AMArgs []string
 	// AMLogLevel is the AM's log level; "" means info.
 	AMLogLevel string
+	// Keytab and Principal, when Keytab is set, ship the user's keytab
+	// (--ship-keytab) so that the AM logs in itself and replaces the
+	// application's delegation tokens before they expire; Krb5Conf, when
+	// set, ships that krb5.conf with it (else the AM reads the node's).
+	Keytab, Principal, Krb5Conf string
 	// MinAllocation is yarn.scheduler.minimum-allocation-mb/-vcores, to
 	// check sizes after YARN's rounding; zero fields mean YARN's defaults
 	// (1024 MB, 1 vcore).
@@ -140,7 +145,8 @@ func Prepare(r Request) (*Submission, error) {
 		p.add(Input, err, "--binary %s: not a readable file: pass a Linux build of spindle", r.Binary)
 	}
 	ship := make([]hdfs.Source, 0, len(r.Ship))
-	names := map[string]string{BinaryName: "the spindle binary", HadoopConfDir: "the Hadoop configuration", am.SpecFile: "the AM spec", am.StopSecretFile: "the stop secret"}
+	names := map[string]string{BinaryName: "the spindle binary", HadoopConfDir: "the Hadoop configuration", am.SpecFile: "the AM spec", am.StopSecretFile: "the stop secret",
+		am.KeytabFile: "the shipped keytab", am.Krb5ConfFile: "the shipped krb5.conf"}
 	for _, s := range r.Ship {
 		fi, err := os.Stat(s)
 		if err != nil {
@@ -163,6 +169,21 @@ func Prepare(r Request) (*Submission, error) {
 		}
 		names[src.Name] = "-t " + s
 		ship = append(ship, src)
+	}
+	var login []hdfs.Source
+	if r.Keytab != "" {
+		// The keytab's path is never printed: it says where a key is.
+		if fi, err := os.Stat(r.Keytab); err != nil || !fi.Mode().IsRegular() {
+			p.add(Input, nil, "--keytab: the keytab is not a readable file: fix --keytab or drop --ship-keytab")
+		} else {
+			login = append(login, hdfs.Source{Path: r.Keytab, Name: am.KeytabFile, NoCache: true})
+		}
+		if r.Principal == "" {
+			p.add(Input, nil, "--ship-keytab needs --principal: the principal the AM logs in as")
+		}
+		if r.Krb5Conf != "" {
+			login = append(login, hdfs.Source{Path: r.Krb5Conf, Name: am.Krb5ConfFile, NoCache: true})
+		}
 	}
 	var conf []hdfs.Source
 	for _, f := range r.HadoopConf {
@@ -219,11 +240,17 @@ func Prepare(r Request) (*Submission, error) {
 		Spec: am.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart,
 			TaskManagers: am.TaskManagerSpec{Count: r.TaskManagers, MemoryMB: r.TaskManagerMemoryMB, VCores: r.VCores, Priority: 1,
 				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv}},
-		AMFiles:   plan.JobManagerFiles,
+		AMFiles:   append(login, plan.JobManagerFiles...),
 		TMFiles:   plan.TaskManagerFiles,
 		Shared:    append(append(append([]hdfs.Source{{Path: r.Binary, Name: BinaryName}}, conf...), ship...), plan.SharedFiles...),
 		AMCommand: strings.Join(amArgs, " ") + " 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr",
 		AMEnv:     amEnv,
+	}
+	if r.Keytab != "" {
+		sub.Spec.Kerberos = &am.KerberosSpec{Principal: r.Principal, Keytab: am.KeytabFile}
+		if r.Krb5Conf != "" {
+			sub.Spec.Kerberos.Krb5Conf = am.Krb5ConfFile
+		}
 	}
 	if err := sub.Spec.Validate(); err != nil {
 		p.add(Input, err, "the %s payload's plan is invalid: %v", r.Payload.Name(), err)

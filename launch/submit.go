@@ -147,8 +147,23 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 			return nil, err
 		}
 	}
+	tokens := o.Tokens
+	if sub.Spec.Kerberos != nil {
+		// The AM refreshes the tokens; its containers fetch them with
+		// this secret, which only the application's credentials hold.
+		if tokens == nil {
+			tokens = &yarn.Credentials{}
+		} else {
+			tokens = tokens.Clone()
+		}
+		cs, err := am.NewCredentialsSecret()
+		if err != nil {
+			return nil, err
+		}
+		tokens.AddSecret(am.CredentialsSecretAlias, cs)
+	}
 	app := sub.App
-	app.AM = yarn.ContainerLaunchContext{Commands: []string{sub.AMCommand}, Environment: sub.AMEnv, LocalResources: res, Tokens: o.Tokens}
+	app.AM = yarn.ContainerLaunchContext{Commands: []string{sub.AMCommand}, Environment: sub.AMEnv, LocalResources: res, Tokens: tokens}
 	lg.Info().Int("files", len(staged)+len(more)).Int64("uploaded", uploaded).Msg("files staged; submitting")
 	if err := o.RM.SubmitApplication(ctx, app); err != nil {
 		return nil, fmt.Errorf("submit %s: %w", id, err)

@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	krb "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
@@ -109,8 +113,33 @@ func (e *environment) runAM(c *cli.Context) error {
 	opts := am.Options{Spec: spec, Container: cid, Host: host, Credentials: creds, AMRM: amrmOpts, StopSecret: secret,
 		WorkDir: wd, LogDir: logDir, Environ: os.Environ(), Executable: exe, Logger: lg,
 		HeartbeatFast: c.Duration("heartbeat-fast"), HeartbeatIdle: c.Duration("heartbeat-idle")}
+	var login *krb.Client
+	if k := spec.Kerberos; k != nil {
+		// The submitter shipped a keytab: log in with it, to replace the
+		// application's delegation tokens before they expire and to
+		// remove the staging directory at the end.
+		if login, err = e.amLogin(wd, k); err != nil {
+			return err
+		}
+		defer login.Destroy()
+		o, err := yarn.DelegationTokenOptionsFromConf(hc, "")
+		switch {
+		case err != nil:
+			lg.Warn().Err(err).Msg("cannot refresh delegation tokens: the Hadoop configuration does not say how")
+		case o.Kerberos == nil:
+			lg.Warn().Msg("a keytab was shipped but hadoop.security.authentication is not kerberos: no tokens to refresh")
+		default:
+			o.Kerberos.Client, o.Logger = login, lg
+			opts.Tokens, opts.TokenFile = &am.HDFSTokens{Options: o}, tokFile
+			lg.Info().Str("principal", k.Principal).Msg("logging in from the shipped keytab to keep the delegation tokens fresh")
+		}
+	}
 	if st := spec.Staging; st.FS != "" {
-		stager, err := hdfs.New(c.Context, hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, Logger: lg})
+		so := hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, Logger: lg}
+		if login != nil {
+			so.KerberosClient = login
+		}
+		stager, err := hdfs.New(c.Context, so)
 		if err != nil {
 			lg.Warn().Err(err).Msg("staging filesystem unreachable; the staging directory will be left for spindle gc")
 		} else {
@@ -136,4 +165,23 @@ func (e *environment) runAM(c *cli.Context) error {
 		err = errors.New("am: ended without unregistering")
 	}
 	return err
+}
+
+// amLogin is the AM's Kerberos login from the keytab the submitter
+// shipped, with the shipped krb5.conf or else the node's.
+func (e *environment) amLogin(wd string, k *am.KerberosSpec) (*krb.Client, error) {
+	var cfg *config.Config
+	var err error
+	if k.Krb5Conf != "" {
+		if cfg, err = config.Load(filepath.Join(wd, k.Krb5Conf)); err != nil {
+			return nil, fmt.Errorf("the shipped krb5.conf: %w", err)
+		}
+	} else if cfg, err = e.krb5Conf(); err != nil {
+		return nil, err
+	}
+	kt, err := keytab.Load(filepath.Join(wd, k.Keytab))
+	if err != nil {
+		return nil, fmt.Errorf("the shipped keytab: %w", err)
+	}
+	return keytabLogin(kt, k.Principal, cfg)
 }

@@ -98,7 +98,27 @@ func (e *environment) exampleTaskManager(c *cli.Context) error {
 		defer l.close()
 		opts.Locate = l.locate
 	}
+	defer e.followCredentials(c.Context)()
 	return example.RunTaskManager(c.Context, opts)
+}
+
+// followCredentials keeps a TaskManager container's token file current
+// when its application refreshes its tokens (am.FollowCredentials), until
+// the returned stop is called.
+func (e *environment) followCredentials(ctx context.Context) (stop func()) {
+	file, _ := e.lookup("HADOOP_TOKEN_FILE_LOCATION")
+	amURL, _ := e.lookup(am.EnvAMURL)
+	if file == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := am.FollowCredentials(ctx, am.FollowOptions{AMURL: amURL, TokenFile: file, Logger: e.log}); err != nil {
+			e.log.Warn().Err(err).Msg("the container's tokens will not be refreshed")
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }
 
 // locator finds the current JobManager of an application: the RM's report

@@ -209,6 +209,7 @@ func (e *environment) superviseTaskManager(ctx context.Context, o flink.LaunchOp
 		locate, closeLocator = flinkLocator(e, app)
 		defer closeLocator()
 	}
+	defer e.followCredentials(ctx)()
 	for {
 		p, err := flink.Prepare(o)
 		if err != nil {

@@ -66,14 +66,7 @@ func (e *environment) login() (*krb.Client, error) {
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--keytab %s: %w", e.keytab, err)}
 		}
-		name, realm, ok := strings.Cut(e.principal, "@")
-		if !ok || realm == "" {
-			realm = cfg.LibDefaults.DefaultRealm
-		}
-		if name == "" || realm == "" {
-			return nil, usageError{fmt.Errorf("--principal %q: want name@REALM (krb5.conf names no default_realm)", e.principal)}
-		}
-		return krb.NewWithKeytab(name, realm, kt, cfg, settings...), nil
+		return keytabLogin(kt, e.principal, cfg)
 	}
 	if e.principal != "" {
 		return nil, usageError{errors.New("--principal needs --keytab (to use a ticket cache, kinit as that principal)")}
@@ -98,6 +91,19 @@ func (e *environment) login() (*krb.Client, error) {
 		return nil, authError{fmt.Errorf("kerberos login: %s: ticket cache %s holds no ticket-granting ticket: %v", errNoTicket, path, err)}
 	}
 	return cl, nil
+}
+
+// keytabLogin is a Kerberos client for principal (name@REALM, the realm
+// defaulting to krb5.conf's) with its keys from kt.
+func keytabLogin(kt *keytab.Keytab, principal string, cfg *config.Config) (*krb.Client, error) {
+	name, realm, ok := strings.Cut(principal, "@")
+	if !ok || realm == "" {
+		realm = cfg.LibDefaults.DefaultRealm
+	}
+	if name == "" || realm == "" {
+		return nil, usageError{fmt.Errorf("--principal %q: want name@REALM (krb5.conf names no default_realm)", principal)}
+	}
+	return krb.NewWithKeytab(name, realm, kt, cfg, krb.DisablePAFXFAST(true)), nil
 }
 
 // authError marks a failed Kerberos login found before any server was

@@ -41,7 +41,7 @@ func (examplePayload) Name() string { return "example" }
 func (examplePayload) Plan(r am.PayloadRequest) (am.PayloadPlan, error) {
 	var errs []error
 	jm := []string{"${" + am.EnvBinary + "}", "example", "jobmanager"}
-	tm := "./" + launch.BinaryName + " example taskmanager"
+	tm := "./" + launch.BinaryName + " --log-level info example taskmanager"
 	for _, p := range r.Properties {
 		switch p.Key {
 		case exampleTMTimeout, exampleHeartbeat:

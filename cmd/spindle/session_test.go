@@ -477,7 +477,7 @@ func TestDryRun(t *testing.T) {
 	tm := d["taskmanagers"].(map[string]any)
 	require.Equal(t, float64(3), tm["count"])
 	require.Equal(t, map[string]any{"memory_mb": float64(256), "vcores": float64(2)}, tm["resource"])
-	require.Equal(t, "./spindle example taskmanager --heartbeat 200ms", tm["command"])
+	require.Equal(t, "./spindle --log-level info example taskmanager --heartbeat 200ms", tm["command"])
 	require.NotContains(t, tm["local_resources"], "stop-secret", "the secret never reaches the TaskManagers")
 	require.Contains(t, tm["local_resources"], "words.txt")
 	require.Equal(t, []any{"${SPINDLE_BIN}", "example", "jobmanager"}, d["jobmanager"].(map[string]any)["command"])

@@ -44,6 +44,7 @@ func clusterFlags(mode am.Mode) []cli.Flag {
 		&cli.IntFlag{Name: "max-attempts", Usage: "AM attempts (default: the cluster's yarn.resourcemanager.am.max-attempts)"},
 		&cli.StringFlag{Name: "payload", Value: "example", Usage: "what the cluster runs: example or flink"},
 		&cli.StringFlag{Name: "flink-home", Usage: "Flink distribution for --payload flink (default $FLINK_HOME)"},
+		&cli.BoolFlag{Name: "ship-keytab", Usage: "ship --keytab (0600, to the AM only) so the AM replaces the delegation tokens before they expire: for sessions that outlive the token lifetime"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "validate and print the full submission without uploading or submitting"},
 		&cli.StringFlag{Name: "binary", Usage: "spindle binary shipped to the cluster (default: this one; must be a Linux build)"},
 		outputFlag,
@@ -125,6 +126,21 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 			}
 		}
 	}
+	if c.Bool("ship-keytab") {
+		if e.keytab == "" || e.principal == "" {
+			p.Add(launch.Input, "--ship-keytab needs --keytab and --principal: the AM logs in from that keytab (a ticket cache cannot be shipped)")
+		} else {
+			r.Keytab, r.Principal = e.keytab, e.principal
+			if v, ok := e.lookup("KRB5_CONFIG"); ok && v != "" {
+				for _, f := range strings.Split(v, ":") {
+					if _, err := os.Stat(f); err == nil {
+						r.Krb5Conf = f
+						break
+					}
+				}
+			}
+		}
+	}
 	if v, ok := e.lookup("SPINDLE_AM_ARGS"); ok && v != "" { // tests: faster heartbeats
 		r.AMArgs = strings.Fields(v)
 	}
@@ -178,6 +194,11 @@ func (e *environment) prepare(c *cli.Context, mode am.Mode, job string, args []s
 		return nil, err // no configuration at all: nothing else can be checked
 	}
 	p := &prepared{}
+	if req.Keytab != "" {
+		if sec, err := hc.Security(); err == nil && sec.Authentication != conf.AuthKerberos {
+			collect(usageError{errors.New("--ship-keytab: hadoop.security.authentication is simple, so there are no delegation tokens to replace: drop --ship-keytab")})
+		}
+	}
 	minMem, err := hc.GetInt64("yarn.scheduler.minimum-allocation-mb", 1024)
 	collect(err)
 	minV, err := hc.GetInt64("yarn.scheduler.minimum-allocation-vcores", 1)
