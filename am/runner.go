@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -385,7 +386,7 @@ func (r *Runner) terminating(ctx context.Context) bool {
 
 // processVars are the SPINDLE_* variables of the JobManager.
 func (r *Runner) processVars(tracking string) map[string]string {
-	return map[string]string{
+	v := map[string]string{
 		EnvAppID:        r.att.App.String(),
 		EnvAttemptID:    r.att.String(),
 		EnvMode:         string(r.spec.Mode),
@@ -393,6 +394,13 @@ func (r *Runner) processVars(tracking string) map[string]string {
 		EnvTaskManagers: strconv.Itoa(r.spec.TaskManagers.Count),
 		EnvBinary:       r.opts.Executable,
 	}
+	if k := r.spec.Kerberos; k != nil {
+		// A payload with its own token renewal (Flink's delegation token
+		// manager) logs in with the same keytab.
+		v[EnvKerberosPrincipal] = k.Principal
+		v[EnvKerberosKeytab] = filepath.Join(r.opts.WorkDir, k.Keytab)
+	}
+	return v
 }
 
 func (r *Runner) startJobManager() (<-chan jmExit, error) {

@@ -150,6 +150,11 @@
 //     (tryFindUserLibDirectory); its *.jar files become the user classpath
 //     relative to the working directory — flink-clients
 //     .../program/DefaultPackagedProgramRetriever.java.
+//   - Shipped keytab: the JobManager's security.kerberos.login.keytab is
+//     set to the keytab in its working directory and
+//     security.kerberos.login.principal to its principal, overriding the
+//     client's — flink-yarn .../entrypoint/YarnEntrypointUtils.java
+//     (loadConfiguration), SecurityOptions.
 //   - Session discovery: <yarn.properties-file.location or
 //     java.io.tmpdir>/.yarn-properties-<user.name> with applicationID=<id>,
 //     a java.util.Properties file — flink-yarn .../yarn/cli/FlinkYarnSessionCli.java,

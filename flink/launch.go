@@ -68,6 +68,14 @@ type LaunchOptions struct {
 	JobManagerAddress string
 	// ResourceID is the TaskManager's container id.
 	ResourceID string
+	// KerberosPrincipal and KerberosKeytab are the login of a shipped
+	// keytab ($SPINDLE_KERBEROS_PRINCIPAL, $SPINDLE_KERBEROS_KEYTAB), for a
+	// JobManager: they become security.kerberos.login.principal and
+	// .keytab, so that Flink logs in with the keytab and its delegation
+	// token manager renews the tokens its TaskManagers use, as on Flink's
+	// own YARN deployment (flink-yarn .../entrypoint/YarnEntrypointUtils.java
+	// loadConfiguration).
+	KerberosPrincipal, KerberosKeytab string
 	// LocalDirs is $LOCAL_DIRS: io.tmp.dirs unless set.
 	LocalDirs string
 	// Environ is the process environment ("K=V"); the JVM gets it with
@@ -111,7 +119,8 @@ func Prepare(o LaunchOptions) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (the submitter ships the distribution's conf/ to every container)", err)
 	}
-	cl := cluster{role: o.Role, host: o.Host, appID: o.AppID, localDirs: o.LocalDirs, resourceID: o.ResourceID}
+	cl := cluster{role: o.Role, host: o.Host, appID: o.AppID, localDirs: o.LocalDirs, resourceID: o.ResourceID,
+		principal: o.KerberosPrincipal, keytab: o.KerberosKeytab}
 	if o.Role == RoleJobManager {
 		cl.jmHost, cl.jmPort, cl.restPort = o.Host, o.RPCPort, o.RESTPort
 	} else {

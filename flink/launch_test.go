@@ -543,3 +543,24 @@ func TestRunPerJob(t *testing.T) {
 		})
 	}
 }
+
+// A shipped keytab becomes the JobManager's Flink login, replacing a
+// client-side path from the user's configuration (YarnEntrypointUtils
+// loadConfiguration); TaskManagers get no keytab: Flink's delegation token
+// manager sends them tokens.
+func TestPrepareShippedKeytab(t *testing.T) {
+	plan, err := newPayload(t, home200, "").Plan(request(am.ModeSession, "security.kerberos.login.keytab=/home/alice/alice.keytab"))
+	require.NoError(t, err)
+	jm := jobManager(t, plan)
+	jm.opts.JavaSpecVersion = func(string, []string) (int, error) { return 17, nil }
+	jm.opts.KerberosPrincipal, jm.opts.KerberosKeytab = "alice@EXAMPLE.COM", jm.work+"/krb5.keytab"
+	conf := readFile(t, prepare(t, jm).ConfFile)
+	require.Contains(t, conf, "\nsecurity.kerberos.login.keytab: \""+jm.work+"/krb5.keytab\"\n")
+	require.Contains(t, conf, "\nsecurity.kerberos.login.principal: \"alice@EXAMPLE.COM\"\n")
+	require.NotContains(t, conf, "/home/alice/alice.keytab")
+
+	tm := taskManager(t, plan, jm, "container_1700000000000_0007_01_000002")
+	tm.opts.JavaSpecVersion = jm.opts.JavaSpecVersion
+	tm.opts.KerberosPrincipal, tm.opts.KerberosKeytab = "alice@EXAMPLE.COM", tm.work+"/krb5.keytab"
+	require.NotContains(t, readFile(t, prepare(t, tm).ConfFile), "krb5.keytab")
+}

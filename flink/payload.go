@@ -389,6 +389,8 @@ const (
 	taskManagerBind    = "taskmanager.bind-host"
 	taskManagerID      = "taskmanager.resource-id"
 	useLocalTmpDirs    = "internal.io.tmpdirs.use-local-default" // BootstrapTools.USE_LOCAL_DEFAULT_TMP_DIRS
+	loginKeytab        = "security.kerberos.login.keytab"        // SecurityOptions.KERBEROS_LOGIN_KEYTAB
+	loginPrincipal     = "security.kerberos.login.principal"     // SecurityOptions.KERBEROS_LOGIN_PRINCIPAL
 )
 
 var (
@@ -411,6 +413,8 @@ type cluster struct {
 	resourceID       string
 	appID            string
 	localDirs        string
+	// principal and keytab are a shipped keytab's login (JobManager).
+	principal, keytab string
 }
 
 func placeholderCluster(r Role) cluster {
@@ -459,6 +463,12 @@ func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 			c.Set(blobServerPort, "0")
 		}
 		c.Remove(taskManagerHost) // a TaskManager's own; Flink on YARN drops it too
+		// The shipped keytab replaces the client's path (YarnEntrypointUtils
+		// loadConfiguration does the same with Flink's own shipped keytab).
+		if cl.keytab != "" && cl.principal != "" {
+			c.Set(loginKeytab, cl.keytab)
+			c.Set(loginPrincipal, cl.principal)
+		}
 	case RoleTaskManager:
 		c.Set(taskManagerHost, cl.host)
 		c.Set(taskManagerID, cl.resourceID)

@@ -67,7 +67,7 @@ var execJava = syscall.Exec
 var flinkEnvKeys = []string{"PATH", "JAVA_HOME", "JVM_ARGS", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH", "YARN_CONF_DIR", "HBASE_CONF_DIR",
 	"HADOOP_HOME", "HBASE_HOME", "HADOOP_USER_NAME", "HADOOP_TOKEN_FILE_LOCATION", "CONTAINER_ID", "NM_HOST", "LOG_DIRS", "LOCAL_DIRS", "PWD",
 	am.EnvAppID, am.EnvAttemptID, am.EnvMode, am.EnvAMURL, am.EnvJMHost, am.EnvJMRPCPort, am.EnvJMRESTPort, am.EnvJMAddress,
-	am.EnvJMRESTAddress, am.EnvTaskManagers, am.EnvResourceID, flink.EnvSpec}
+	am.EnvJMRESTAddress, am.EnvTaskManagers, am.EnvResourceID, am.EnvKerberosPrincipal, am.EnvKerberosKeytab, flink.EnvSpec}
 
 // environList is the process environment as e sees it.
 func (e *environment) environList() []string {
@@ -125,6 +125,7 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 			return err
 		}
 		o.Host = get(am.EnvJMHost)
+		o.KerberosPrincipal, o.KerberosKeytab = get(am.EnvKerberosPrincipal), get(am.EnvKerberosKeytab)
 	} else {
 		o.JobManagerAddress, o.ResourceID, o.Host = get(am.EnvJMAddress), get(am.EnvResourceID), get("NM_HOST")
 	}
