@@ -155,9 +155,9 @@ func tokenWorks(ctx context.Context, t *testing.T, tokenFile, nnAddr string) err
 }
 
 // A session that outlives its delegation tokens. The NameNode's tokens
-// die 3 s after their last renewal and 6 s after issue at the latest.
+// die 4 s after their last renewal and 8 s after issue at the latest.
 // With --ship-keytab the AM logs in from alice's keytab and replaces the
-// tokens every 2.25 s, so long after the submitter's token is dead:
+// tokens every 3 s, so long after the submitter's token is dead:
 //   - the running TaskManager's token file holds a token the NameNode
 //     accepts (the TaskManager followed the AM);
 //   - a replacement TaskManager localizes from HDFS with a fresh token;
@@ -179,7 +179,7 @@ func TestKerberosLongSession(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			sc := s.cluster(t, ctx, "privacy", nnKT, nmKT, func(sec *minihdfs.Security) {
-				sec.TokenRenewInterval, sec.TokenMaxLifetime = 3*time.Second, 6*time.Second
+				sec.TokenRenewInterval, sec.TokenMaxLifetime = 4*time.Second, 8*time.Second
 			})
 			home := t.TempDir()
 			words := filepath.Join(home, "words.txt")
@@ -218,7 +218,7 @@ func TestKerberosLongSession(t *testing.T) {
 			secrets = append(secrets, tokenSecrets(t, filepath.Join(info.WorkDir, "container_tokens"))...)
 
 			// Past the submitter's token's maximum lifetime.
-			time.Sleep(time.Until(submitted.Add(7 * time.Second)))
+			time.Sleep(time.Until(submitted.Add(9 * time.Second)))
 			secrets = append(secrets, tokenSecrets(t, filepath.Join(info.WorkDir, "container_tokens"))...)
 			err = tokenWorks(ctx, t, filepath.Join(info.WorkDir, "container_tokens"), sc.nn.NameNodeAddr())
 			if !ship {
