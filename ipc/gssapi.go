@@ -448,8 +448,10 @@ func kdcHint(err error) string {
 		hint = "the KDC does not know this service principal (check the configured server principal and host name)"
 	case strings.Contains(msg, "KDC_ERR_C_PRINCIPAL_UNKNOWN"):
 		hint = "the KDC does not know the client principal (check --principal)"
-	case strings.Contains(msg, "KRB_AP_ERR_SKEW"):
-		hint = "clock skew too great between this host and the KDC (synchronise clocks, e.g. with NTP)"
+	case strings.Contains(msg, "KRB_AP_ERR_SKEW"), strings.Contains(msg, "clock skew with KDC too large"):
+		// The KDC refused this host's time (AS or TGS exchange), or gokrb5
+		// refused the times of the KDC's reply.
+		hint = "clock skew too great between this host and the KDC (synchronise this host's clock with the KDC's, e.g. with NTP: they must agree within krb5.conf's clockskew, 5 minutes by default)"
 	case strings.Contains(msg, "KRB_AP_ERR_TKT_EXPIRED"), strings.Contains(msg, "no valid existing session"):
 		hint = "the Kerberos ticket has expired (run kinit, or pass --keytab and --principal)"
 	case strings.Contains(msg, "KDC_ERR_PREAUTH_FAILED"), strings.Contains(msg, "matching key not found in keytab"):

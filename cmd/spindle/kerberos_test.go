@@ -45,7 +45,12 @@ func (l *lockedBuf) String() string {
 }
 
 func newSecureRealm(t *testing.T) *secureRealm {
-	kdc := krbtest.Start(t)
+	return newSecureRealmWith(t, krbtest.Options{})
+}
+
+// newSecureRealmWith is newSecureRealm with a KDC started with opts.
+func newSecureRealmWith(t *testing.T, opts krbtest.Options) *secureRealm {
+	kdc := krbtest.StartWith(t, opts)
 	return &secureRealm{kdc: kdc, aliceKT: kdc.AddPrincipal(t, "alice"), rmKT: kdc.AddPrincipal(t, "rm/localhost"), logs: &lockedBuf{}}
 }
 
@@ -192,14 +197,68 @@ func TestKerberosBadInput(t *testing.T) {
 		{"no krb5.conf", env("KRB5_CONFIG", filepath.Join(t.TempDir(), "krb5.conf")), nil, exitUsage, "no krb5.conf at "},
 		{"unsupported ccache type", env("KRB5CCNAME", "KEYRING:persistent:0"), nil, exitUsage, "only FILE: ticket caches are supported"},
 	} {
+		t.Run(tc.name, func(t *testing.T) { requireBadLogin(t, tc.env, tc.args, tc.code, tc.msg) })
+	}
+}
+
+// requireBadLogin runs `spindle args... app list` and requires exit code
+// code, one error line containing msg, and no retries.
+func requireBadLogin(t *testing.T, env map[string]string, args []string, code int, msg string) {
+	t.Helper()
+	start := time.Now()
+	got, _, stderr := runCLI(t, env, append(args, "app", "list")...)
+	t.Logf("%s", stderr)
+	require.Equal(t, code, got, stderr)
+	require.Contains(t, stderr, msg)
+	require.Equal(t, 1, strings.Count(stderr, "spindle: "), "one error")
+	require.Less(t, time.Since(start), 5*time.Second, "authentication failures are not retried")
+}
+
+// skewHint is the error for a clock that differs from the KDC's.
+const skewHint = "clock skew too great between this host and the KDC (synchronise this host's clock with the KDC's, e.g. with NTP: they must agree within krb5.conf's clockskew, 5 minutes by default)"
+
+// The clock-skew bad input of TestKerberosBadInput, with a KDC of its own
+// whose clock runs 15 minutes ahead of this host's (libfaketime; Go does
+// not read the clock through libc, so only the KDC, a C program, can be
+// offset). The test is skipped without libfaketime (apt-get install
+// faketime).
+//
+//   - keytab: the AS exchange's PA-ENC-TIMESTAMP carries this host's time
+//     and the KDC refuses it with KRB_AP_ERR_SKEW.
+//   - ticket cache: MIT kinit, on this host's clock too, still gets a TGT
+//     (it corrects for the KDC's time after the KDC's first refusal,
+//     kdc_timesync, and keeps the correction in the cache), but gokrb5
+//     ignores the correction, so the TGS exchange's authenticator is
+//     refused with KRB_AP_ERR_SKEW.
+//   - KDC tolerant: a KDC allowing an hour of skew issues the TGT and
+//     gokrb5 refuses the AS-REP, whose times are 15 minutes off ("clock
+//     skew with KDC too large").
+func TestKerberosClockSkew(t *testing.T) {
+	const offset = 15 * time.Minute
+	for _, tc := range []struct {
+		name     string
+		tolerant bool // the KDC allows more skew than the offset
+		ccache   bool // log in from a kinit ticket cache, not a keytab
+	}{
+		{"keytab", false, false},
+		{"ticket cache", false, true},
+		{"KDC tolerant", true, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
-			code, _, stderr := runCLI(t, tc.env, append(tc.args, "app", "list")...)
-			t.Logf("%s", stderr)
-			require.Equal(t, tc.code, code, stderr)
-			require.Contains(t, stderr, tc.msg)
-			require.Equal(t, 1, strings.Count(stderr, "spindle: "), "one error")
-			require.Less(t, time.Since(start), 5*time.Second, "authentication failures are not retried")
+			opts := krbtest.Options{ClockOffset: offset}
+			if tc.tolerant {
+				opts.MaxSkew = time.Hour
+			}
+			s := newSecureRealmWith(t, opts)
+			rmAddr := s.rm(t, "privacy")
+			env := map[string]string{"HADOOP_CONF_DIR": s.confDir(t, rmAddr, "privacy", "rm/_HOST@"+s.kdc.Realm), "KRB5_CONFIG": s.kdc.Krb5Conf,
+				"KRB5CCNAME": "FILE:" + filepath.Join(t.TempDir(), "no-ccache")}
+			args := []string{"--keytab", s.aliceKT, "--principal", "alice@" + s.kdc.Realm}
+			if tc.ccache {
+				env["KRB5CCNAME"] = "FILE:" + s.kdc.Kinit(t, "alice", s.aliceKT, "1h")
+				args = nil
+			}
+			requireBadLogin(t, env, args, exitAuth, skewHint)
 		})
 	}
 }

@@ -3,7 +3,8 @@
 // krb5-user (kinit), which .ci/run installs. Start creates a realm in a
 // temporary directory, listens on a free loopback port and stops the KDC
 // when the test ends; principals get random keys exported to keytabs in
-// that directory.
+// that directory. StartWith can run the KDC with its clock offset from
+// this host's (libfaketime, Debian's faketime package) to test clock skew.
 //
 // It is test support only: it imports testing and testify, and nothing of
 // Spindle. Tests that need a KDC are skipped when krb5kdc is not installed.
@@ -81,14 +82,65 @@ func FreeLoopbackPort(t testing.TB) int {
 	return 0
 }
 
+// Options changes the KDC StartWith runs.
+type Options struct {
+	// ClockOffset runs krb5kdc with its clock this far ahead of this
+	// host's (behind when negative), through libfaketime, so that the KDC
+	// sees every client here as skewed. Only krb5kdc is offset: the other
+	// MIT tools (kdb5_util, kadmin.local, kinit) run on this host's clock,
+	// and keytabs are exported locally by kadmin.local. Go programs do not
+	// read the clock through libc, so the offset can only be the KDC's.
+	ClockOffset time.Duration
+	// MaxSkew, when set, is the skew the KDC tolerates ([libdefaults]
+	// clockskew of its kdc.conf; MIT's default is 5 minutes), e.g. more
+	// than ClockOffset so that the KDC answers and the client must notice.
+	MaxSkew time.Duration
+}
+
 // Start creates realm DefaultRealm and runs krb5kdc in the foreground
 // until the test ends. It skips the test only when krb5kdc is not
 // installed; any other failure fails it.
 func Start(t testing.TB) *KDC {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// LibFaketime finds libfaketime.so.1 (Debian's faketime package installs
+// it under /usr/lib/<multiarch>/faketime); "" if it is not installed.
+func LibFaketime() string {
+	for _, pat := range []string{"/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1", "/usr/local/lib/faketime/libfaketime.so.1", "/usr/lib64/faketime/libfaketime.so.1"} {
+		if m, _ := filepath.Glob(pat); len(m) > 0 {
+			return m[0]
+		}
+	}
+	return ""
+}
+
+// faketimeEnv is the environment that offsets a C program's clock by d
+// through libfaketime at lib: whole seconds, file timestamps and the
+// monotonic clock left alone (the KDC's database files and event-loop
+// timers need neither).
+func faketimeEnv(lib string, d time.Duration) []string {
+	return []string{"LD_PRELOAD=" + lib, fmt.Sprintf("FAKETIME=%+d", int64(d/time.Second)), "NO_FAKE_STAT=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"}
+}
+
+// StartWith is Start with opts. With a ClockOffset it also skips the test
+// when libfaketime is not installed, and fails it when libfaketime does
+// not move the clock of a C program (date) by the offset.
+func StartWith(t testing.TB, opts Options) *KDC {
+	t.Helper()
 	kdcBin := Tool("krb5kdc")
 	if kdcBin == "" {
 		t.Skip("krb5kdc not installed (apt-get install krb5-kdc krb5-admin-server krb5-user)")
+	}
+	var kdcEnv []string
+	if opts.ClockOffset != 0 {
+		lib := LibFaketime()
+		if lib == "" {
+			t.Skip("libfaketime not installed, cannot offset the KDC's clock (apt-get install faketime)")
+		}
+		kdcEnv = faketimeEnv(lib, opts.ClockOffset)
+		checkFaketime(t, kdcEnv, opts.ClockOffset)
 	}
 	for _, tool := range []string{"kdb5_util", "kadmin.local"} {
 		require.NotEmpty(t, Tool(tool), "%s missing: install krb5-kdc and krb5-admin-server", tool)
@@ -97,7 +149,11 @@ func Start(t testing.TB) *KDC {
 	k := &KDC{Dir: dir, Realm: DefaultRealm, Port: FreeLoopbackPort(t)}
 	kdcConf := filepath.Join(dir, "kdc.conf")
 	k.Krb5Conf = filepath.Join(dir, "krb5.conf")
-	require.NoError(t, os.WriteFile(kdcConf, []byte(fmt.Sprintf(`[kdcdefaults]
+	libdefaults := ""
+	if opts.MaxSkew != 0 {
+		libdefaults = fmt.Sprintf("[libdefaults]\n    clockskew = %d\n", int64(opts.MaxSkew/time.Second))
+	}
+	require.NoError(t, os.WriteFile(kdcConf, []byte(libdefaults+fmt.Sprintf(`[kdcdefaults]
     kdc_listen = 127.0.0.1:%[2]d
     kdc_tcp_listen = 127.0.0.1:%[2]d
 [realms]
@@ -121,7 +177,7 @@ func Start(t testing.TB) *KDC {
 	k.Run(t, "kdb5_util", "-r", k.Realm, "create", "-s", "-P", "master-"+k.Realm)
 
 	cmd := exec.Command(kdcBin, "-n", "-r", k.Realm)
-	cmd.Env = k.Env
+	cmd.Env = append(append([]string(nil), k.Env...), kdcEnv...)
 	out, err := os.Create(filepath.Join(dir, "krb5kdc.out"))
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -145,6 +201,25 @@ func Start(t testing.TB) *KDC {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return k
+}
+
+// checkFaketime fails the test unless date(1) run with env (LD_PRELOAD of
+// libfaketime) reports this host's time plus offset, give or take 5 s.
+func checkFaketime(t testing.TB, env []string, offset time.Duration) {
+	t.Helper()
+	date, err := exec.LookPath("date")
+	require.NoError(t, err, "krbtest: date(1) is needed to check libfaketime")
+	cmd := exec.Command(date, "+%s")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "krbtest: date under libfaketime (%s): %s", strings.Join(env, " "), stderr.String())
+	var faked int64
+	_, err = fmt.Sscan(string(out), &faked)
+	require.NoError(t, err, "krbtest: date under libfaketime printed %q", out)
+	got := time.Unix(faked, 0).Sub(time.Now())
+	require.InDelta(t, offset.Seconds(), got.Seconds(), 5, "krbtest: libfaketime (%s) offset the clock by %s, want %s; output %q", strings.Join(env, " "), got, offset, out)
 }
 
 // ClientConf is a krb5.conf for the realm with its KDC at 127.0.0.1:port
