@@ -29,7 +29,11 @@
 //     SIGTERM-then-SIGKILL stop, and YARN's exit statuses and diagnostics.
 //   - Secure mode: RMOptions.Security, minihdfs.Options.Security and an
 //     HDFS FileSystem with a KerberosClient make a Kerberized cluster whose
-//     localizers need the application's HDFS delegation token.
+//     localizers need the application's HDFS delegation token. With
+//     RMSecurity.HDFSLogin the RM renews and cancels those tokens as
+//     YARN's DelegationTokenRenewer does (renewed at submission, where a
+//     token that will not renew rejects the application, then at 90% of
+//     each remaining lifetime; cancelled when the application ends).
 //   - Faults: NodeManager.KillContainerProcess, NodeManager.Stop/Start,
 //     ResourceManager.Restart, NodeManager.FailNextLocalization,
 //     NodeManager.SetHealthy.

@@ -32,6 +32,7 @@ type ResourceManager struct {
 
 	amrm     *amrmSecrets
 	rmTokens *delegation.Manager // RM delegation tokens; nil unless secure
+	renewer  *tokenRenewer       // applications' HDFS tokens; nil without RMSecurity.HDFSLogin
 	nmKeys   *keyRing
 	ctKeys   *keyRing
 	monitor  *time.Ticker
@@ -68,6 +69,11 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
+	if sec := opts.Security; sec != nil {
+		if err := sec.validate(); err != nil {
+			return nil, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -92,6 +98,9 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 		r.queueByNm[q.Name] = qq
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if sec := opts.Security; sec != nil && sec.HDFSLogin != nil {
+		r.renewer = newTokenRenewer(r.ctx, &yarn.Kerberos{Client: sec.HDFSLogin, ServerPrincipal: sec.NameNodePrincipal}, sec.TokenRemovalDelay, opts.Logger)
+	}
 	if err := r.startServers(net.JoinHostPort(opts.Host, strconv.Itoa(opts.ClientPort)), net.JoinHostPort(opts.Host, strconv.Itoa(opts.SchedulerPort))); err != nil {
 		r.cancel()
 		return nil, err
@@ -99,6 +108,11 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 	r.monitor = time.NewTicker(r.monitorInterval())
 	r.wg.Add(1)
 	go r.runMonitor()
+	if r.renewer != nil {
+		r.wg.Add(2)
+		go func() { defer r.wg.Done(); r.renewer.run() }()
+		go func() { defer r.wg.Done(); r.renewer.cancelLoop() }()
+	}
 	r.lg.Info().Str("rm_addr", r.clientAddr).Str("scheduler_addr", r.amAddr).Int64("cluster_timestamp", r.clusterTS).Msg("resourcemanager started")
 	return r, nil
 }
@@ -176,8 +190,9 @@ func (r *ResourceManager) ClusterTimestamp() int64 {
 	return r.clusterTS
 }
 
-// Close stops the RM: its servers, monitor and AM launchers. It does not
-// stop NodeManagers. Idempotent.
+// Close stops the RM: its servers, monitor, AM launchers and token
+// renewer (renewals and cancellations still queued are dropped, as when a
+// real RM stops). It does not stop NodeManagers. Idempotent.
 func (r *ResourceManager) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -206,7 +221,12 @@ func (r *ResourceManager) Close() error {
 // AM. New
 // containers carry the next RM epoch in their ids, and new applications
 // the new cluster timestamp. down, if positive, is how long the ports stay
-// closed.
+// closed. With RMSecurity.HDFSLogin, the token renewer's state is lost
+// too, and the HDFS delegation tokens of every unfinished application are
+// renewed once and scheduled again before the ports reopen (YARN does it
+// asynchronously while recovering; a token that no longer renews is only
+// logged, the application keeps running); finished applications' tokens
+// still waiting for TokenRemovalDelay are never cancelled, as in YARN.
 func (r *ResourceManager) Restart(ctx context.Context, down time.Duration) error {
 	r.mu.Lock()
 	if r.closed {
@@ -227,7 +247,9 @@ func (r *ResourceManager) Restart(ctx context.Context, down time.Duration) error
 	}
 	r.mu.Lock()
 	r.recoverLocked()
+	recovered := r.recoverTokensLocked()
 	r.mu.Unlock()
+	r.recoverTokens(ctx, recovered)
 	var err error
 	for i := 0; i < 50; i++ { // the old listeners may take a moment to release the ports
 		if err = r.startServers(clientAddr, amAddr); err == nil {

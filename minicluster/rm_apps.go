@@ -416,6 +416,9 @@ func (r *ResourceManager) finishAttemptLocked(att *rmAttempt) {
 	r.amrm.removeAttempt(att.id)
 	r.stopAttemptLocked(att, true)
 	r.cleanupAppLocked(att.app)
+	if att.app.state.Terminal() {
+		r.appTokensDoneLocked(att.app) // FINISHED
+	}
 }
 
 // endAppLocked moves an application to a final state.
@@ -445,6 +448,7 @@ func (r *ResourceManager) endAppLocked(app *rmApp, state yarn.AppState, final ya
 		r.stopAttemptLocked(cur, true)
 	}
 	r.cleanupAppLocked(app)
+	r.appTokensDoneLocked(app)
 	r.lg.Info().Stringer("app_id", app.id).Stringer("state", state).Stringer("final_status", final).Msg("application ended")
 }
 

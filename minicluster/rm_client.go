@@ -73,16 +73,27 @@ func (r *ResourceManager) getNewApplication(context.Context, *ipc.ServerCall, *y
 	return &yarnpb.GetNewApplicationResponseProto{ApplicationId: yarn.AppIDToProto(id), MaximumCapability: yarn.ResourceToProto(r.maxAllocationLocked())}, nil
 }
 
-func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerCall, req *yarnpb.SubmitApplicationRequestProto) (proto.Message, error) {
+func (r *ResourceManager) submitApplication(ctx context.Context, call *ipc.ServerCall, req *yarnpb.SubmitApplicationRequestProto) (proto.Message, error) {
 	sub := req.GetApplicationSubmissionContext()
 	if sub == nil || sub.ApplicationId == nil {
 		return nil, ipc.NewServerError(classAppIDNotProvided, "ApplicationIdNotProvidedException: application_id is not provided")
 	}
+	id := yarn.AppIDFromProto(sub.GetApplicationId())
+	amResource, dup, err := r.checkSubmission(id, sub)
+	if err != nil {
+		return nil, err
+	}
+	if dup {
+		return &yarnpb.SubmitApplicationResponseProto{}, nil // an earlier submission of the same application
+	}
+	// On a secure cluster the DelegationTokenRenewer renews the
+	// application's tokens before it starts; a token that does not renew
+	// rejects it. The calls to the NameNode run outside the RM's lock.
+	rejected, rpcErr := r.addAppTokens(ctx, id, sub)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := yarn.AppIDFromProto(sub.GetApplicationId())
 	if r.apps[id] != nil {
-		return &yarnpb.SubmitApplicationResponseProto{}, nil // an earlier submission of the same application
+		return &yarnpb.SubmitApplicationResponseProto{}, nil // submitted meanwhile
 	}
 	user := appUser(call)
 	if user == "" {
@@ -92,35 +103,30 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 		queueName: sub.GetQueue(), name: sub.GetApplicationName(), appType: sub.GetApplicationType(),
 		tags: append([]string(nil), sub.GetApplicationTags()...), priority: sub.GetPriority().GetPriority(),
 		unmanaged: sub.GetUnmanagedAm(), keep: sub.GetKeepContainersAcrossApplicationAttempts(),
-		submitTime: time.Now(), nodesUsed: map[yarn.NodeID]bool{}}
+		submitTime: time.Now(), nodesUsed: map[yarn.NodeID]bool{}, amResource: amResource}
 	app.startTime = app.submitTime
-	if !app.unmanaged {
-		var amRes *yarnpb.ResourceProto
-		if rr := sub.GetAmContainerResourceRequest(); len(rr) > 0 {
-			amRes = rr[0].GetCapability()
-		} else {
-			amRes = sub.GetResource()
-		}
-		if amRes == nil {
-			return nil, ipc.NewServerError(classInvalidResourceRequest, "Invalid resource request, no resources requested")
-		}
-		res := yarn.ResourceFromProto(amRes)
-		if err := r.validateResource(res); err != nil {
-			return nil, err
-		}
-		app.amResource = r.normalize(res)
-	}
 	app.maxAttempts = int(sub.GetMaxAppAttempts())
 	if app.maxAttempts <= 0 || app.maxAttempts > r.opts.MaxAttempts {
 		app.maxAttempts = r.opts.MaxAttempts
 	}
 	r.apps[id] = app
 	r.appOrder = append(r.appOrder, app)
+	if rejected != "" {
+		// RMAppEventType.APP_REJECTED: FAILED with the renewer's message.
+		app.state, app.final = yarn.StateFailed, yarn.FinalFailed
+		app.diagnostics = rejected
+		app.finishTime = time.Now()
+		if rpcErr != nil {
+			return nil, rpcErr
+		}
+		return &yarnpb.SubmitApplicationResponseProto{}, nil
+	}
 	q := r.queueByNm[app.queueName]
 	if q == nil {
 		app.state, app.final = yarn.StateFailed, yarn.FinalFailed
 		app.diagnostics = fmt.Sprintf("Application %s submitted by user %s to unknown queue: %s", id, user, app.queueName)
 		app.finishTime = time.Now()
+		r.appTokensDoneLocked(app)
 		r.lg.Info().Stringer("app_id", id).Str("queue", app.queueName).Msg("application rejected: unknown queue")
 		return &yarnpb.SubmitApplicationResponseProto{}, nil
 	}
@@ -129,6 +135,7 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 		app.state, app.final = yarn.StateFailed, yarn.FinalFailed
 		app.diagnostics = fmt.Sprintf("Queue root.%s is STOPPED. Cannot accept submission of application: %s", q.name, id)
 		app.finishTime = time.Now()
+		r.appTokensDoneLocked(app)
 		r.lg.Info().Stringer("app_id", id).Str("queue", q.name).Msg("application rejected: queue stopped")
 		return &yarnpb.SubmitApplicationResponseProto{}, nil
 	}
@@ -138,6 +145,35 @@ func (r *ResourceManager) submitApplication(_ context.Context, call *ipc.ServerC
 	r.startAttemptLocked(app)
 	r.lg.Info().Stringer("app_id", id).Str("user", user).Str("queue", q.name).Msg("application submitted")
 	return &yarnpb.SubmitApplicationResponseProto{}, nil
+}
+
+// checkSubmission is what RMAppManager checks before it creates the
+// application: dup reports an earlier submission of the same id (the
+// answer is success), and the AM resource must fit; it returns the
+// normalized AM resource.
+func (r *ResourceManager) checkSubmission(id yarn.ApplicationID, sub *yarnpb.ApplicationSubmissionContextProto) (amResource yarn.Resource, dup bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.apps[id] != nil {
+		return amResource, true, nil
+	}
+	if sub.GetUnmanagedAm() {
+		return amResource, false, nil
+	}
+	var amRes *yarnpb.ResourceProto
+	if rr := sub.GetAmContainerResourceRequest(); len(rr) > 0 {
+		amRes = rr[0].GetCapability()
+	} else {
+		amRes = sub.GetResource()
+	}
+	if amRes == nil {
+		return amResource, false, ipc.NewServerError(classInvalidResourceRequest, "Invalid resource request, no resources requested")
+	}
+	res := yarn.ResourceFromProto(amRes)
+	if err := r.validateResource(res); err != nil {
+		return amResource, false, err
+	}
+	return r.normalize(res), false, nil
 }
 
 func (r *ResourceManager) getApplicationReport(_ context.Context, _ *ipc.ServerCall, req *yarnpb.GetApplicationReportRequestProto) (proto.Message, error) {

@@ -2,9 +2,11 @@ package minicluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	krb "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"google.golang.org/protobuf/proto"
 
@@ -33,6 +35,51 @@ type RMSecurity struct {
 	// TokenRenewInterval is yarn.resourcemanager.delegation.token.renew-interval;
 	// 0 means 1 day.
 	TokenRenewInterval time.Duration
+
+	// HDFSLogin is the RM's own Kerberos login (the caller makes it from
+	// the RM's keytab, as yarn.resourcemanager.keytab and
+	// yarn.resourcemanager.principal do; the caller owns and destroys it).
+	// With it the RM renews and cancels the HDFS_DELEGATION_TOKENs of the
+	// applications it runs, as YARN's DelegationTokenRenewer does: each
+	// token in an AM launch context is renewed once at submission (an
+	// application whose token will not renew is rejected: FAILED with
+	// "Failed to renew token: Kind: HDFS_DELEGATION_TOKEN, Service: …,
+	// Ident: (…)"), then again at 90% of the time left to each new expiry
+	// until a renewal fails (the token's maximum lifetime), and it is
+	// cancelled when the application ends unless the submission set
+	// cancel_tokens_when_complete=false. Tokens are renewed at the
+	// NameNode their service names, which must be host:port: an
+	// application with an HA "ha-hdfs:<nameservice>" token is rejected
+	// here. Tokens with an empty renewer are left alone, as in YARN. Nil
+	// means the RM renews and cancels nothing: an application's HDFS token
+	// dies one NameNode renew interval after its issue or last renewal,
+	// which real YARN on a secure cluster never lets happen.
+	HDFSLogin *krb.Client
+	// NameNodePrincipal is dfs.namenode.kerberos.principal, e.g.
+	// "nn/_HOST@EXAMPLE.COM": _HOST becomes the canonical name of the host
+	// in the token's service (its reverse DNS name for an IP address, as
+	// Java's getCanonicalHostName gives it). Required with HDFSLogin.
+	NameNodePrincipal string
+	// TokenRemovalDelay is how long after an application ends its tokens
+	// are still renewed before they are cancelled. 0 means at once, which
+	// is what YARN does with log aggregation off
+	// (yarn.log-aggregation-enable=false, the default). With log
+	// aggregation on, YARN waits yarn.nm.liveness-monitor.expiry-interval-ms
+	// (10 min), polled every
+	// yarn.resourcemanager.delayed.delegation-token.removal-interval-ms
+	// (30 s); here the delay is kept exactly. Negative is an error.
+	TokenRemovalDelay time.Duration
+}
+
+// validate checks the fields NewResourceManager depends on.
+func (s *RMSecurity) validate() error {
+	if s.HDFSLogin != nil && s.NameNodePrincipal == "" {
+		return errors.New("minicluster: RMSecurity.HDFSLogin is set but NameNodePrincipal is empty (set it to dfs.namenode.kerberos.principal, e.g. nn/_HOST@REALM)")
+	}
+	if s.TokenRemovalDelay < 0 {
+		return fmt.Errorf("minicluster: RMSecurity.TokenRemovalDelay is negative (%s)", s.TokenRemovalDelay)
+	}
+	return nil
 }
 
 // rmTokenCodec encodes RM delegation token identifiers as the raw

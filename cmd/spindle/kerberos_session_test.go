@@ -86,9 +86,9 @@ func TestKerberosSession(t *testing.T) {
 }
 
 // secureCluster is a secure mini cluster: a Kerberized NameNode and RM
-// (client port in one QOP) and one NodeManager that localizes with the
-// application's HDFS delegation token, with a client configuration
-// directory for it.
+// (client port in one QOP; it renews and cancels the applications' HDFS
+// tokens) and one NodeManager that localizes with the application's HDFS
+// delegation token, with a client configuration directory for it.
 type secureCluster struct {
 	c       *minicluster.Cluster
 	nn      *minihdfs.Cluster
@@ -112,7 +112,9 @@ func (s *secureRealm) cluster(t *testing.T, ctx context.Context, protection, nnK
 	opts := minicluster.Options{Nodes: 1, Dir: t.TempDir(), Logger: lg}
 	opts.RM.QOPs = []string{qop}
 	opts.RM.MinAllocation = yarn.Resource{MemoryMB: 128, VCores: 1}
-	opts.RM.Security = &minicluster.RMSecurity{Keytab: krbtest.LoadKeytab(t, s.rmKT), Principal: s.kdc.Principal("rm/localhost")}
+	opts.RM.Security = &minicluster.RMSecurity{Keytab: krbtest.LoadKeytab(t, s.rmKT), Principal: s.kdc.Principal("rm/localhost"),
+		// The RM renews and cancels the applications' HDFS tokens, as YARN's DelegationTokenRenewer.
+		HDFSLogin: s.kdc.KeytabClient(t, "rm/localhost", s.rmKT, s.kdc.Config(t)), NameNodePrincipal: "nn/_HOST@" + s.kdc.Realm}
 	opts.NodeManager.HeartbeatInterval = 100 * time.Millisecond
 	opts.NodeManager.FileSystems = map[string]minicluster.FileSystem{"hdfs": minicluster.HDFS{KerberosClient: nmLogin, KerberosServicePrincipal: "nn/_HOST"}}
 	c, err := minicluster.New(ctx, opts)
@@ -155,7 +157,8 @@ func tokenWorks(ctx context.Context, t *testing.T, tokenFile, nnAddr string) err
 }
 
 // A session that outlives its delegation tokens. The NameNode's tokens
-// die 4 s after their last renewal and 8 s after issue at the latest.
+// die 4 s after their last renewal and 8 s after issue at the latest; the
+// RM renews the submitter's token, but no renewal passes that maximum.
 // With --ship-keytab the AM logs in from alice's keytab and replaces the
 // tokens every 3 s, so long after the submitter's token is dead:
 //   - the running TaskManager's token file holds a token the NameNode

@@ -218,7 +218,7 @@ func checkFaketime(t testing.TB, env []string, offset time.Duration) {
 	var faked int64
 	_, err = fmt.Sscan(string(out), &faked)
 	require.NoError(t, err, "krbtest: date under libfaketime printed %q", out)
-	got := time.Unix(faked, 0).Sub(time.Now())
+	got := time.Until(time.Unix(faked, 0))
 	require.InDelta(t, offset.Seconds(), got.Seconds(), 5, "krbtest: libfaketime (%s) offset the clock by %s, want %s; output %q", strings.Join(env, " "), got, offset, out)
 }
 
