@@ -192,3 +192,17 @@ func testContext(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// The real NameNode's token (hdfs fetchdt on the 3.3.6 secure cluster)
+// carries its issue and maximum dates: 7 days apart, Hadoop's default
+// dfs.namenode.delegation.token.max-lifetime. The AM schedules its
+// refreshes from them.
+func TestDelegationTokenDatesFromCapture(t *testing.T) {
+	tok := fetchdtFixture(t).creds.Tokens()[0]
+	issue, maxDate, err := yarn.DelegationTokenDates(tok)
+	require.NoError(t, err)
+	require.Equal(t, 7*24*time.Hour, maxDate.Sub(issue))
+	require.Greater(t, issue.Year(), 2020)
+	_, _, err = yarn.DelegationTokenDates(&yarn.Token{Kind: ipc.KindAMRMToken, Identifier: tok.Identifier})
+	require.ErrorIs(t, err, yarn.ErrBadTokenIdentifier)
+}
