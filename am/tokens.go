@@ -255,31 +255,30 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 // WriteTokenFile replaces a container's token file with b (Hadoop's token
 // storage format) atomically: readers see the old file or the new one,
 // never a part.
-func WriteTokenFile(path string, b []byte) error {
+func WriteTokenFile(path string, b []byte) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	if err := f.Chmod(0o600); err == nil {
-		_, err = f.Write(b)
-		if err == nil {
-			err = f.Sync()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp, path)
-		}
-		if err == nil {
-			return nil
-		}
-	} else {
-		f.Close()
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
 	}
-	os.Remove(tmp)
-	return err
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // FollowOptions configure FollowCredentials.

@@ -107,16 +107,24 @@ func checkDelegationToken(ctx context.Context, addr string, u yarn.URL) error {
 	if tok == nil {
 		return &localizationError{javaClass: ipc.ClassAccessControl, msg: "Client cannot authenticate via:[TOKEN, KERBEROS]"}
 	}
-	c, err := ipc.Dial(ctx, ipc.Options{Addr: addr, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
-	if err == nil {
-		err = c.Call(ctx, "getFileInfo", &hdfspb.GetFileInfoRequestProto{Src: proto.String(u.File)}, &hdfspb.GetFileInfoResponseProto{})
-		c.Close()
-	}
+	err := StatWithToken(ctx, addr, tok, u.File)
 	var re *ipc.RemoteError
 	if errors.As(err, &re) {
 		return &localizationError{javaClass: re.Class, msg: re.Message}
 	}
 	return err
+}
+
+// StatWithToken authenticates to the NameNode at addr with the HDFS
+// delegation token tok over TOKEN (DIGEST-MD5) and stats path, as a
+// localizer or a task using the token does: nil while the token lives.
+func StatWithToken(ctx context.Context, addr string, tok *ipc.Token, path string) error {
+	c, err := ipc.Dial(ctx, ipc.Options{Addr: addr, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Call(ctx, "getFileInfo", &hdfspb.GetFileInfoRequestProto{Src: proto.String(path)}, &hdfspb.GetFileInfoResponseProto{})
 }
 
 // Stat returns the file's size and the modification time the NameNode reports.

@@ -11,12 +11,10 @@ import (
 	krb "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
-	"github.com/spindle-yarn/spindle/proto/hdfspb"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -103,12 +101,7 @@ func (e *renewEnv) spec(toks ...*ipc.Token) yarn.AppSpec {
 // useToken authenticates to the NameNode with tok over TOKEN and stats /,
 // as the NodeManager's localizer does (checkDelegationToken).
 func useToken(ctx context.Context, tok *ipc.Token) error {
-	c, err := ipc.Dial(ctx, ipc.Options{Addr: tok.Service, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return c.Call(ctx, "getFileInfo", &hdfspb.GetFileInfoRequestProto{Src: proto.String("/")}, &hdfspb.GetFileInfoResponseProto{})
+	return StatWithToken(ctx, tok.Service, tok, "/")
 }
 
 // tokenRefused waits until the NameNode refuses tok with a message

@@ -135,11 +135,7 @@ func (e *environment) runAM(c *cli.Context) error {
 		}
 	}
 	if st := spec.Staging; st.FS != "" {
-		so := hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, Logger: lg}
-		if login != nil {
-			so.KerberosClient = login
-		}
-		stager, err := hdfs.New(c.Context, so)
+		stager, err := hdfs.New(c.Context, hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, KerberosClient: login, Logger: lg})
 		if err != nil {
 			lg.Warn().Err(err).Msg("staging filesystem unreachable; the staging directory will be left for spindle gc")
 		} else {

@@ -13,13 +13,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
-	"github.com/spindle-yarn/spindle/proto/hdfspb"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -148,12 +146,7 @@ func tokenWorks(ctx context.Context, t *testing.T, tokenFile, nnAddr string) err
 	require.NoError(t, err)
 	tok := creds.TokenOfKind(ipc.KindHDFSDelegation)
 	require.NotNil(t, tok, "no HDFS token in %s", tokenFile)
-	c, err := ipc.Dial(ctx, ipc.Options{Addr: nnAddr, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return c.Call(ctx, "getFileInfo", &hdfspb.GetFileInfoRequestProto{Src: proto.String("/")}, &hdfspb.GetFileInfoResponseProto{})
+	return minicluster.StatWithToken(ctx, nnAddr, tok, "/")
 }
 
 // A session that outlives its delegation tokens. The NameNode's tokens
