@@ -148,8 +148,15 @@ func TestClusterReports(t *testing.T) {
 	require.Equal(t, int32(2), m.NodeManagers)
 
 	p := submitPuppet(t, ctx, c, rmc, func(s *yarn.AppSpec) { s.Type = "SPINDLE"; s.Tags = []string{"t1"} })
-	rep := waitState(t, ctx, rmc, p.app, yarn.StateAccepted)
-	require.Equal(t, "AM container is launched, waiting for AM container to Register with RM", rep.Diagnostics)
+	waitState(t, ctx, rmc, p.app, yarn.StateAccepted)
+	// ACCEPTED passes through "Scheduler has assigned a container for AM"
+	// before the NodeManager launches it, as in YARN.
+	var rep yarn.AppReport
+	require.Eventually(t, func() bool {
+		rep, err = rmc.GetApplicationReport(ctx, p.app)
+		return err == nil && rep.Diagnostics == "AM container is launched, waiting for AM container to Register with RM"
+	}, 10*time.Second, 10*time.Millisecond, "last diagnostics: %q", rep.Diagnostics)
+	require.Equal(t, yarn.StateAccepted, rep.State)
 	apps, err := rmc.GetApplications(ctx, yarn.AppFilter{Types: []string{"spindle"}, States: []yarn.AppState{yarn.StateAccepted}})
 	require.NoError(t, err)
 	require.Len(t, apps, 1)
