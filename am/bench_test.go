@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -38,14 +38,14 @@ func BenchmarkFleet(b *testing.B) {
 			spec := h.sessionSpec(n)
 			spec.TaskManagers.MemoryMB = 32
 			spec.TaskManagers.Command = "exec sleep 3600"
-			spec.TaskManagers.Files = map[string]am.LocalFile{} // nothing to localize
+			spec.TaskManagers.Files = map[string]amapi.LocalFile{} // nothing to localize
 			var total time.Duration
 			var rss, excess float64
 			for i := 0; i < b.N; i++ {
 				ctx := testCtx(b, 5*time.Minute)
 				a := h.submit(ctx, spec, "--heartbeat-fast 100ms --heartbeat-idle 1s", nil)
 				url := a.amURL(ctx, 1)
-				s := a.waitStatus(ctx, url, fmt.Sprintf("%d running", n), func(s am.Status) bool { return s.Running == n })
+				s := a.waitStatus(ctx, url, fmt.Sprintf("%d running", n), func(s amapi.Status) bool { return s.Running == n })
 				took := time.Since(*s.RegisteredAt)
 				total += took
 				rss = amMetric(b, ctx, url, "process_resident_memory_bytes")

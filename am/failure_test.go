@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -76,7 +76,7 @@ func TestFailingTaskManagerEndsTheApplication(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	spec := h.sessionSpec(3)
 	spec.TaskManagers.Command = "echo 'taskmanager: cannot read its configuration' >&2; exit 3"
-	spec.Restart = am.RestartPolicy{Window: time.Minute, MaxFailures: 4, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second,
+	spec.Restart = amapi.RestartPolicy{Window: time.Minute, MaxFailures: 4, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second,
 		NodeFailures: 2, Quarantine: time.Minute}
 	start := time.Now()
 	a := h.submit(ctx, spec, fastAM, nil)
@@ -119,7 +119,7 @@ func TestKilledAMAttemptIsRecovered(t *testing.T) {
 	a := h.submit(ctx, h.sessionSpec(3), fastAM, nil)
 	peak := a.watchLive(ctx)
 	url1 := a.amURL(ctx, 1)
-	s1 := a.waitStatus(ctx, url1, "3 running", func(s am.Status) bool { return s.Running == 3 })
+	s1 := a.waitStatus(ctx, url1, "3 running", func(s amapi.Status) bool { return s.Running == 3 })
 	a.waitJobManagerSees(ctx, s1.JobManager.RESTAddress, tmIDs(s1))
 
 	amc := yarn.ContainerID{Attempt: yarn.AttemptID{App: a.id, Attempt: 1}, ID: 1}
@@ -130,7 +130,7 @@ func TestKilledAMAttemptIsRecovered(t *testing.T) {
 
 	url2 := a.amURL(ctx, 2)
 	require.NotEqual(t, url1, url2)
-	s2 := a.waitStatus(ctx, url2, "the TaskManagers adopted and a JobManager", func(s am.Status) bool {
+	s2 := a.waitStatus(ctx, url2, "the TaskManagers adopted and a JobManager", func(s amapi.Status) bool {
 		return s.Running == 3 && s.JobManager.State == "running"
 	})
 	require.Equal(t, tmIDs(s1), tmIDs(s2), "the same containers")
@@ -185,8 +185,8 @@ func TestPerJob(t *testing.T) {
 	t.Run("succeeds", func(t *testing.T) {
 		ctx := testCtx(t, 60*time.Second)
 		spec := h.sessionSpec(2)
-		spec.Mode = am.ModePerJob
-		spec.JobManager.Command = []string{"${" + am.EnvBinary + "}", "example", "jobmanager", "--job-input", "words.txt"}
+		spec.Mode = amapi.ModePerJob
+		spec.JobManager.Command = []string{"${" + amapi.EnvBinary + "}", "example", "jobmanager", "--job-input", "words.txt"}
 		hh := *h
 		hh.t = t
 		a := hh.submit(ctx, spec, fastAM, nil)
@@ -199,7 +199,7 @@ func TestPerJob(t *testing.T) {
 	t.Run("fails", func(t *testing.T) {
 		ctx := testCtx(t, 60*time.Second)
 		spec := h.sessionSpec(1)
-		spec.Mode = am.ModePerJob
+		spec.Mode = amapi.ModePerJob
 		spec.JobManager.Command = []string{"sh", "-c", "echo starting the job; sleep 0.5; echo 'the job broke: no input' >&2; exit 4"}
 		hh := *h
 		hh.t = t
@@ -223,21 +223,21 @@ func TestSurvivesRMRestartAndRolledKeys(t *testing.T) {
 	a := h.submit(ctx, h.sessionSpec(2), fastAM, nil)
 	peak := a.watchLive(ctx)
 	url := a.amURL(ctx, 1)
-	s := a.waitStatus(ctx, url, "2 running", func(s am.Status) bool { return s.Running == 2 })
+	s := a.waitStatus(ctx, url, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
 
 	h.c.RM().RollMasterKeys()
 	require.NoError(t, h.c.RM().Restart(ctx, 500*time.Millisecond))
 	time.Sleep(time.Second) // a few idle heartbeats across the restart
-	s2 := a.waitStatus(ctx, url, "heartbeating again", func(s am.Status) bool {
+	s2 := a.waitStatus(ctx, url, "heartbeating again", func(s amapi.Status) bool {
 		return s.LastHeartbeat != nil && s.HeartbeatError == "" && time.Since(*s.LastHeartbeat) < 300*time.Millisecond
 	})
 	require.Equal(t, tmIDs(s), tmIDs(s2), "kept")
 	require.Zero(t, s2.Restarts)
-	require.Equal(t, am.PhaseRunning, s2.Phase)
+	require.Equal(t, amapi.PhaseRunning, s2.Phase)
 
 	victim := mustParse(t, s.TaskManagers[1].ContainerID)
 	require.NoError(t, h.nodeOf(victim).KillContainerProcess(victim, syscall.SIGKILL))
-	s3 := a.waitStatus(ctx, url, "replaced", func(s am.Status) bool { return s.Restarts == 1 && s.Running == 2 })
+	s3 := a.waitStatus(ctx, url, "replaced", func(s amapi.Status) bool { return s.Restarts == 1 && s.Running == 2 })
 	for _, id := range tmIDs(s3) {
 		if id != s.TaskManagers[0].ContainerID {
 			require.Equal(t, int64(1), mustParse(t, id).Epoch(), "allocated by the restarted RM: %s", id)
@@ -257,9 +257,9 @@ func TestNodeManagerLossIsNotAFailure(t *testing.T) {
 	ctx := testCtx(t, 90*time.Second)
 	a := h.submit(ctx, h.sessionSpec(3), fastAM, nil)
 	url := a.amURL(ctx, 1)
-	s := a.waitStatus(ctx, url, "3 running", func(s am.Status) bool { return s.Running == 3 })
+	s := a.waitStatus(ctx, url, "3 running", func(s amapi.Status) bool { return s.Running == 3 })
 	amNode := h.nodeOf(yarn.ContainerID{Attempt: yarn.AttemptID{App: a.id, Attempt: 1}, ID: 1})
-	var victim am.TaskManagerInfo
+	var victim amapi.TaskManagerInfo
 	for _, tm := range s.TaskManagers {
 		if tm.Node != amNode.ID().String() {
 			victim = tm
@@ -268,7 +268,7 @@ func TestNodeManagerLossIsNotAFailure(t *testing.T) {
 	require.NotEmpty(t, victim.ContainerID, "a TaskManager away from the AM's node: %+v", s.TaskManagers)
 	dead := h.nodeOf(mustParse(t, victim.ContainerID))
 	require.NoError(t, dead.Stop(ctx))
-	s2 := a.waitStatus(ctx, url, "replaced elsewhere", func(s am.Status) bool {
+	s2 := a.waitStatus(ctx, url, "replaced elsewhere", func(s amapi.Status) bool {
 		return s.Restarts >= 1 && s.Running == 3 && !slices.Contains(tmIDs(s), victim.ContainerID)
 	})
 	c := s2.Completions[0]

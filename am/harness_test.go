@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -136,23 +136,23 @@ type app struct {
 	h      *harness
 	id     yarn.ApplicationID
 	secret []byte
-	spec   am.Spec
+	spec   amapi.Spec
 }
 
 // sessionSpec is the example payload as a session of n TaskManagers.
-func (h *harness) sessionSpec(n int) am.Spec {
-	return am.Spec{
-		Mode:       am.ModeSession,
-		JobManager: am.ProcessSpec{Command: []string{"${" + am.EnvBinary + "}", "example", "jobmanager", "--taskmanager-timeout", "3s"}},
-		TaskManagers: am.TaskManagerSpec{Count: n, MemoryMB: 128, Command: "./spindle example taskmanager --heartbeat 100ms",
+func (h *harness) sessionSpec(n int) amapi.Spec {
+	return amapi.Spec{
+		Mode:       amapi.ModeSession,
+		JobManager: amapi.ProcessSpec{Command: []string{"${" + amapi.EnvBinary + "}", "example", "jobmanager", "--taskmanager-timeout", "3s"}},
+		TaskManagers: amapi.TaskManagerSpec{Count: n, MemoryMB: 128, Command: "./spindle example taskmanager --heartbeat 100ms",
 			Env: map[string]string{"HADOOP_CONF_DIR": h.confDir}},
-		Restart: am.RestartPolicy{Window: time.Minute, MaxFailures: 5, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second},
+		Restart: amapi.RestartPolicy{Window: time.Minute, MaxFailures: 5, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second},
 	}
 }
 
 // submit stages the binary, the words, the spec and a fresh stop secret,
 // and submits the AM. amArgs go to `spindle am`.
-func (h *harness) submit(ctx context.Context, spec am.Spec, amArgs string, mod func(*yarn.AppSpec)) *app {
+func (h *harness) submit(ctx context.Context, spec amapi.Spec, amArgs string, mod func(*yarn.AppSpec)) *app {
 	t := h.t
 	t.Helper()
 	id, _, err := h.rmc.GetNewApplication(ctx)
@@ -160,25 +160,25 @@ func (h *harness) submit(ctx context.Context, spec am.Spec, amArgs string, mod f
 	staged, err := h.stager.Stage(ctx, id.String(), []hdfs.Source{{Path: spindleBinary(t), Name: "spindle"}, {Path: h.words, Name: "words.txt"}}, nil)
 	require.NoError(t, err)
 	if spec.TaskManagers.Files == nil { // the TaskManagers get the binary and the words unless told otherwise
-		spec.TaskManagers.Files = map[string]am.LocalFile{}
+		spec.TaskManagers.Files = map[string]amapi.LocalFile{}
 		for _, f := range staged {
-			spec.TaskManagers.Files[f.Name] = am.FileFromStaged(f)
+			spec.TaskManagers.Files[f.Name] = amapi.FileFromStaged(f)
 		}
 	}
-	spec.Staging = am.StagingSpec{FS: "file:///", Home: h.home, User: testUser}
-	secret, err := am.NewStopSecret()
+	spec.Staging = amapi.StagingSpec{FS: "file:///", Home: h.home, User: testUser}
+	secret, err := amapi.NewStopSecret()
 	require.NoError(t, err)
 	tmp := t.TempDir()
 	b, err := spec.Marshal()
 	require.NoError(t, err)
-	specPath, secretPath := filepath.Join(tmp, am.SpecFile), filepath.Join(tmp, am.StopSecretFile)
+	specPath, secretPath := filepath.Join(tmp, amapi.SpecFile), filepath.Join(tmp, amapi.StopSecretFile)
 	require.NoError(t, os.WriteFile(specPath, b, 0o600))
 	require.NoError(t, os.WriteFile(secretPath, secret, 0o600))
 	more, err := h.stager.Stage(ctx, id.String(), []hdfs.Source{{Path: specPath, NoCache: true}, {Path: secretPath, NoCache: true}}, nil)
 	require.NoError(t, err)
 	res := map[string]yarn.LocalResource{}
 	for _, f := range append(staged, more...) {
-		lr, err := am.FileFromStaged(f).Resource()
+		lr, err := amapi.FileFromStaged(f).Resource()
 		require.NoError(t, err)
 		res[f.Name] = lr
 	}
@@ -278,17 +278,17 @@ func getJSON(ctx context.Context, url string, v any) error {
 }
 
 // status reads the AM's status JSON.
-func (a *app) status(ctx context.Context, url string) (am.Status, error) {
-	var s am.Status
-	err := getJSON(ctx, strings.TrimSuffix(url, "/")+am.StatusPath, &s)
+func (a *app) status(ctx context.Context, url string) (amapi.Status, error) {
+	var s amapi.Status
+	err := getJSON(ctx, strings.TrimSuffix(url, "/")+amapi.StatusPath, &s)
 	return s, err
 }
 
 // waitStatus polls the AM's status until ok holds.
-func (a *app) waitStatus(ctx context.Context, url, what string, ok func(am.Status) bool) am.Status {
+func (a *app) waitStatus(ctx context.Context, url, what string, ok func(amapi.Status) bool) amapi.Status {
 	t := a.h.t
 	t.Helper()
-	var last am.Status
+	var last amapi.Status
 	var lastErr error
 	for {
 		s, err := a.status(ctx, url)
@@ -310,7 +310,7 @@ func (a *app) waitStatus(ctx context.Context, url, what string, ok func(am.Statu
 
 // stop posts a stop request with secret and returns the HTTP status.
 func (a *app) stop(ctx context.Context, url string, secret []byte) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+am.StopPath, bytes.NewReader([]byte(`{"diagnostics":"test says stop"}`)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+amapi.StopPath, bytes.NewReader([]byte(`{"diagnostics":"test says stop"}`)))
 	require.NoError(a.h.t, err)
 	if secret != nil {
 		req.Header.Set("Authorization", "Bearer "+string(secret))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -25,20 +26,13 @@ import (
 //	GET  /v1/credentials the TaskManagers' current credentials (CredentialsPath);
 //	                     needs "Authorization: Bearer <credentials secret>"
 //	GET  /metrics        Prometheus metrics
-//
-// StopPath is the stop endpoint.
-const StopPath = "/v1/stop"
-
-// StatusPath is the status endpoint.
-const StatusPath = "/v1/status"
-
 func (r *Runner) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", r.serveStatusPage)
-	mux.HandleFunc("GET "+StatusPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) })
-	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
-	mux.HandleFunc("POST "+StopPath, r.serveStop)
-	mux.HandleFunc("GET "+CredentialsPath, r.serveCredentials)
+	mux.HandleFunc("GET "+amapi.StatusPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) })
+	mux.HandleFunc("GET "+amapi.DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
+	mux.HandleFunc("POST "+amapi.StopPath, r.serveStop)
+	mux.HandleFunc("GET "+amapi.CredentialsPath, r.serveCredentials)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.m.reg, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -73,69 +67,18 @@ func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, map[string]string{"status": "stopping"})
 }
 
-// JobManagerInfo is where the JobManager is (DiscoveryPath).
-type JobManagerInfo struct {
-	AppID       string `json:"app_id"`
-	AttemptID   string `json:"attempt_id"`
-	Address     string `json:"address"`
-	RESTAddress string `json:"rest_address"`
-	PID         int    `json:"pid,omitempty"`
-	State       string `json:"state"`
-	Restarts    int    `json:"restarts"`
-}
-
-// TaskManagerInfo is one TaskManager container.
-type TaskManagerInfo struct {
-	ContainerID string    `json:"container_id"`
-	Node        string    `json:"node"`
-	NodeHTTP    string    `json:"node_http_address,omitempty"`
-	State       string    `json:"state"`
-	Since       time.Time `json:"since"`
-	Adopted     bool      `json:"adopted,omitempty"`
-}
-
-// Status is the AM's state, as /v1/status serves it. It is an API:
-// fields are only ever added.
-type Status struct {
-	AppID        string            `json:"app_id"`
-	AttemptID    string            `json:"attempt_id"`
-	ContainerID  string            `json:"container_id"`
-	Mode         Mode              `json:"mode"`
-	Phase        Phase             `json:"phase"`
-	TrackingURL  string            `json:"tracking_url"`
-	RegisteredAt *time.Time        `json:"registered_at,omitempty"`
-	JobManager   JobManagerInfo    `json:"jobmanager"`
-	Target       int               `json:"target"`
-	Pending      int               `json:"pending"`
-	Launching    int               `json:"launching"`
-	Running      int               `json:"running"`
-	Adopted      int               `json:"adopted"`
-	Progress     float32           `json:"progress"`
-	Restarts     int               `json:"restarts"`
-	TaskManagers []TaskManagerInfo `json:"taskmanagers"`
-	// Completions are the last TaskManager containers that ended (or
-	// could not be started), newest last, each classified.
-	Completions      []Completion `json:"completions"`
-	Policy           PolicyState  `json:"policy"`
-	JobManagerPolicy PolicyState  `json:"jobmanager_policy"`
-	LastHeartbeat    *time.Time   `json:"last_heartbeat,omitempty"`
-	HeartbeatError   string       `json:"heartbeat_error,omitempty"`
-	FinalStatus      string       `json:"final_status,omitempty"`
-	Diagnostics      string       `json:"diagnostics,omitempty"`
-}
-
 // Status returns a snapshot of the AM's state. Safe for concurrent use.
-func (r *Runner) Status() Status {
+func (r *Runner) Status() amapi.Status {
 	now := r.opts.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
+	s := amapi.Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
 		Phase: r.phase, TrackingURL: r.trackingURL, Target: r.spec.TaskManagers.Count, Pending: r.amrm.PendingRequests(),
 		Launching: r.countLocked(tmLaunching), Running: r.countLocked(tmRunning), Adopted: r.adopted, Restarts: r.restarts,
-		TaskManagers: []TaskManagerInfo{}, Completions: slices.Clone(r.completions), HeartbeatError: r.lastHBErr,
+		TaskManagers: []amapi.TaskManagerInfo{}, Completions: slices.Clone(r.completions), HeartbeatError: r.lastHBErr,
 		Policy: r.tmTr.State(now), JobManagerPolicy: r.jmTr.State(now)}
 	if s.Completions == nil {
-		s.Completions = []Completion{}
+		s.Completions = []amapi.Completion{}
 	}
 	if s.Target > 0 {
 		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
@@ -150,15 +93,15 @@ func (r *Runner) Status() Status {
 		t := r.lastHB
 		s.LastHeartbeat = &t
 	}
-	s.JobManager = JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID, State: r.jmState, Restarts: r.jmRestarts}
+	s.JobManager = amapi.JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID, State: r.jmState, Restarts: r.jmRestarts}
 	if r.jm != nil {
 		s.JobManager.Address, s.JobManager.RESTAddress, s.JobManager.PID = r.jm.Address(), r.jm.RESTAddress(), r.jm.pid()
 	}
 	for id, tm := range r.tms {
-		s.TaskManagers = append(s.TaskManagers, TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
+		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
 			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
 	}
-	slices.SortFunc(s.TaskManagers, func(a, b TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
+	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
 	if r.final != nil {
 		s.FinalStatus, s.Diagnostics = r.final.Status.String(), r.final.Diagnostics
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spindle-yarn/spindle/amapi"
 )
 
 // jobManager runs the JobManager as a child of the AM, in the AM
@@ -25,7 +26,7 @@ import (
 // are kept for diagnostics. The ports are chosen once per AM attempt and
 // kept across restarts, so a restarted JobManager has the same address.
 type jobManager struct {
-	spec     ProcessSpec
+	spec     amapi.ProcessSpec
 	env      []string // the full environment of the child
 	workDir  string
 	logDir   string
@@ -63,7 +64,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func newJobManager(spec ProcessSpec, base []string, vars map[string]string, workDir, logDir, host string, lg zerolog.Logger) (*jobManager, error) {
+func newJobManager(spec amapi.ProcessSpec, base []string, vars map[string]string, workDir, logDir, host string, lg zerolog.Logger) (*jobManager, error) {
 	rpc, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("am: choosing the JobManager RPC port: %w", err)
@@ -81,11 +82,11 @@ func newJobManager(spec ProcessSpec, base []string, vars map[string]string, work
 	for k, v := range vars {
 		all[k] = v
 	}
-	all[EnvJMHost] = host
-	all[EnvJMRPCPort] = strconv.Itoa(rpc)
-	all[EnvJMRESTPort] = strconv.Itoa(rest)
-	all[EnvJMAddress] = j.Address()
-	all[EnvJMRESTAddress] = j.RESTAddress()
+	all[amapi.EnvJMHost] = host
+	all[amapi.EnvJMRPCPort] = strconv.Itoa(rpc)
+	all[amapi.EnvJMRESTPort] = strconv.Itoa(rest)
+	all[amapi.EnvJMAddress] = j.Address()
+	all[amapi.EnvJMRESTAddress] = j.RESTAddress()
 	j.env = append([]string(nil), base...)
 	for k, v := range spec.Env {
 		j.env = append(j.env, k+"="+v)

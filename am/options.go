@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -22,7 +23,7 @@ type Staging interface {
 // except the JobManager's working directory).
 type Options struct {
 	// Spec is what the submitter asked for (SpecFile).
-	Spec Spec
+	Spec amapi.Spec
 	// Container is the AM's own container ($CONTAINER_ID): it names the
 	// application attempt.
 	Container yarn.ContainerID

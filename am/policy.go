@@ -9,75 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
-
-// RestartPolicy says how the AM reacts to TaskManager (and JobManager)
-// failures. It is a plain value: the zero value takes the defaults below,
-// and it is JSON-encodable so the submitter can ship it in the Spec.
-//
-// Only the payload's own exits count (see Classify: failures, and in the
-// fleet also exits with 0, since a TaskManager is not meant to end): a
-// container the cluster took away (preemption, a lost node, a kill by the
-// RM) is replaced at once and is never held against the application.
-type RestartPolicy struct {
-	// Window is the failure-rate interval: only failures younger than it
-	// count towards MaxFailures and NodeFailures, and towards the backoff.
-	// 0 means 5 minutes.
-	Window time.Duration `json:"window,omitempty"`
-	// MaxFailures is how many failures the window may hold: one more and
-	// the AM gives up and ends the application FAILED. 0 means 10;
-	// negative means never give up.
-	MaxFailures int `json:"max_failures,omitempty"`
-	// InitialBackoff is the delay before the replacement after the second
-	// failure within the window (the first is replaced at once); each
-	// further failure doubles it, up to MaxBackoff. 0 means 1 s.
-	InitialBackoff time.Duration `json:"initial_backoff,omitempty"`
-	// MaxBackoff caps the delay. 0 means 1 minute.
-	MaxBackoff time.Duration `json:"max_backoff,omitempty"`
-	// Jitter spreads each delay uniformly over ±Jitter of itself so that
-	// many AMs do not retry in step; 0 means 0.2, negative means none.
-	Jitter float64 `json:"jitter,omitempty"`
-	// NodeFailures is K of node quarantine: K failures on one node within
-	// the window blacklist the node at the RM for Quarantine. 0 means 3;
-	// negative disables quarantine.
-	NodeFailures int `json:"node_failures,omitempty"`
-	// Quarantine is how long a node stays blacklisted before the AM
-	// removes it from the blacklist again. 0 means 10 minutes.
-	Quarantine time.Duration `json:"quarantine,omitempty"`
-}
-
-// withDefaults fills in the zero fields.
-func (p RestartPolicy) withDefaults() RestartPolicy {
-	if p.Window <= 0 {
-		p.Window = 5 * time.Minute
-	}
-	if p.MaxFailures == 0 {
-		p.MaxFailures = 10
-	}
-	if p.InitialBackoff <= 0 {
-		p.InitialBackoff = time.Second
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = time.Minute
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.InitialBackoff)
-	switch {
-	case p.Jitter == 0:
-		p.Jitter = 0.2
-	case p.Jitter < 0:
-		p.Jitter = 0
-	case p.Jitter > 1:
-		p.Jitter = 1
-	}
-	if p.NodeFailures == 0 {
-		p.NodeFailures = 3
-	}
-	if p.Quarantine <= 0 {
-		p.Quarantine = 10 * time.Minute
-	}
-	return p
-}
 
 // ExitClass is what a completed container's exit status means for the
 // fleet.
@@ -127,38 +61,6 @@ func Classify(exitStatus int32) ExitClass {
 	return ExitClassFailed
 }
 
-// Failure is one failed container (or JobManager process) as the policy
-// sees it.
-type Failure struct {
-	At time.Time `json:"time"`
-	// Container is the container id, empty for the JobManager process.
-	Container string `json:"container_id,omitempty"`
-	// Node is the NodeManager host, empty if none.
-	Node string `json:"node,omitempty"`
-	// ExitStatus is the container exit status or process exit code.
-	ExitStatus int32 `json:"exit_status"`
-	// Diagnostics are the NodeManager's (or the launch error's) words,
-	// trimmed.
-	Diagnostics string `json:"diagnostics,omitempty"`
-}
-
-func (f Failure) String() string {
-	var b strings.Builder
-	if f.Container != "" {
-		b.WriteString(f.Container)
-	} else {
-		b.WriteString("JobManager")
-	}
-	if f.Node != "" {
-		b.WriteString(" on " + f.Node)
-	}
-	b.WriteString(": " + yarn.ExitStatusText(f.ExitStatus))
-	if d := oneLine(f.Diagnostics, 200); d != "" {
-		b.WriteString(" (" + d + ")")
-	}
-	return b.String()
-}
-
 // Decision is the policy's answer to a failure.
 type Decision struct {
 	// GiveUp: the limit is reached; end the application FAILED with
@@ -182,10 +84,10 @@ type Decision struct {
 type Tracker struct {
 	mu     sync.Mutex
 	what   string // "TaskManager" or "JobManager", for reasons
-	p      RestartPolicy
+	p      amapi.RestartPolicy
 	rnd    func() float64
-	recent []Failure // within the window, oldest first
-	last   []Failure // the last few, whatever their age, for diagnostics
+	recent []amapi.Failure // within the window, oldest first
+	last   []amapi.Failure // the last few, whatever their age, for diagnostics
 	total  int
 	// quarantined maps a node to the end of its quarantine.
 	quarantined map[string]time.Time
@@ -199,15 +101,15 @@ const lastKept = 5
 // NewTracker returns a Tracker for p (zero fields take their defaults);
 // what names the restarted thing in reasons. rnd returns numbers in [0,1)
 // for the jitter; nil uses math/rand.
-func NewTracker(what string, p RestartPolicy, rnd func() float64) *Tracker {
+func NewTracker(what string, p amapi.RestartPolicy, rnd func() float64) *Tracker {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	return &Tracker{what: what, p: p.withDefaults(), rnd: rnd, quarantined: map[string]time.Time{}}
+	return &Tracker{what: what, p: p.WithDefaults(), rnd: rnd, quarantined: map[string]time.Time{}}
 }
 
 // Policy returns the effective policy, defaults filled in.
-func (t *Tracker) Policy() RestartPolicy { return t.p }
+func (t *Tracker) Policy() amapi.RestartPolicy { return t.p }
 
 // prune drops failures older than the window; mu is held.
 func (t *Tracker) prune(now time.Time) {
@@ -219,7 +121,7 @@ func (t *Tracker) prune(now time.Time) {
 }
 
 // Failure records f and decides what to do about it.
-func (t *Tracker) Failure(f Failure) Decision {
+func (t *Tracker) Failure(f amapi.Failure) Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := f.At
@@ -334,80 +236,23 @@ func (t *Tracker) HoldUntil() time.Time {
 	return t.holdUntil
 }
 
-// Quarantine is one quarantined node.
-type Quarantine struct {
-	Node  string    `json:"node"`
-	Until time.Time `json:"until"`
-}
-
-// PolicyState is the tracker's state for the status page.
-type PolicyState struct {
-	FailuresInWindow int          `json:"failures_in_window"`
-	MaxFailures      int          `json:"max_failures"`
-	Window           string       `json:"window"`
-	TotalFailures    int          `json:"total_failures"`
-	BackoffUntil     *time.Time   `json:"backoff_until,omitempty"`
-	Quarantined      []Quarantine `json:"quarantined"`
-	LastDecision     string       `json:"last_decision,omitempty"`
-	LastFailures     []Failure    `json:"last_failures"`
-}
-
 // State describes the tracker at now.
-func (t *Tracker) State(now time.Time) PolicyState {
+func (t *Tracker) State(now time.Time) amapi.PolicyState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.prune(now)
-	s := PolicyState{FailuresInWindow: len(t.recent), MaxFailures: t.p.MaxFailures, Window: t.p.Window.String(),
-		TotalFailures: t.total, LastDecision: t.lastReason, LastFailures: slices.Clone(t.last), Quarantined: []Quarantine{}}
+	s := amapi.PolicyState{FailuresInWindow: len(t.recent), MaxFailures: t.p.MaxFailures, Window: t.p.Window.String(),
+		TotalFailures: t.total, LastDecision: t.lastReason, LastFailures: slices.Clone(t.last), Quarantined: []amapi.Quarantine{}}
 	if s.LastFailures == nil {
-		s.LastFailures = []Failure{}
+		s.LastFailures = []amapi.Failure{}
 	}
 	if t.holdUntil.After(now) {
 		h := t.holdUntil
 		s.BackoffUntil = &h
 	}
 	for n, until := range t.quarantined {
-		s.Quarantined = append(s.Quarantined, Quarantine{Node: n, Until: until})
+		s.Quarantined = append(s.Quarantined, amapi.Quarantine{Node: n, Until: until})
 	}
-	slices.SortFunc(s.Quarantined, func(a, b Quarantine) int { return strings.Compare(a.Node, b.Node) })
+	slices.SortFunc(s.Quarantined, func(a, b amapi.Quarantine) int { return strings.Compare(a.Node, b.Node) })
 	return s
-}
-
-// oneLine condenses s, a NodeManager diagnostic (multi-line, each entry
-// stamped "[date time]", often repeated) or a log excerpt, into one line
-// of at most n bytes: stamps and the launcher's boilerplate go, repeated
-// lines are kept once, the rest is joined with " | ".
-func oneLine(s string, n int) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, l := range strings.Split(s, "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "[") {
-			if i := strings.IndexByte(l, ']'); i > 0 && i < 32 {
-				l = strings.TrimSpace(l[i+1:])
-			}
-		}
-		if l == "" || seen[l] || boilerplate(l) {
-			continue
-		}
-		seen[l] = true
-		parts = append(parts, l)
-	}
-	out := strings.Join(parts, " | ")
-	if len(out) > n {
-		out = out[:n] + "…"
-	}
-	return out
-}
-
-// boilerplate reports NodeManager diagnostic lines that say nothing the
-// exit status does not.
-func boilerplate(l string) bool {
-	for _, p := range []string{"Exception from container-launch", "Container id:", "Exit code:", "Error file:",
-		"Last 4096 bytes of prelaunch.err", "Last 4096 bytes of stderr", "Container exited with a non-zero exit code"} {
-		if strings.HasPrefix(l, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -43,13 +44,13 @@ func TestClassify(t *testing.T) {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func fail(at time.Duration, node string, exit int32) Failure {
-	return Failure{At: t0.Add(at), Container: fmt.Sprintf("container_1_0001_01_%06d", int(at/time.Second)+2), Node: node, ExitStatus: exit,
+func fail(at time.Duration, node string, exit int32) amapi.Failure {
+	return amapi.Failure{At: t0.Add(at), Container: fmt.Sprintf("container_1_0001_01_%06d", int(at/time.Second)+2), Node: node, ExitStatus: exit,
 		Diagnostics: "[2026-01-02 03:04:05.000]Exception from container-launch.\nExit code: 3\n[2026-01-02 03:04:05.000]boom: no such file\n"}
 }
 
 func TestTrackerBackoffDoublesFromTheSecondFailure(t *testing.T) {
-	tr := NewTracker("TaskManager", RestartPolicy{Window: time.Minute, MaxFailures: 5, InitialBackoff: time.Second,
+	tr := NewTracker("TaskManager", amapi.RestartPolicy{Window: time.Minute, MaxFailures: 5, InitialBackoff: time.Second,
 		MaxBackoff: 4 * time.Second, Jitter: -1, NodeFailures: -1}, nil)
 	var delays []time.Duration
 	for i := range 5 {
@@ -71,7 +72,7 @@ func TestTrackerBackoffDoublesFromTheSecondFailure(t *testing.T) {
 }
 
 func TestTrackerWindowForgets(t *testing.T) {
-	tr := NewTracker("TaskManager", RestartPolicy{Window: time.Minute, MaxFailures: 1, InitialBackoff: time.Second, Jitter: -1}, nil)
+	tr := NewTracker("TaskManager", amapi.RestartPolicy{Window: time.Minute, MaxFailures: 1, InitialBackoff: time.Second, Jitter: -1}, nil)
 	require.Zero(t, tr.Failure(fail(0, "n1", 1)).Delay)
 	d := tr.Failure(fail(61*time.Second, "n1", 1))
 	require.False(t, d.GiveUp, "the first failure left the window: %s", d.Reason)
@@ -87,7 +88,7 @@ func TestTrackerJitterStaysWithinBounds(t *testing.T) {
 		want time.Duration
 	}{{0, 800 * time.Millisecond}, {0.5, time.Second}, {0.999999, 1200 * time.Millisecond}} {
 		t.Run(fmt.Sprint(tc.rnd), func(t *testing.T) {
-			tr := NewTracker("TaskManager", RestartPolicy{InitialBackoff: time.Second, Jitter: 0.2}, func() float64 { return tc.rnd })
+			tr := NewTracker("TaskManager", amapi.RestartPolicy{InitialBackoff: time.Second, Jitter: 0.2}, func() float64 { return tc.rnd })
 			tr.Failure(fail(0, "", 1))
 			d := tr.Failure(fail(time.Second, "", 1))
 			require.InDelta(t, float64(tc.want), float64(d.Delay), float64(time.Millisecond))
@@ -96,7 +97,7 @@ func TestTrackerJitterStaysWithinBounds(t *testing.T) {
 }
 
 func TestTrackerQuarantinesAndReleasesNodes(t *testing.T) {
-	tr := NewTracker("TaskManager", RestartPolicy{Window: time.Minute, MaxFailures: 10, NodeFailures: 2, Quarantine: 5 * time.Minute, Jitter: -1}, nil)
+	tr := NewTracker("TaskManager", amapi.RestartPolicy{Window: time.Minute, MaxFailures: 10, NodeFailures: 2, Quarantine: 5 * time.Minute, Jitter: -1}, nil)
 	require.Empty(t, tr.Failure(fail(0, "a", 1)).Quarantine)
 	require.Empty(t, tr.Failure(fail(time.Second, "b", 1)).Quarantine)
 	d := tr.Failure(fail(2*time.Second, "a", 1))
@@ -106,7 +107,7 @@ func TestTrackerQuarantinesAndReleasesNodes(t *testing.T) {
 	require.Empty(t, tr.Failure(fail(3*time.Second, "a", 1)).Quarantine, "already quarantined")
 
 	st := tr.State(t0.Add(3 * time.Second))
-	require.Equal(t, []Quarantine{{Node: "a", Until: d.QuarantineUntil}}, st.Quarantined)
+	require.Equal(t, []amapi.Quarantine{{Node: "a", Until: d.QuarantineUntil}}, st.Quarantined)
 	require.Equal(t, d.QuarantineUntil, tr.NextRelease())
 	require.Empty(t, tr.Release(d.QuarantineUntil.Add(-time.Millisecond)))
 	require.Equal(t, []string{"a"}, tr.Release(d.QuarantineUntil))
@@ -115,7 +116,7 @@ func TestTrackerQuarantinesAndReleasesNodes(t *testing.T) {
 }
 
 func TestTrackerNeverGivesUpWithNegativeLimit(t *testing.T) {
-	tr := NewTracker("JobManager", RestartPolicy{MaxFailures: -1, InitialBackoff: time.Millisecond, MaxBackoff: time.Second, Jitter: -1}, nil)
+	tr := NewTracker("JobManager", amapi.RestartPolicy{MaxFailures: -1, InitialBackoff: time.Millisecond, MaxBackoff: time.Second, Jitter: -1}, nil)
 	var d Decision
 	for i := range 100 {
 		d = tr.Failure(fail(time.Duration(i)*time.Millisecond, "", 1))
@@ -126,8 +127,8 @@ func TestTrackerNeverGivesUpWithNegativeLimit(t *testing.T) {
 }
 
 func TestTrackerDefaults(t *testing.T) {
-	p := NewTracker("TaskManager", RestartPolicy{}, nil).Policy()
-	require.Equal(t, RestartPolicy{Window: 5 * time.Minute, MaxFailures: 10, InitialBackoff: time.Second, MaxBackoff: time.Minute,
+	p := NewTracker("TaskManager", amapi.RestartPolicy{}, nil).Policy()
+	require.Equal(t, amapi.RestartPolicy{Window: 5 * time.Minute, MaxFailures: 10, InitialBackoff: time.Second, MaxBackoff: time.Minute,
 		Jitter: 0.2, NodeFailures: 3, Quarantine: 10 * time.Minute}, p)
 }
 
@@ -137,10 +138,10 @@ func TestOneLine(t *testing.T) {
 		"Last 4096 bytes of prelaunch.err :\nLast 4096 bytes of stderr :\ncannot open words.txt\n\n" +
 		"[2026-01-02 03:04:05.000]Container exited with a non-zero exit code 3. Error file: prelaunch.err.\n" +
 		"Last 4096 bytes of prelaunch.err :\nLast 4096 bytes of stderr :\ncannot open words.txt\n\n"
-	require.Equal(t, "cannot open words.txt", oneLine(diag, 100))
+	require.Equal(t, "cannot open words.txt", amapi.OneLine(diag, 100))
 	require.Equal(t, "Container killed on request. Exit code is 137 | Killed by external signal",
-		oneLine("[2026-01-02 03:04:05.000]Container killed on request. Exit code is 137\n[2026-01-02 03:04:05.000]Killed by external signal\n", 100))
-	require.Equal(t, "abc…", oneLine("abcdef", 3))
+		amapi.OneLine("[2026-01-02 03:04:05.000]Container killed on request. Exit code is 137\n[2026-01-02 03:04:05.000]Killed by external signal\n", 100))
+	require.Equal(t, "abc…", amapi.OneLine("abcdef", 3))
 }
 
 func TestLineRingKeepsTheLastLines(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -30,7 +31,7 @@ import (
 // running and the application stays registered for the next attempt.
 type Runner struct {
 	opts  Options
-	spec  Spec
+	spec  amapi.Spec
 	att   yarn.AttemptID
 	lg    zerolog.Logger
 	amrm  *yarn.AMRMClient
@@ -55,10 +56,10 @@ type Runner struct {
 	// mu guards the state below: the loop writes it, the HTTP handlers
 	// read it.
 	mu           sync.Mutex
-	phase        Phase
+	phase        amapi.Phase
 	tms          map[yarn.ContainerID]*taskManager
 	restarts     int
-	completions  []Completion
+	completions  []amapi.Completion
 	trackingURL  string
 	jm           *jobManager
 	jmState      string
@@ -78,18 +79,6 @@ type Runner struct {
 	// httpStop is closed when Run ends, to release long polls.
 	httpStop chan struct{}
 }
-
-// Phase is where a Runner is in its life.
-type Phase string
-
-// Phases.
-const (
-	PhaseStarting Phase = "starting" // before registration
-	PhaseRunning  Phase = "running"
-	PhaseStopping Phase = "stopping" // a kill: stopping containers, unregistering
-	PhaseFinished Phase = "finished" // unregistered with a final status
-	PhaseShutdown Phase = "shutdown" // left for the next attempt
-)
 
 // Final is how the application ended.
 type Final struct {
@@ -153,7 +142,7 @@ func New(opts Options) (*Runner, error) {
 		tmTr: NewTracker("TaskManager", spec.Restart, opts.Rand), jmTr: NewTracker("JobManager", spec.Restart, opts.Rand),
 		m: newMetrics(), creds: opts.Credentials, tmCred: forwardable(opts.Credentials), credChanged: make(chan struct{}), httpStop: make(chan struct{}),
 		stopc: make(chan string, 1), launched: make(chan launchResult), done: make(chan struct{}),
-		phase: PhaseStarting, tms: map[yarn.ContainerID]*taskManager{}}
+		phase: amapi.PhaseStarting, tms: map[yarn.ContainerID]*taskManager{}}
 	r.tmReq = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: tm.MemoryMB, VCores: max(tm.VCores, 1)}, Priority: tm.Priority,
 		Nodes: tm.Nodes, Racks: tm.Racks, RelaxLocality: tm.RelaxLocality, NodeLabel: tm.NodeLabel}
 	r.tmCmd = tm.Command
@@ -206,7 +195,7 @@ func (r *Runner) Close() error {
 func (r *Runner) Final() (Final, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.final == nil || r.phase != PhaseFinished {
+	if r.final == nil || r.phase != amapi.PhaseFinished {
 		return Final{}, false
 	}
 	return *r.final, true
@@ -280,7 +269,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	now := r.opts.Now()
 	r.mu.Lock()
-	r.trackingURL, r.registeredAt, r.phase = tracking, now, PhaseRunning
+	r.trackingURL, r.registeredAt, r.phase = tracking, now, amapi.PhaseRunning
 	r.mu.Unlock()
 	r.lg.Info().Str("tracking_url", tracking).Int("adoptable", len(reg.ContainersFromPreviousAttempts)).Msg("application master registered")
 	r.adopt(reg.ContainersFromPreviousAttempts, now)
@@ -387,18 +376,18 @@ func (r *Runner) terminating(ctx context.Context) bool {
 // processVars are the SPINDLE_* variables of the JobManager.
 func (r *Runner) processVars(tracking string) map[string]string {
 	v := map[string]string{
-		EnvAppID:        r.att.App.String(),
-		EnvAttemptID:    r.att.String(),
-		EnvMode:         string(r.spec.Mode),
-		EnvAMURL:        tracking,
-		EnvTaskManagers: strconv.Itoa(r.spec.TaskManagers.Count),
-		EnvBinary:       r.opts.Executable,
+		amapi.EnvAppID:        r.att.App.String(),
+		amapi.EnvAttemptID:    r.att.String(),
+		amapi.EnvMode:         string(r.spec.Mode),
+		amapi.EnvAMURL:        tracking,
+		amapi.EnvTaskManagers: strconv.Itoa(r.spec.TaskManagers.Count),
+		amapi.EnvBinary:       r.opts.Executable,
 	}
 	if k := r.spec.Kerberos; k != nil {
 		// A payload with its own token renewal (Flink's delegation token
 		// manager) logs in with the same keytab.
-		v[EnvKerberosPrincipal] = k.Principal
-		v[EnvKerberosKeytab] = filepath.Join(r.opts.WorkDir, k.Keytab)
+		v[amapi.EnvKerberosPrincipal] = k.Principal
+		v[amapi.EnvKerberosKeytab] = filepath.Join(r.opts.WorkDir, k.Keytab)
 	}
 	return v
 }
@@ -427,7 +416,7 @@ func (r *Runner) onJobManagerExit(e jmExit, now time.Time) (*Final, time.Time) {
 	if e.Err != nil {
 		what = fmt.Sprintf("the JobManager ended: %v", e.Err)
 	}
-	if r.spec.Mode == ModePerJob {
+	if r.spec.Mode == amapi.ModePerJob {
 		if e.Code == 0 && e.Err == nil {
 			lg.Info().Msg("JobManager finished; the per-job application succeeded")
 			return &Final{yarn.FinalSucceeded, ""}, time.Time{}
@@ -439,7 +428,7 @@ func (r *Runner) onJobManagerExit(e jmExit, now time.Time) (*Final, time.Time) {
 		lg.Info().Msg("JobManager exited cleanly; ending the session")
 		return &Final{yarn.FinalSucceeded, what + ", ending the session"}, time.Time{}
 	}
-	d := r.jmTr.Failure(Failure{At: now, ExitStatus: int32(e.Code), Diagnostics: lastLines(tail, 3)})
+	d := r.jmTr.Failure(amapi.Failure{At: now, ExitStatus: int32(e.Code), Diagnostics: lastLines(tail, 3)})
 	if d.GiveUp {
 		lg.Error().Str("reason", d.Reason).Msg("giving up on the JobManager")
 		return &Final{yarn.FinalFailed, fmt.Sprintf("%s\nlast JobManager output:\n%s", d.Reason, tail)}, time.Time{}
@@ -482,7 +471,7 @@ func (r *Runner) activeLocked() int { return len(r.tms) - r.countLocked(tmStoppi
 func (r *Runner) reconcile(now time.Time) (changed bool, hold time.Time, fin *Final) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.phase != PhaseRunning {
+	if r.phase != amapi.PhaseRunning {
 		return false, time.Time{}, nil
 	}
 	pending := r.amrm.PendingRequests()
@@ -558,7 +547,7 @@ func (r *Runner) heartbeat(ctx, launchCtx context.Context, now time.Time) (*Fina
 	r.mu.Lock()
 	for _, c := range res.Allocated {
 		r.m.allocated.Inc()
-		if r.phase != PhaseRunning || r.activeLocked() >= r.spec.TaskManagers.Count {
+		if r.phase != amapi.PhaseRunning || r.activeLocked() >= r.spec.TaskManagers.Count {
 			r.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("releasing excess container: the fleet is complete")
 			r.amrm.Release(c.ID)
 			r.m.excess.Inc()
@@ -601,16 +590,6 @@ func (r *Runner) heartbeat(ctx, launchCtx context.Context, now time.Time) (*Fina
 	return nil, nil
 }
 
-// Completion is one completed TaskManager container, for the status page.
-type Completion struct {
-	Failure
-	Class ExitClass `json:"-"`
-	// ClassName is Class in words.
-	ClassName string `json:"class"`
-	// Decision is what the restart policy said (failures only).
-	Decision string `json:"decision,omitempty"`
-}
-
 const keptCompletions = 20
 
 // completedLocked handles a completed container (ending: the
@@ -622,12 +601,12 @@ func (r *Runner) completedLocked(st yarn.ContainerStatus, now time.Time, ending 
 		return nil
 	}
 	delete(r.tms, st.ID)
-	if ending || tm.state == tmStopping || r.phase != PhaseRunning {
+	if ending || tm.state == tmStopping || r.phase != amapi.PhaseRunning {
 		return nil
 	}
 	class := Classify(st.ExitStatus)
-	f := Failure{At: now, Container: st.ID.String(), Node: tm.c.Node.Host, ExitStatus: st.ExitStatus, Diagnostics: oneLine(st.Diagnostics, 500)}
-	c := Completion{Failure: f, Class: class, ClassName: class.String()}
+	f := amapi.Failure{At: now, Container: st.ID.String(), Node: tm.c.Node.Host, ExitStatus: st.ExitStatus, Diagnostics: amapi.OneLine(st.Diagnostics, 500)}
+	c := amapi.Completion{Failure: f, ClassName: class.String()}
 	lg := r.lg.With().Stringer("container_id", st.ID).Str("node", tm.c.Node.String()).Int32("exit_status", st.ExitStatus).Logger()
 	var fin *Final
 	switch class {
@@ -679,7 +658,7 @@ func (r *Runner) adopt(cs []yarn.Container, now time.Time) {
 		if _, ok := r.tms[c.ID]; ok {
 			continue
 		}
-		if r.phase != PhaseRunning || r.activeLocked() >= r.spec.TaskManagers.Count {
+		if r.phase != amapi.PhaseRunning || r.activeLocked() >= r.spec.TaskManagers.Count {
 			r.lg.Info().Stringer("container_id", c.ID).Msg("releasing an earlier attempt's container: the fleet is complete")
 			r.amrm.Release(c.ID)
 			continue
@@ -704,13 +683,13 @@ func (r *Runner) launch(ctx context.Context, cs []yarn.Container) {
 		for k, v := range r.spec.TaskManagers.Env {
 			env[k] = v
 		}
-		env[EnvAppID] = r.att.App.String()
-		env[EnvAttemptID] = r.att.String()
-		env[EnvMode] = string(r.spec.Mode)
-		env[EnvAMURL] = tracking
-		env[EnvJMAddress] = jmAddr
-		env[EnvJMRESTAddress] = jmREST
-		env[EnvResourceID] = c.ID.String()
+		env[amapi.EnvAppID] = r.att.App.String()
+		env[amapi.EnvAttemptID] = r.att.String()
+		env[amapi.EnvMode] = string(r.spec.Mode)
+		env[amapi.EnvAMURL] = tracking
+		env[amapi.EnvJMAddress] = jmAddr
+		env[amapi.EnvJMRESTAddress] = jmREST
+		env[amapi.EnvResourceID] = c.ID.String()
 		byNode[c.Node] = append(byNode[c.Node], yarn.StartRequest{Container: c, Launch: yarn.ContainerLaunchContext{
 			Commands: []string{r.tmCmd}, Environment: env, LocalResources: r.tmRes, Tokens: creds}})
 	}
@@ -750,13 +729,13 @@ func (r *Runner) onLaunched(lr launchResult, now time.Time) *Final {
 	r.amrm.Release(lr.id)
 	r.m.launchErr.Inc()
 	r.updateGaugesLocked()
-	if r.phase != PhaseRunning {
+	if r.phase != amapi.PhaseRunning {
 		return nil
 	}
-	f := Failure{At: now, Container: lr.id.String(), Node: tm.c.Node.Host, ExitStatus: yarn.ExitInvalid,
-		Diagnostics: "could not start the container: " + oneLine(lr.err.Error(), 400)}
+	f := amapi.Failure{At: now, Container: lr.id.String(), Node: tm.c.Node.Host, ExitStatus: yarn.ExitInvalid,
+		Diagnostics: "could not start the container: " + amapi.OneLine(lr.err.Error(), 400)}
 	d := r.tmTr.Failure(f)
-	r.completions = append(r.completions, Completion{Failure: f, Class: ExitClassFailed, ClassName: "launch-failed", Decision: d.Reason})
+	r.completions = append(r.completions, amapi.Completion{Failure: f, ClassName: "launch-failed", Decision: d.Reason})
 	if d.GiveUp {
 		lg.Error().Err(lr.err).Msg("TaskManager could not be started; giving up")
 		return &Final{yarn.FinalFailed, d.Reason}
@@ -794,7 +773,7 @@ func (r *Runner) drainLaunches() {
 func (r *Runner) shutdown(cancelLaunches context.CancelFunc, cause error) error {
 	r.lg.Warn().Err(cause).Msg("shutting down; the application stays registered for the next attempt")
 	r.mu.Lock()
-	r.phase = PhaseShutdown
+	r.phase = amapi.PhaseShutdown
 	jm := r.jm
 	r.mu.Unlock()
 	cancelLaunches()
@@ -811,9 +790,9 @@ func (r *Runner) finish(ctx context.Context, cancelLaunches context.CancelFunc, 
 	if len(f.Diagnostics) > maxDiagnostics {
 		f.Diagnostics = f.Diagnostics[:maxDiagnostics] + "…"
 	}
-	r.lg.Info().Stringer("final_status", f.Status).Str("diagnostics", oneLine(f.Diagnostics, 300)).Msg("ending the application")
+	r.lg.Info().Stringer("final_status", f.Status).Str("diagnostics", amapi.OneLine(f.Diagnostics, 300)).Msg("ending the application")
 	r.mu.Lock()
-	r.phase = PhaseStopping
+	r.phase = amapi.PhaseStopping
 	r.final = &f
 	jm := r.jm
 	tracking := r.trackingURL
@@ -834,12 +813,12 @@ func (r *Runner) finish(ctx context.Context, cancelLaunches context.CancelFunc, 
 	defer cancel()
 	if err := r.amrm.Finish(uctx, f.Status, f.Diagnostics, tracking); err != nil {
 		r.mu.Lock()
-		r.phase = PhaseShutdown
+		r.phase = amapi.PhaseShutdown
 		r.mu.Unlock()
 		return fmt.Errorf("am: unregister %s: %w", f.Status, err)
 	}
 	r.mu.Lock()
-	r.phase = PhaseFinished
+	r.phase = amapi.PhaseFinished
 	r.mu.Unlock()
 	r.lg.Info().Stringer("final_status", f.Status).Msg("application unregistered")
 	if r.opts.Staging != nil {

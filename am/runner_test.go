@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -67,7 +68,7 @@ func (h *harness) submitPlaceholder(ctx context.Context) *inProcess {
 	return p
 }
 
-func (p *inProcess) runner(spec am.Spec, secret []byte, staging am.Staging, mods ...func(*am.Options)) *am.Runner {
+func (p *inProcess) runner(spec amapi.Spec, secret []byte, staging am.Staging, mods ...func(*am.Options)) *am.Runner {
 	t := p.h.t
 	creds, err := am.ParseCredentials(p.tokens)
 	require.NoError(t, err)
@@ -86,11 +87,11 @@ func (p *inProcess) runner(spec am.Spec, secret []byte, staging am.Staging, mods
 	return r
 }
 
-func sleeperSpec(n int) am.Spec {
-	return am.Spec{Mode: am.ModeSession,
-		JobManager:   am.ProcessSpec{Command: []string{"sh", "-c", "echo jobmanager on $SPINDLE_JM_ADDRESS; exec sleep 60"}},
-		TaskManagers: am.TaskManagerSpec{Count: n, MemoryMB: 128, Command: "exec sleep 60"},
-		Restart:      am.RestartPolicy{Window: time.Minute, MaxFailures: 3, InitialBackoff: 100 * time.Millisecond}}
+func sleeperSpec(n int) amapi.Spec {
+	return amapi.Spec{Mode: amapi.ModeSession,
+		JobManager:   amapi.ProcessSpec{Command: []string{"sh", "-c", "echo jobmanager on $SPINDLE_JM_ADDRESS; exec sleep 60"}},
+		TaskManagers: amapi.TaskManagerSpec{Count: n, MemoryMB: 128, Command: "exec sleep 60"},
+		Restart:      amapi.RestartPolicy{Window: time.Minute, MaxFailures: 3, InitialBackoff: 100 * time.Millisecond}}
 }
 
 type recordingStaging struct{ deleted chan string }
@@ -100,7 +101,7 @@ func (s recordingStaging) Delete(_ context.Context, appID string) error {
 	return nil
 }
 
-func waitRunner(t *testing.T, ctx context.Context, r *am.Runner, what string, ok func(am.Status) bool) am.Status {
+func waitRunner(t *testing.T, ctx context.Context, r *am.Runner, what string, ok func(amapi.Status) bool) amapi.Status {
 	t.Helper()
 	for {
 		s := r.Status()
@@ -130,8 +131,8 @@ func TestRunnerKillAndStop(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx) }()
 
-	s := waitRunner(t, ctx, r, "2 running", func(s am.Status) bool { return s.Running == 2 })
-	require.Equal(t, am.PhaseRunning, s.Phase)
+	s := waitRunner(t, ctx, r, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
+	require.Equal(t, amapi.PhaseRunning, s.Phase)
 	require.NotZero(t, s.JobManager.PID)
 
 	// What a TaskManager container got: the AM's tokens without the
@@ -155,7 +156,7 @@ func TestRunnerKillAndStop(t *testing.T) {
 	require.Contains(t, string(script), `export SPINDLE_APP_ID="`+p.id.String()+`"`)
 	victim := mustParse(t, s.TaskManagers[0].ContainerID)
 	require.NoError(t, h.nodeOf(victim).KillContainerProcess(victim, syscall.SIGKILL))
-	s = waitRunner(t, ctx, r, "replaced", func(s am.Status) bool {
+	s = waitRunner(t, ctx, r, "replaced", func(s amapi.Status) bool {
 		return s.Restarts == 1 && s.Running == 2 && !slices.Contains(tmIDs(s), victim.String())
 	})
 
@@ -169,7 +170,7 @@ func TestRunnerKillAndStop(t *testing.T) {
 		"spindle_am_heartbeat_latency_seconds_count", "process_resident_memory_bytes"} {
 		require.Contains(t, metrics, m)
 	}
-	var jmInfo am.JobManagerInfo
+	var jmInfo amapi.JobManagerInfo
 	require.NoError(t, getJSON(ctx, s.TrackingURL+"v1/jobmanager", &jmInfo))
 	require.Equal(t, s.JobManager.Address, jmInfo.Address)
 	require.Equal(t, p.host, strings.Split(jmInfo.Address, ":")[0])
@@ -181,7 +182,7 @@ func TestRunnerKillAndStop(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Equal(t, am.PhaseRunning, r.Status().Phase)
+	require.Equal(t, amapi.PhaseRunning, r.Status().Phase)
 
 	r.Stop("done here")
 	select {
@@ -213,13 +214,13 @@ func TestRunnerShutdownLeavesTheApplication(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(rctx) }()
-	s := waitRunner(t, ctx, r, "2 running", func(s am.Status) bool { return s.Running == 2 })
+	s := waitRunner(t, ctx, r, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
 	jm := s.JobManager.PID
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	_, ok := r.Final()
 	require.False(t, ok)
-	require.Equal(t, am.PhaseShutdown, r.Status().Phase)
+	require.Equal(t, amapi.PhaseShutdown, r.Status().Phase)
 	require.ErrorIs(t, syscall.Kill(jm, 0), syscall.ESRCH, "the JobManager is gone")
 	for _, id := range tmIDs(s) {
 		nm := h.nodeOf(mustParse(t, id))
@@ -241,14 +242,14 @@ func TestRunnerRejectsBadSpecs(t *testing.T) {
 	good := sleeperSpec(1)
 	for _, tc := range []struct {
 		name string
-		mod  func(*am.Spec)
+		mod  func(*amapi.Spec)
 		want string
 	}{
-		{"mode", func(s *am.Spec) { s.Mode = "forever" }, `mode "forever"`},
-		{"no jobmanager", func(s *am.Spec) { s.JobManager.Command = nil }, "jobmanager.command is empty"},
-		{"no memory", func(s *am.Spec) { s.TaskManagers.MemoryMB = 0 }, "memory_mb must be positive"},
-		{"label and nodes", func(s *am.Spec) { s.TaskManagers.NodeLabel, s.TaskManagers.Nodes = "gpu", []string{"h1"} }, "node_label cannot be combined"},
-		{"bad file", func(s *am.Spec) { s.TaskManagers.Files = map[string]am.LocalFile{"x": {URL: "relative/path"}} }, `files["x"]`},
+		{"mode", func(s *amapi.Spec) { s.Mode = "forever" }, `mode "forever"`},
+		{"no jobmanager", func(s *amapi.Spec) { s.JobManager.Command = nil }, "jobmanager.command is empty"},
+		{"no memory", func(s *amapi.Spec) { s.TaskManagers.MemoryMB = 0 }, "memory_mb must be positive"},
+		{"label and nodes", func(s *amapi.Spec) { s.TaskManagers.NodeLabel, s.TaskManagers.Nodes = "gpu", []string{"h1"} }, "node_label cannot be combined"},
+		{"bad file", func(s *amapi.Spec) { s.TaskManagers.Files = map[string]amapi.LocalFile{"x": {URL: "relative/path"}} }, `files["x"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := good
@@ -256,7 +257,7 @@ func TestRunnerRejectsBadSpecs(t *testing.T) {
 			tc.mod(&s)
 			b, err := s.Marshal()
 			require.NoError(t, err)
-			_, err = am.ParseSpec(b)
+			_, err = amapi.ParseSpec(b)
 			require.ErrorContains(t, err, tc.want)
 			_, err = am.New(am.Options{Spec: s, Container: yarn.ContainerID{ID: 1}, Host: "h"})
 			require.ErrorContains(t, err, tc.want)
@@ -265,21 +266,21 @@ func TestRunnerRejectsBadSpecs(t *testing.T) {
 	_, err := am.New(am.Options{Spec: good})
 	require.ErrorContains(t, err, "Options.Container is unset")
 	require.ErrorContains(t, err, "Options.Credentials is nil")
-	_, err = am.ParseSpec([]byte(`{"mode":"session","surprise":1}`))
+	_, err = amapi.ParseSpec([]byte(`{"mode":"session","surprise":1}`))
 	require.ErrorContains(t, err, `unknown field "surprise"`)
 }
 
 // TestLocalFileResource maps the JSON form to YARN's LocalResource.
 func TestLocalFileResource(t *testing.T) {
 	for _, tc := range []struct {
-		in   am.LocalFile
+		in   amapi.LocalFile
 		want yarn.LocalResource
 	}{
-		{am.LocalFile{URL: "hdfs://nn:8020/user/u/.spindle/app/x.jar", Size: 3, Timestamp: 4},
+		{amapi.LocalFile{URL: "hdfs://nn:8020/user/u/.spindle/app/x.jar", Size: 3, Timestamp: 4},
 			yarn.LocalResource{URL: yarn.URL{Scheme: "hdfs", Host: "nn", Port: 8020, File: "/user/u/.spindle/app/x.jar"}, Size: 3, Timestamp: 4, Type: yarn.File, Visibility: yarn.Application}},
-		{am.LocalFile{URL: "hdfs://ns1/p/flink.zip", Type: "ARCHIVE", Visibility: "PRIVATE"},
+		{amapi.LocalFile{URL: "hdfs://ns1/p/flink.zip", Type: "ARCHIVE", Visibility: "PRIVATE"},
 			yarn.LocalResource{URL: yarn.URL{Scheme: "hdfs", Host: "ns1", Port: -1, File: "/p/flink.zip"}, Type: yarn.Archive, Visibility: yarn.Private}},
-		{am.LocalFile{URL: "file:///tmp/a b", Visibility: "PUBLIC"},
+		{amapi.LocalFile{URL: "file:///tmp/a b", Visibility: "PUBLIC"},
 			yarn.LocalResource{URL: yarn.URL{Scheme: "file", Port: -1, File: "/tmp/a b"}, Type: yarn.File, Visibility: yarn.Public}},
 	} {
 		t.Run(tc.in.URL, func(t *testing.T) {
@@ -288,7 +289,7 @@ func TestLocalFileResource(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
-	_, err := am.LocalFile{URL: "hdfs://nn/x", Type: "TARBALL"}.Resource()
+	_, err := amapi.LocalFile{URL: "hdfs://nn/x", Type: "TARBALL"}.Resource()
 	require.ErrorContains(t, err, "want FILE or ARCHIVE")
 }
 
@@ -301,7 +302,7 @@ func TestRunnerCountsTaskManagersThatEndByThemselves(t *testing.T) {
 	p := h.submitPlaceholder(ctx)
 	spec := sleeperSpec(2)
 	spec.TaskManagers.Command = "exit 0"
-	spec.Restart = am.RestartPolicy{Window: time.Minute, MaxFailures: 2, InitialBackoff: 50 * time.Millisecond}
+	spec.Restart = amapi.RestartPolicy{Window: time.Minute, MaxFailures: 2, InitialBackoff: 50 * time.Millisecond}
 	r := p.runner(spec, nil, nil)
 	require.NoError(t, r.Run(ctx))
 	f, ok := r.Final()
@@ -310,7 +311,7 @@ func TestRunnerCountsTaskManagersThatEndByThemselves(t *testing.T) {
 	require.Contains(t, f.Diagnostics, "restart policy gave up: 3 TaskManager failures within 1m0s exceed the limit of 2")
 	require.Contains(t, f.Diagnostics, ": SUCCESS")
 	s := r.Status()
-	require.Equal(t, am.PhaseFinished, s.Phase)
+	require.Equal(t, amapi.PhaseFinished, s.Phase)
 	require.LessOrEqual(t, s.Restarts, 2)
 }
 
@@ -337,7 +338,7 @@ func TestRunnerLaunchesNodesIndependently(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(rctx) }()
-	waitRunner(t, ctx, r, "others running while the slow node still starts", func(s am.Status) bool {
+	waitRunner(t, ctx, r, "others running while the slow node still starts", func(s amapi.Status) bool {
 		slowLaunching, othersRunning := false, false
 		for _, tm := range s.TaskManagers {
 			onSlow := tm.Node == slow.ID().String()
@@ -346,7 +347,7 @@ func TestRunnerLaunchesNodesIndependently(t *testing.T) {
 		}
 		return slowLaunching && othersRunning
 	})
-	waitRunner(t, ctx, r, "all 6 running", func(s am.Status) bool { return s.Running == 6 })
+	waitRunner(t, ctx, r, "all 6 running", func(s amapi.Status) bool { return s.Running == 6 })
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 }
@@ -361,14 +362,14 @@ func TestRunnerAttemptEndedByRM(t *testing.T) {
 	r := p.runner(sleeperSpec(1), nil, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx) }()
-	waitRunner(t, ctx, r, "1 running", func(s am.Status) bool { return s.Running == 1 })
+	waitRunner(t, ctx, r, "1 running", func(s amapi.Status) bool { return s.Running == 1 })
 	require.NoError(t, h.rmc.KillApplication(ctx, p.id, "killed by the test"))
 	err := <-errc
 	require.ErrorIs(t, err, yarn.ErrAttemptNotFound)
 	require.ErrorContains(t, err, "the ResourceManager ended this attempt")
 	_, ok := r.Final()
 	require.False(t, ok)
-	require.Equal(t, am.PhaseShutdown, r.Status().Phase)
+	require.Equal(t, amapi.PhaseShutdown, r.Status().Phase)
 }
 
 func httpGet(t *testing.T, ctx context.Context, url string) string {
@@ -396,12 +397,12 @@ func TestRunnerQuarantinesABadNode(t *testing.T) {
 	spec := sleeperSpec(6)
 	// The command lands unescaped in bash -c "…": escape the $.
 	spec.TaskManagers.Command = `[ \$NM_HOST = ` + bad.Host + ` ] && exit 5; exec sleep 60`
-	spec.Restart = am.RestartPolicy{Window: time.Minute, MaxFailures: 20, InitialBackoff: 100 * time.Millisecond, NodeFailures: 1, Quarantine: 4 * time.Second}
+	spec.Restart = amapi.RestartPolicy{Window: time.Minute, MaxFailures: 20, InitialBackoff: 100 * time.Millisecond, NodeFailures: 1, Quarantine: 4 * time.Second}
 	r := p.runner(spec, nil, nil)
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(rctx) }()
-	s := waitRunner(t, ctx, r, "the bad node quarantined and the fleet full elsewhere", func(s am.Status) bool {
+	s := waitRunner(t, ctx, r, "the bad node quarantined and the fleet full elsewhere", func(s amapi.Status) bool {
 		if len(s.Policy.Quarantined) != 1 || s.Running != 6 {
 			return false
 		}
@@ -422,7 +423,7 @@ func TestRunnerQuarantinesABadNode(t *testing.T) {
 		require.Equal(t, bad.Host, c.Node)
 		require.Equal(t, int32(5), c.ExitStatus)
 	}
-	waitRunner(t, ctx, r, "the quarantine over", func(s am.Status) bool { return len(s.Policy.Quarantined) == 0 })
+	waitRunner(t, ctx, r, "the quarantine over", func(s amapi.Status) bool { return len(s.Policy.Quarantined) == 0 })
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 }

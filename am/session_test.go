@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -56,7 +56,7 @@ func (a *app) waitJobManagerSees(ctx context.Context, rest string, ids []string)
 	}
 }
 
-func tmIDs(s am.Status) []string {
+func tmIDs(s amapi.Status) []string {
 	var ids []string
 	for _, tm := range s.TaskManagers {
 		ids = append(ids, tm.ContainerID)
@@ -106,9 +106,9 @@ func TestSessionReplacesAKilledTaskManager(t *testing.T) {
 	peak := a.watchLive(ctx)
 	url := a.amURL(ctx, 1)
 	start := time.Now()
-	s := a.waitStatus(ctx, url, "4 TaskManagers running", func(s am.Status) bool { return s.Running == 4 })
+	s := a.waitStatus(ctx, url, "4 TaskManagers running", func(s amapi.Status) bool { return s.Running == 4 })
 	t.Logf("registered → 4 TaskManagers running: %v", time.Since(start).Round(time.Millisecond))
-	require.Equal(t, am.PhaseRunning, s.Phase)
+	require.Equal(t, amapi.PhaseRunning, s.Phase)
 	require.Equal(t, float32(1), s.Progress)
 	require.NotEmpty(t, s.JobManager.Address)
 	a.waitJobManagerSees(ctx, s.JobManager.RESTAddress, tmIDs(s))
@@ -120,7 +120,7 @@ func TestSessionReplacesAKilledTaskManager(t *testing.T) {
 	require.NotNil(t, nm)
 	killed := time.Now()
 	require.NoError(t, nm.KillContainerProcess(victim, syscall.SIGKILL))
-	s2 := a.waitStatus(ctx, url, "a replacement running", func(s am.Status) bool {
+	s2 := a.waitStatus(ctx, url, "a replacement running", func(s amapi.Status) bool {
 		return s.Restarts == 1 && s.Running == 4 && !slices.Contains(tmIDs(s), victim.String())
 	})
 	took := time.Since(killed)
@@ -132,7 +132,7 @@ func TestSessionReplacesAKilledTaskManager(t *testing.T) {
 	require.Contains(t, c.Decision, "TaskManager failure 1 of at most 5")
 	require.Contains(t, c.Decision, "replacing it at once")
 	require.Equal(t, 1, s2.Policy.FailuresInWindow)
-	var repl am.TaskManagerInfo
+	var repl amapi.TaskManagerInfo
 	for _, tm := range s2.TaskManagers {
 		if !slices.Contains(tmIDs(s), tm.ContainerID) {
 			repl = tm
@@ -175,7 +175,7 @@ func TestStopNeedsTheStopSecret(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	a := h.submit(ctx, h.sessionSpec(2), fastAM, nil)
 	url := a.amURL(ctx, 1)
-	a.waitStatus(ctx, url, "2 running", func(s am.Status) bool { return s.Running == 2 })
+	a.waitStatus(ctx, url, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
 	_, err := os.Stat(a.stagingDir())
 	require.NoError(t, err, "staged")
 
@@ -185,7 +185,7 @@ func TestStopNeedsTheStopSecret(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // time enough for a wrongly accepted stop to show
 	s, err := a.status(ctx, url)
 	require.NoError(t, err)
-	require.Equal(t, am.PhaseRunning, s.Phase)
+	require.Equal(t, amapi.PhaseRunning, s.Phase)
 	require.Equal(t, 2, s.Running)
 	require.Equal(t, yarn.StateRunning, a.report(ctx).State)
 

@@ -3,19 +3,14 @@ package am
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -48,24 +43,6 @@ import (
 // tokens cross the cluster network as they do in an insecure NodeManager
 // launch; a cluster that encrypts RPC (hadoop.rpc.protection=privacy)
 // should keep its AM hosts on a trusted network or wait for TLS here.
-
-// CredentialsPath is the AM endpoint that serves the TaskManagers' current
-// credentials (Hadoop's token storage format). GET with
-// "Authorization: Bearer <credentials secret>"; ?after=<generation> waits
-// (up to ?wait, default 50 s, at most 5 minutes) until the AM has newer
-// credentials than that generation, else answers 304.
-const CredentialsPath = "/v1/credentials"
-
-// CredentialsSecretAlias is the secret key, in the application's
-// credentials, that authenticates containers fetching fresh credentials.
-const CredentialsSecretAlias = "spindle.credentials.secret"
-
-// CredentialsGenerationHeader carries the generation of the credentials
-// served; pass it back as ?after= to wait for the next.
-const CredentialsGenerationHeader = "Spindle-Credentials-Generation"
-
-// NewCredentialsSecret returns a fresh secret for CredentialsSecretAlias.
-func NewCredentialsSecret() ([]byte, error) { return NewStopSecret() }
 
 // TokenSource obtains fresh delegation tokens for the application.
 type TokenSource interface {
@@ -194,7 +171,7 @@ func (r *Runner) installTokens(creds *yarn.Credentials) string {
 	r.credChanged = make(chan struct{})
 	r.mu.Unlock()
 	if f := r.opts.TokenFile; f != "" {
-		if err := WriteTokenFile(f, merged.Marshal()); err != nil {
+		if err := amapi.WriteTokenFile(f, merged.Marshal()); err != nil {
 			r.lg.Warn().Err(err).Msg("could not rewrite the container's token file; the JobManager keeps its old tokens")
 		}
 	}
@@ -209,7 +186,7 @@ func (r *Runner) generationLocked() string {
 
 // serveCredentials answers a TaskManager's fetch (CredentialsPath).
 func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
-	secret := r.opts.Credentials.Secret(CredentialsSecretAlias)
+	secret := r.opts.Credentials.Secret(amapi.CredentialsSecretAlias)
 	got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	if !ok || len(secret) == 0 || subtle.ConstantTimeCompare([]byte(got), secret) != 1 {
 		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("credentials request refused: wrong or missing credentials secret")
@@ -234,7 +211,7 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 		r.mu.Unlock()
 		if fresh && gen != after {
 			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Header().Set(CredentialsGenerationHeader, gen)
+			w.Header().Set(amapi.CredentialsGenerationHeader, gen)
 			_, _ = w.Write(creds.Marshal())
 			return
 		}
@@ -250,148 +227,4 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-}
-
-// WriteTokenFile replaces a container's token file with b (Hadoop's token
-// storage format) atomically: readers see the old file or the new one,
-// never a part.
-func WriteTokenFile(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// FollowOptions configure FollowCredentials.
-type FollowOptions struct {
-	// AMURL is the AM's HTTP endpoint ($SPINDLE_AM_URL).
-	AMURL string
-	// TokenFile is the container's token file ($HADOOP_TOKEN_FILE_LOCATION).
-	TokenFile string
-	// Wait is each long poll's wait; 0 means 50 s.
-	Wait time.Duration
-	// Client makes the requests; nil means a client with a timeout just
-	// above Wait.
-	Client *http.Client
-	// Logger; the zero value logs nothing. No credential byte is logged.
-	Logger zerolog.Logger
-}
-
-// FollowCredentials keeps a container's token file current while ctx
-// lasts: it long-polls the AM's CredentialsPath and rewrites the file
-// (WriteTokenFile) with each new generation. It returns nil at once when
-// the token file holds no credentials secret (the application does not
-// refresh its tokens), else when ctx ends. Failures are logged and
-// retried (2 s, doubling up to a minute): the AM may be between attempts.
-func FollowCredentials(ctx context.Context, o FollowOptions) error {
-	b, err := os.ReadFile(o.TokenFile)
-	if err != nil {
-		return fmt.Errorf("am: container token file: %w", err)
-	}
-	creds, err := yarn.ParseCredentials(b)
-	if err != nil {
-		return fmt.Errorf("am: container token file: %w", err)
-	}
-	secret := creds.Secret(CredentialsSecretAlias)
-	if len(secret) == 0 {
-		return nil
-	}
-	if o.AMURL == "" {
-		return errors.New("am: no AM URL to fetch fresh credentials from")
-	}
-	if o.Wait <= 0 {
-		o.Wait = 50 * time.Second
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Wait + 15*time.Second}
-	}
-	lg := o.Logger.With().Str("component", "credentials").Logger()
-	base := strings.TrimSuffix(o.AMURL, "/") + CredentialsPath
-	const firstRetry, maxRetry = 2 * time.Second, time.Minute
-	retry, gen := firstRetry, ""
-	for ctx.Err() == nil {
-		next, err := fetchCredentials(ctx, o, base, secret, gen)
-		switch {
-		case err == nil && next != "":
-			gen, retry = next, firstRetry
-			lg.Info().Str("generation", gen).Msg("fresh credentials written to the container's token file")
-			continue
-		case err == nil:
-			retry = firstRetry
-			continue // nothing new within the wait
-		case ctx.Err() != nil:
-			return nil
-		}
-		lg.Warn().Err(err).Dur("retry_in", retry).Msg("could not fetch fresh credentials from the AM")
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		retry = min(2*retry, maxRetry)
-	}
-	return nil
-}
-
-// fetchCredentials does one long poll; it returns the new generation
-// after writing the file, or "" when nothing changed.
-func fetchCredentials(ctx context.Context, o FollowOptions, base string, secret []byte, after string) (string, error) {
-	u := base + "?wait=" + o.Wait.String()
-	if after != "" {
-		u += "&after=" + after
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+string(secret))
-	resp, err := o.Client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotModified:
-		return "", nil
-	default:
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("AM answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return "", err
-	}
-	if _, err := yarn.ParseCredentials(b); err != nil {
-		return "", fmt.Errorf("AM sent unreadable credentials: %w", err)
-	}
-	gen := resp.Header.Get(CredentialsGenerationHeader)
-	if gen == "" {
-		return "", errors.New("AM sent credentials without a generation")
-	}
-	if err := WriteTokenFile(o.TokenFile, b); err != nil {
-		return "", err
-	}
-	return gen, nil
 }

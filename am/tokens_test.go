@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -63,32 +64,32 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	amTokens := filepath.Join(t.TempDir(), "container_tokens")
 	r := p.runner(sleeperSpec(1), nil, nil, func(o *am.Options) {
 		o.Credentials.AddToken("ha-hdfs:ns1", &ipc.Token{Kind: ipc.KindHDFSDelegation, Service: "ha-hdfs:ns1", Identifier: []byte("id-0"), Password: []byte("pw-0")})
-		o.Credentials.AddSecret(am.CredentialsSecretAlias, []byte("c-secret"))
+		o.Credentials.AddSecret(amapi.CredentialsSecretAlias, []byte("c-secret"))
 		require.NoError(t, os.WriteFile(amTokens, o.Credentials.Marshal(), 0o600))
 		o.Tokens, o.TokenFile = src, amTokens
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx) }()
-	s := waitRunner(t, ctx, r, "1 running", func(s am.Status) bool { return s.Running == 1 })
+	s := waitRunner(t, ctx, r, "1 running", func(s amapi.Status) bool { return s.Running == 1 })
 
 	// The AM's own token file follows, AMRMToken and secret kept.
 	eventually(t, ctx, "the AM's token file rewritten", func() bool {
 		b, _ := os.ReadFile(amTokens)
 		c, err := ipc.ParseCredentials(b)
 		return err == nil && c.Token("ha-hdfs:ns1") != nil && string(c.Token("ha-hdfs:ns1").Password) >= "pw-2" &&
-			c.TokenOfKind(ipc.KindAMRMToken) != nil && string(c.Secret(am.CredentialsSecretAlias)) == "c-secret"
+			c.TokenOfKind(ipc.KindAMRMToken) != nil && string(c.Secret(amapi.CredentialsSecretAlias)) == "c-secret"
 	})
 
 	// A follower with the secret sees the generations go by.
 	follower := filepath.Join(t.TempDir(), "container_tokens")
 	fc := &yarn.Credentials{}
 	fc.AddToken("ha-hdfs:ns1", &ipc.Token{Kind: ipc.KindHDFSDelegation, Service: "ha-hdfs:ns1", Identifier: []byte("id-0"), Password: []byte("pw-0")})
-	fc.AddSecret(am.CredentialsSecretAlias, []byte("c-secret"))
+	fc.AddSecret(amapi.CredentialsSecretAlias, []byte("c-secret"))
 	require.NoError(t, os.WriteFile(follower, fc.Marshal(), 0o600))
 	fctx, stopFollow := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() {
-		require.NoError(t, am.FollowCredentials(fctx, am.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
+		require.NoError(t, amapi.FollowCredentials(fctx, amapi.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
 	})
 	seen := map[string]bool{}
 	eventually(t, ctx, "the follower given three fresh tokens", func() bool {
@@ -105,7 +106,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	c, err := ipc.ParseCredentials(b)
 	require.NoError(t, err)
 	require.Nil(t, c.TokenOfKind(ipc.KindAMRMToken), "never the AMRMToken")
-	require.Equal(t, "c-secret", string(c.Secret(am.CredentialsSecretAlias)))
+	require.Equal(t, "c-secret", string(c.Secret(amapi.CredentialsSecretAlias)))
 	fi, err := os.Stat(follower)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -114,7 +115,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	before := src.n.Load()
 	victim := mustParse(t, s.TaskManagers[0].ContainerID)
 	require.NoError(t, h.nodeOf(victim).KillContainerProcess(victim, syscall.SIGKILL))
-	s = waitRunner(t, ctx, r, "replaced", func(s am.Status) bool {
+	s = waitRunner(t, ctx, r, "replaced", func(s amapi.Status) bool {
 		return s.Restarts == 1 && s.Running == 1 && s.TaskManagers[0].ContainerID != victim.String()
 	})
 	tm := mustParse(t, s.TaskManagers[0].ContainerID)
@@ -132,7 +133,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 
 	// No secret, or the wrong one: refused.
 	for _, auth := range []string{"", "Bearer c-secre", "Bearer s3cret"} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.TrackingURL+strings.TrimPrefix(am.CredentialsPath, "/"), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.TrackingURL+strings.TrimPrefix(amapi.CredentialsPath, "/"), nil)
 		require.NoError(t, err)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
@@ -158,9 +159,9 @@ func TestFollowCredentialsWithoutSecret(t *testing.T) {
 	c := &yarn.Credentials{}
 	c.AddToken("s", &ipc.Token{Kind: ipc.KindHDFSDelegation, Service: "s", Identifier: []byte("i"), Password: []byte("p")})
 	require.NoError(t, os.WriteFile(f, c.Marshal(), 0o600))
-	require.NoError(t, am.FollowCredentials(context.Background(), am.FollowOptions{AMURL: "http://127.0.0.1:1/", TokenFile: f}))
+	require.NoError(t, amapi.FollowCredentials(context.Background(), amapi.FollowOptions{AMURL: "http://127.0.0.1:1/", TokenFile: f}))
 	b, err := os.ReadFile(f)
 	require.NoError(t, err)
 	require.Equal(t, c.Marshal(), b)
-	require.ErrorContains(t, am.FollowCredentials(context.Background(), am.FollowOptions{TokenFile: filepath.Join(t.TempDir(), "none")}), "container token file")
+	require.ErrorContains(t, amapi.FollowCredentials(context.Background(), amapi.FollowOptions{TokenFile: filepath.Join(t.TempDir(), "none")}), "container token file")
 }

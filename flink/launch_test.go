@@ -17,7 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/hdfs"
@@ -55,13 +55,13 @@ func environ(t *testing.T, planEnv map[string]string, extra ...string) []string 
 }
 
 type launch struct {
-	plan       am.PayloadPlan
+	plan       amapi.PayloadPlan
 	spec       flink.Spec
 	work, logs string
 	opts       flink.LaunchOptions
 }
 
-func jobManager(t *testing.T, plan am.PayloadPlan, extraEnv ...string) *launch {
+func jobManager(t *testing.T, plan amapi.PayloadPlan, extraEnv ...string) *launch {
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.JobManagerFiles)
 	spec := specOf(t, plan.JobManager.Env)
@@ -70,7 +70,7 @@ func jobManager(t *testing.T, plan am.PayloadPlan, extraEnv ...string) *launch {
 		LocalDirs: work + "/tmp1," + work + "/tmp2", Environ: environ(t, plan.JobManager.Env, extraEnv...)}}
 }
 
-func taskManager(t *testing.T, plan am.PayloadPlan, jm *launch, id string, extraEnv ...string) *launch {
+func taskManager(t *testing.T, plan amapi.PayloadPlan, jm *launch, id string, extraEnv ...string) *launch {
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.TaskManagerFiles)
 	spec := specOf(t, plan.TaskManagerEnv)
@@ -143,7 +143,7 @@ func readFile(t *testing.T, p string) string {
 // flags, --configDir then its dynamic properties. 1.17 knows no
 // -XX:+IgnoreUnrecognizedVMOptions (added in 1.18, FLINK-32290).
 func TestPrepareFlink117Session(t *testing.T) {
-	plan, err := newPayload(t, home117, "").Plan(request(am.ModeSession))
+	plan, err := newPayload(t, home117, "").Plan(request(amapi.ModeSession))
 	require.NoError(t, err)
 	jm := jobManager(t, plan)
 	p := prepare(t, jm)
@@ -225,7 +225,7 @@ taskmanager.resource-id: container_1700000000000_0007_01_000002
 // --executionMode any more (FLINK-36355) and no -XX:+UseG1GC (the JVM
 // options are never empty). The configuration is standard YAML.
 func TestPrepareFlink2Session(t *testing.T) {
-	plan, err := newPayload(t, home200, "").Plan(request(am.ModeSession,
+	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession,
 		`env.java.opts.jobmanager=-Dspindle.app=${SPINDLE_APP_ID} -Dquoted='a b'`, "env.java.default-opts.all=-XX:+UseZGC",
 		"env.log.level=DEBUG", "high-availability.cluster-id=/my-cluster", "jobmanager.memory.enable-jvm-direct-memory-limit=true"))
 	require.NoError(t, err)
@@ -304,7 +304,7 @@ func TestPreparePerJob(t *testing.T) {
 		{home200, "", nil, ""},
 	} {
 		t.Run(filepath.Base(tc.home), func(t *testing.T) {
-			r := request(am.ModePerJob)
+			r := request(amapi.ModePerJob)
 			r.Job, r.Args = "examples/streaming/WordCount.jar", tc.args
 			plan, err := newPayload(t, tc.home, tc.class).Plan(r)
 			require.NoError(t, err)
@@ -322,7 +322,7 @@ func TestPreparePerJob(t *testing.T) {
 }
 
 func TestPrepareErrors(t *testing.T) {
-	plan, err := newPayload(t, home200, "").Plan(request(am.ModeSession))
+	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession))
 	require.NoError(t, err)
 	jm := jobManager(t, plan)
 	jm.opts.JavaSpecVersion = func(string, []string) (int, error) { return 17, nil }
@@ -468,7 +468,7 @@ func TestRunSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	rec := t.TempDir()
-	plan, err := newPayload(t, home200, "").Plan(request(am.ModeSession))
+	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession))
 	require.NoError(t, err)
 	jm := jobManager(t, plan, "FAKE_JAVA_RECORD_DIR="+rec, "FAKE_JAVA_SPEC_VERSION=21")
 	jp := prepare(t, jm) // asks the stand-in for its version (config.sh's -XshowSettings:properties)
@@ -517,7 +517,7 @@ func TestRunPerJob(t *testing.T) {
 		t.Run(filepath.Base(tc.home)+fmt.Sprint(tc.code), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			r := request(am.ModePerJob)
+			r := request(amapi.ModePerJob)
 			r.Job, r.Args, r.TaskManagers = "examples/streaming/WordCount.jar", tc.args, 1
 			plan, err := newPayload(t, tc.home, "").Plan(r)
 			require.NoError(t, err)
@@ -549,7 +549,7 @@ func TestRunPerJob(t *testing.T) {
 // loadConfiguration); TaskManagers get no keytab: Flink's delegation token
 // manager sends them tokens.
 func TestPrepareShippedKeytab(t *testing.T) {
-	plan, err := newPayload(t, home200, "").Plan(request(am.ModeSession, "security.kerberos.login.keytab=/home/alice/alice.keytab"))
+	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession, "security.kerberos.login.keytab=/home/alice/alice.keytab"))
 	require.NoError(t, err)
 	jm := jobManager(t, plan)
 	jm.opts.JavaSpecVersion = func(string, []string) (int, error) { return 17, nil }

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 )
 
@@ -43,7 +43,7 @@ type Spec struct {
 	// StandardConfFile).
 	ConfFile string `json:"conf_file"`
 	// Mode is session or per-job.
-	Mode am.Mode `json:"mode"`
+	Mode amapi.Mode `json:"mode"`
 	// JobManagerMB and TaskManagerMB are the processes' total memory
 	// (jobmanager.memory.process.size, taskmanager.memory.process.size).
 	JobManagerMB  int64 `json:"jobmanager_mb"`
@@ -122,7 +122,7 @@ type Payload struct {
 	jobClass string
 }
 
-var _ am.Payload = (*Payload)(nil)
+var _ amapi.Payload = (*Payload)(nil)
 
 // New recognises the distribution (Detect) and returns its payload.
 func New(o Options) (*Payload, error) {
@@ -159,10 +159,10 @@ var decidedKeys = map[string]string{
 // containerized.{master,taskmanager}.env.*) and the files: lib/, plugins/,
 // conf/ and usrlib/ of the distribution, and per-job the job jar as
 // usrlib/<name>. Every problem found is returned, joined.
-func (p *Payload) Plan(req am.PayloadRequest) (am.PayloadPlan, error) {
+func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 	var errs []error
 	d := p.dist
-	spec := Spec{Version: d.Version.Raw, ConfFile: d.ConfFile, Mode: req.Mode, JobManagerMB: req.JobManagerMemoryMB - am.AMOverheadMB,
+	spec := Spec{Version: d.Version.Raw, ConfFile: d.ConfFile, Mode: req.Mode, JobManagerMB: req.JobManagerMemoryMB - amapi.AMOverheadMB,
 		TaskManagerMB: req.TaskManagerMemoryMB, Slots: req.Slots}
 	for _, pr := range req.Properties {
 		spec.Properties = append(spec.Properties, Property(pr))
@@ -188,8 +188,8 @@ func (p *Payload) Plan(req am.PayloadRequest) (am.PayloadPlan, error) {
 			}
 		}
 	}
-	var plan am.PayloadPlan
-	if req.Mode == am.ModePerJob {
+	var plan amapi.PayloadPlan
+	if req.Mode == amapi.ModePerJob {
 		jar, err := p.jobJar(req.Job)
 		if err != nil {
 			errs = append(errs, err)
@@ -207,15 +207,15 @@ func (p *Payload) Plan(req am.PayloadRequest) (am.PayloadPlan, error) {
 	}
 	errs = append(errs, p.checkMemory(user, spec, req)...)
 	if err := errors.Join(errs...); err != nil {
-		return am.PayloadPlan{}, err
+		return amapi.PayloadPlan{}, err
 	}
 	enc, err := spec.Encode()
 	if err != nil {
-		return am.PayloadPlan{}, err
+		return amapi.PayloadPlan{}, err
 	}
 	withProps := applyProperties(user, spec.Properties)
-	plan.JobManager = am.ProcessSpec{
-		Command: []string{"${" + am.EnvBinary + "}", "flink", string(RoleJobManager)},
+	plan.JobManager = amapi.ProcessSpec{
+		Command: []string{"${" + amapi.EnvBinary + "}", "flink", string(RoleJobManager)},
 		Env:     containerEnv(withProps, masterEnvPrefix, enc),
 		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile},
 	}
@@ -262,7 +262,7 @@ func (p *Payload) jobJar(job string) (string, error) {
 
 // checkMemory computes both processes' memory as the launcher will, and
 // for a size Flink refuses finds the smallest one it accepts.
-func (p *Payload) checkMemory(user *Config, spec Spec, req am.PayloadRequest) []error {
+func (p *Payload) checkMemory(user *Config, spec Spec, req amapi.PayloadRequest) []error {
 	var errs []error
 	v := p.dist.Version
 	where := fmt.Sprintf("conf/%s and -D", p.dist.ConfFile)
@@ -289,13 +289,13 @@ func (p *Payload) checkMemory(user *Config, spec Spec, req am.PayloadRequest) []
 		if err := jmWith(spec.JobManagerMB); err != nil {
 			if least := smallest(spec.JobManagerMB, jmWith); least > 0 {
 				errs = append(errs, fmt.Errorf("-jm %dm is too small for Flink's JobManager memory model once the AM keeps its %d MB (%v): pass at least -jm %dm, or lower the jobmanager.memory.* sizes in %s",
-					req.JobManagerMemoryMB, am.AMOverheadMB, err, least+am.AMOverheadMB, where))
+					req.JobManagerMemoryMB, amapi.AMOverheadMB, err, least+amapi.AMOverheadMB, where))
 			} else {
 				errs = append(errs, fmt.Errorf("-jm %dm: %v: fix the jobmanager.memory.* options in %s", req.JobManagerMemoryMB, err, where))
 			}
 		}
 	} else {
-		errs = append(errs, fmt.Errorf("-jm %dm leaves no memory for the JobManager (the AM keeps %d MB): pass a larger -jm", req.JobManagerMemoryMB, am.AMOverheadMB))
+		errs = append(errs, fmt.Errorf("-jm %dm leaves no memory for the JobManager (the AM keeps %d MB): pass a larger -jm", req.JobManagerMemoryMB, amapi.AMOverheadMB))
 	}
 	return errs
 }

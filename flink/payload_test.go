@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/hdfs"
 )
@@ -21,10 +21,10 @@ func newPayload(t *testing.T, home, class string) *flink.Payload {
 	return p
 }
 
-func request(mode am.Mode, props ...string) am.PayloadRequest {
-	r := am.PayloadRequest{Mode: mode, JobManagerMemoryMB: 1024, TaskManagerMemoryMB: 1728, TaskManagerVCores: 1, Slots: 2, TaskManagers: 2}
+func request(mode amapi.Mode, props ...string) amapi.PayloadRequest {
+	r := amapi.PayloadRequest{Mode: mode, JobManagerMemoryMB: 1024, TaskManagerMemoryMB: 1728, TaskManagerVCores: 1, Slots: 2, TaskManagers: 2}
 	for _, p := range props {
-		pr, err := am.ParseProperty(p)
+		pr, err := amapi.ParseProperty(p)
 		if err != nil {
 			panic(err)
 		}
@@ -47,7 +47,7 @@ func TestPlanSession(t *testing.T) {
 		t.Run(filepath.Base(tc.home), func(t *testing.T) {
 			p := newPayload(t, tc.home, "")
 			home, _ := filepath.Abs(tc.home)
-			plan, err := p.Plan(request(am.ModeSession, "containerized.master.env.HADOOP_CLASSPATH=/opt/hadoop/*",
+			plan, err := p.Plan(request(amapi.ModeSession, "containerized.master.env.HADOOP_CLASSPATH=/opt/hadoop/*",
 				"containerized.taskmanager.env.TZ=UTC", "env.java.home=/usr/lib/jvm/17", "state.backend.type=rocksdb"))
 			require.NoError(t, err)
 			require.Equal(t, []string{"${SPINDLE_BIN}", "flink", "jobmanager"}, plan.JobManager.Command)
@@ -64,8 +64,8 @@ func TestPlanSession(t *testing.T) {
 			require.Equal(t, "UTC", tmEnv["TZ"])
 			require.Equal(t, "/usr/lib/jvm/17", tmEnv["JAVA_HOME"])
 			require.Len(t, tmEnv, 3)
-			want := flink.Spec{Version: p.Distribution().Version.Raw, ConfFile: tc.confFile, Mode: am.ModeSession,
-				JobManagerMB: 1024 - am.AMOverheadMB, TaskManagerMB: 1728, Slots: 2,
+			want := flink.Spec{Version: p.Distribution().Version.Raw, ConfFile: tc.confFile, Mode: amapi.ModeSession,
+				JobManagerMB: 1024 - amapi.AMOverheadMB, TaskManagerMB: 1728, Slots: 2,
 				Properties: []flink.Property{{Key: "containerized.master.env.HADOOP_CLASSPATH", Value: "/opt/hadoop/*"},
 					{Key: "containerized.taskmanager.env.TZ", Value: "UTC"}, {Key: "env.java.home", Value: "/usr/lib/jvm/17"},
 					{Key: "state.backend.type", Value: "rocksdb"}}}
@@ -91,7 +91,7 @@ func TestPlanSession(t *testing.T) {
 func TestPlanPerJob(t *testing.T) {
 	p := newPayload(t, home117, "org.apache.flink.streaming.examples.wordcount.WordCount")
 	home, _ := filepath.Abs(home117)
-	r := request(am.ModePerJob)
+	r := request(amapi.ModePerJob)
 	r.Job, r.Args = "examples/streaming/WordCount.jar", []string{"--input", "hdfs:///words.txt", "-D", "x=y"} // found in --flink-home
 	plan, err := p.Plan(r)
 	require.NoError(t, err)
@@ -136,7 +136,7 @@ func TestNewRefusesABrokenDistribution(t *testing.T) {
 // Every problem comes back at once, one error each, naming the fix.
 func TestPlanValidation(t *testing.T) {
 	p := newPayload(t, home117, "")
-	r := request(am.ModePerJob, "jobmanager.rpc.port=7000", "taskmanager.memory.process.size=4g", "taskmanager.numberOfTaskSlots=3",
+	r := request(amapi.ModePerJob, "jobmanager.rpc.port=7000", "taskmanager.memory.process.size=4g", "taskmanager.numberOfTaskSlots=3",
 		"s3.secret-key=ab#cd", "empty=", "state.backend.type=hashmap")
 	r.Slots = 0
 	r.TaskManagerMemoryMB = 512
@@ -171,7 +171,7 @@ func TestPlanValidation(t *testing.T) {
 	require.Contains(t, lines[len(want)+1], "pass at least -jm 641m")
 
 	// Both limits are exact: one MB more is accepted.
-	r = request(am.ModeSession)
+	r = request(amapi.ModeSession)
 	r.TaskManagerMemoryMB, r.JobManagerMemoryMB = 982, 641
 	_, err = p.Plan(r)
 	require.NoError(t, err)
@@ -189,14 +189,14 @@ func TestPlanValidation(t *testing.T) {
 	_, err = f.WriteString("taskmanager.memory.managed.size: 2g\n")
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-	_, err = newPayload(t, h, "").Plan(request(am.ModeSession, "s3.secret-key=ab#cd")) // '#' is fine in YAML
+	_, err = newPayload(t, h, "").Plan(request(amapi.ModeSession, "s3.secret-key=ab#cd")) // '#' is fine in YAML
 	require.ErrorContains(t, err, "-tm 1728m is too small")
 	require.ErrorContains(t, err, "pass at least -tm 3129m")
 
 	// A job that is not a jar.
 	txt := filepath.Join(t.TempDir(), "job.py")
 	write(t, txt, "print(1)")
-	r = request(am.ModePerJob)
+	r = request(amapi.ModePerJob)
 	r.Job = txt
 	_, err = p.Plan(r)
 	require.EqualError(t, err, "job "+txt+": not a .jar: Flink loads only usrlib/*.jar, so pass the job's jar")
@@ -207,6 +207,6 @@ func TestPlanValidation(t *testing.T) {
 	// A configuration file that is not YAML.
 	h = copyDist(t, home200)
 	write(t, filepath.Join(h, "conf/config.yaml"), "a: [\n")
-	_, err = newPayload(t, h, "").Plan(request(am.ModeSession))
+	_, err = newPayload(t, h, "").Plan(request(amapi.ModeSession))
 	require.ErrorContains(t, err, "conf/config.yaml: yaml: line")
 }

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"sort"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -15,24 +15,24 @@ import (
 // what the RM and the AM would receive. Secrets are redacted. It is an
 // API (JSON, snake_case): fields are only ever added.
 type Description struct {
-	AppID         string           `json:"app_id,omitempty"`
-	Name          string           `json:"name"`
-	Queue         string           `json:"queue"`
-	Type          string           `json:"type"`
-	Priority      int32            `json:"priority"`
-	Tags          []string         `json:"tags"`
-	NodeLabel     string           `json:"node_label,omitempty"`
-	MaxAttempts   int32            `json:"max_attempts"`
-	KeepContainer bool             `json:"keep_containers_across_attempts"`
-	AMResource    ResourceJSON     `json:"am_resource"`
-	MaxResource   *ResourceJSON    `json:"cluster_max_resource,omitempty"`
-	AM            LaunchJSON       `json:"am"`
-	JobManager    ProcessJSON      `json:"jobmanager"`
-	TaskManagers  TaskManagersJSON `json:"taskmanagers"`
-	Staging       string           `json:"staging_dir"`
-	Tokens        []string         `json:"tokens"`
-	Restart       am.RestartPolicy `json:"restart"`
-	Mode          am.Mode          `json:"mode"`
+	AppID         string              `json:"app_id,omitempty"`
+	Name          string              `json:"name"`
+	Queue         string              `json:"queue"`
+	Type          string              `json:"type"`
+	Priority      int32               `json:"priority"`
+	Tags          []string            `json:"tags"`
+	NodeLabel     string              `json:"node_label,omitempty"`
+	MaxAttempts   int32               `json:"max_attempts"`
+	KeepContainer bool                `json:"keep_containers_across_attempts"`
+	AMResource    ResourceJSON        `json:"am_resource"`
+	MaxResource   *ResourceJSON       `json:"cluster_max_resource,omitempty"`
+	AM            LaunchJSON          `json:"am"`
+	JobManager    ProcessJSON         `json:"jobmanager"`
+	TaskManagers  TaskManagersJSON    `json:"taskmanagers"`
+	Staging       string              `json:"staging_dir"`
+	Tokens        []string            `json:"tokens"`
+	Restart       amapi.RestartPolicy `json:"restart"`
+	Mode          amapi.Mode          `json:"mode"`
 }
 
 // ResourceJSON is a container size.
@@ -125,12 +125,12 @@ func Describe(sub *Submission, st *hdfs.Stager, tokens []string) Description {
 			}
 		}
 	}
-	if k, ok := amRes[am.KeytabFile]; ok && sub.Spec.Kerberos != nil {
+	if k, ok := amRes[amapi.KeytabFile]; ok && sub.Spec.Kerberos != nil {
 		k.Source = Redacted + " (--keytab)"
-		amRes[am.KeytabFile] = k
+		amRes[amapi.KeytabFile] = k
 	}
-	amRes[am.SpecFile] = PlannedRes{Source: "generated at submit", Type: "FILE", Visibility: "APPLICATION"}
-	amRes[am.StopSecretFile] = PlannedRes{Source: Redacted + " (generated at submit)", Type: "FILE", Visibility: "APPLICATION"}
+	amRes[amapi.SpecFile] = PlannedRes{Source: "generated at submit", Type: "FILE", Visibility: "APPLICATION"}
+	amRes[amapi.StopSecretFile] = PlannedRes{Source: Redacted + " (generated at submit)", Type: "FILE", Visibility: "APPLICATION"}
 	d.AM = LaunchJSON{Commands: []string{sub.AMCommand}, Environment: redactEnv(sub.AMEnv), LocalResources: amRes}
 	d.JobManager = ProcessJSON{Command: sub.Spec.JobManager.Command, Environment: redactEnv(sub.Spec.JobManager.Env)}
 	tm := sub.Spec.TaskManagers

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -94,8 +94,8 @@ type stubPayload struct{}
 
 func (stubPayload) Name() string { return "stub" }
 
-func (stubPayload) Plan(am.PayloadRequest) (am.PayloadPlan, error) {
-	return am.PayloadPlan{JobManager: am.ProcessSpec{Command: []string{"jm"}}, TaskManagerCommand: "tm"}, nil
+func (stubPayload) Plan(amapi.PayloadRequest) (amapi.PayloadPlan, error) {
+	return amapi.PayloadPlan{JobManager: amapi.ProcessSpec{Command: []string{"jm"}}, TaskManagerCommand: "tm"}, nil
 }
 
 // A shipped keytab goes to the AM only, uncached (so APPLICATION
@@ -109,19 +109,19 @@ func TestPrepareShipsKeytab(t *testing.T) {
 	for _, f := range []string{bin, kt, krb5} {
 		require.NoError(t, os.WriteFile(f, []byte("x"), 0o600))
 	}
-	req := Request{Mode: am.ModeSession, Payload: stubPayload{}, JobManagerMemoryMB: 512, TaskManagerMemoryMB: 512, VCores: 1, Slots: 1,
+	req := Request{Mode: amapi.ModeSession, Payload: stubPayload{}, JobManagerMemoryMB: 512, TaskManagerMemoryMB: 512, VCores: 1, Slots: 1,
 		TaskManagers: 1, Binary: bin, Keytab: kt, Principal: "alice@EXAMPLE.COM", Krb5Conf: krb5}
 	sub, err := Prepare(req)
 	require.NoError(t, err)
-	require.Equal(t, &am.KerberosSpec{Principal: "alice@EXAMPLE.COM", Keytab: am.KeytabFile, Krb5Conf: am.Krb5ConfFile}, sub.Spec.Kerberos)
-	require.Contains(t, sub.AMFiles, hdfs.Source{Path: kt, Name: am.KeytabFile, NoCache: true})
-	require.Contains(t, sub.AMFiles, hdfs.Source{Path: krb5, Name: am.Krb5ConfFile, NoCache: true})
+	require.Equal(t, &amapi.KerberosSpec{Principal: "alice@EXAMPLE.COM", Keytab: amapi.KeytabFile, Krb5Conf: amapi.Krb5ConfFile}, sub.Spec.Kerberos)
+	require.Contains(t, sub.AMFiles, hdfs.Source{Path: kt, Name: amapi.KeytabFile, NoCache: true})
+	require.Contains(t, sub.AMFiles, hdfs.Source{Path: krb5, Name: amapi.Krb5ConfFile, NoCache: true})
 	for _, s := range append(sub.Shared, sub.TMFiles...) {
 		require.NotEqual(t, kt, s.Path, "the keytab never goes to the TaskManagers")
 	}
 	d := Describe(sub, nil, nil)
-	require.Equal(t, PlannedRes{Source: Redacted + " (--keytab)", Size: 1, Type: "FILE", Visibility: "APPLICATION"}, d.AM.LocalResources[am.KeytabFile])
-	require.NotContains(t, d.TaskManagers.LocalResources, am.KeytabFile)
+	require.Equal(t, PlannedRes{Source: Redacted + " (--keytab)", Size: 1, Type: "FILE", Visibility: "APPLICATION"}, d.AM.LocalResources[amapi.KeytabFile])
+	require.NotContains(t, d.TaskManagers.LocalResources, amapi.KeytabFile)
 	b, err := json.Marshal(d)
 	require.NoError(t, err)
 	require.NotContains(t, string(b), "secret-place")
@@ -135,8 +135,8 @@ func TestPrepareShipsKeytab(t *testing.T) {
 	require.NotContains(t, err.Error(), "secret-place")
 
 	req.Keytab, req.Ship = "", []string{kt}
-	require.NoError(t, os.Rename(kt, filepath.Join(dir, am.KeytabFile)))
-	req.Ship = []string{filepath.Join(dir, am.KeytabFile)}
+	require.NoError(t, os.Rename(kt, filepath.Join(dir, amapi.KeytabFile)))
+	req.Ship = []string{filepath.Join(dir, amapi.KeytabFile)}
 	_, err = Prepare(req)
 	require.ErrorContains(t, err, `its name "krb5.keytab" is taken by the shipped keytab`)
 }

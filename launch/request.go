@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -29,9 +29,9 @@ const (
 // Request is what the user asks for: the flags of `session start` and
 // `run`, already parsed.
 type Request struct {
-	Mode am.Mode
+	Mode amapi.Mode
 	// Payload plans the processes; required.
-	Payload am.Payload
+	Payload amapi.Payload
 	// Name (-nm); "" means "Spindle session" or "Spindle per-job: <job>".
 	Name string
 	// Queue (-qu); "" means "default".
@@ -56,7 +56,7 @@ type Request struct {
 	MaxAttempts int32
 	// Properties are the -D overrides; Malformed are -D arguments that did
 	// not parse (reported with the rest).
-	Properties []am.Property
+	Properties []amapi.Property
 	Malformed  []string
 	// Ship are the -t files and directories.
 	Ship []string
@@ -64,7 +64,7 @@ type Request struct {
 	Job  string
 	Args []string
 	// Restart is the TaskManager restart policy; the zero value is am's defaults.
-	Restart am.RestartPolicy
+	Restart amapi.RestartPolicy
 	// Binary is the local spindle binary shipped to the cluster (a Linux
 	// build for the cluster's architecture).
 	Binary string
@@ -92,7 +92,7 @@ type Submission struct {
 	// App is the application; Submit fills in ID (unless set) and AM.
 	App yarn.AppSpec
 	// Spec is the AM spec; Submit fills in TaskManagers.Files and Staging.
-	Spec am.Spec
+	Spec amapi.Spec
 	// AMFiles go to the AM container only, TMFiles to the TaskManagers
 	// only, Shared to both (the binary, the configuration, -t, the
 	// payload's shared files).
@@ -115,8 +115,8 @@ func Prepare(r Request) (*Submission, error) {
 	if r.Payload == nil {
 		p.add(Input, nil, "no payload: pass --payload example or --payload flink")
 	}
-	if r.JobManagerMemoryMB <= am.AMOverheadMB {
-		p.add(Input, nil, "-jm %dm leaves nothing for the JobManager (the AM keeps %d MB of its container): pass at least -jm %dm", r.JobManagerMemoryMB, am.AMOverheadMB, 2*am.AMOverheadMB)
+	if r.JobManagerMemoryMB <= amapi.AMOverheadMB {
+		p.add(Input, nil, "-jm %dm leaves nothing for the JobManager (the AM keeps %d MB of its container): pass at least -jm %dm", r.JobManagerMemoryMB, amapi.AMOverheadMB, 2*amapi.AMOverheadMB)
 	}
 	if r.TaskManagerMemoryMB <= 0 {
 		p.add(Input, nil, "-tm %dm: TaskManager memory must be positive, e.g. -tm 1024m", r.TaskManagerMemoryMB)
@@ -127,7 +127,7 @@ func Prepare(r Request) (*Submission, error) {
 	if r.Slots < 1 {
 		p.add(Input, nil, "-s %d: a TaskManager needs at least one slot: pass -s 1 or more", r.Slots)
 	}
-	if r.TaskManagers < 0 || (r.Mode == am.ModePerJob && r.TaskManagers < 1) {
+	if r.TaskManagers < 0 || (r.Mode == amapi.ModePerJob && r.TaskManagers < 1) {
 		p.add(Input, nil, "-n %d: want at least 1 TaskManager", r.TaskManagers)
 	}
 	if r.MaxAttempts < 0 {
@@ -136,7 +136,7 @@ func Prepare(r Request) (*Submission, error) {
 	for _, m := range r.Malformed {
 		p.add(Input, nil, "-D %q: want key=value, e.g. -D taskmanager.numberOfTaskSlots=2", m)
 	}
-	if r.Mode == am.ModePerJob && r.Job == "" {
+	if r.Mode == amapi.ModePerJob && r.Job == "" {
 		p.add(Input, nil, "no job: `spindle run` takes the job (and its arguments) after the flags")
 	}
 	if r.Binary == "" {
@@ -145,8 +145,8 @@ func Prepare(r Request) (*Submission, error) {
 		p.add(Input, err, "--binary %s: not a readable file: pass a Linux build of spindle", r.Binary)
 	}
 	ship := make([]hdfs.Source, 0, len(r.Ship))
-	names := map[string]string{BinaryName: "the spindle binary", HadoopConfDir: "the Hadoop configuration", am.SpecFile: "the AM spec", am.StopSecretFile: "the stop secret",
-		am.KeytabFile: "the shipped keytab", am.Krb5ConfFile: "the shipped krb5.conf"}
+	names := map[string]string{BinaryName: "the spindle binary", HadoopConfDir: "the Hadoop configuration", amapi.SpecFile: "the AM spec", amapi.StopSecretFile: "the stop secret",
+		amapi.KeytabFile: "the shipped keytab", amapi.Krb5ConfFile: "the shipped krb5.conf"}
 	for _, s := range r.Ship {
 		fi, err := os.Stat(s)
 		if err != nil {
@@ -176,23 +176,23 @@ func Prepare(r Request) (*Submission, error) {
 		if fi, err := os.Stat(r.Keytab); err != nil || !fi.Mode().IsRegular() {
 			p.add(Input, nil, "--keytab: the keytab is not a readable file: fix --keytab or drop --ship-keytab")
 		} else {
-			login = append(login, hdfs.Source{Path: r.Keytab, Name: am.KeytabFile, NoCache: true})
+			login = append(login, hdfs.Source{Path: r.Keytab, Name: amapi.KeytabFile, NoCache: true})
 		}
 		if r.Principal == "" {
 			p.add(Input, nil, "--ship-keytab needs --principal: the principal the AM logs in as")
 		}
 		if r.Krb5Conf != "" {
-			login = append(login, hdfs.Source{Path: r.Krb5Conf, Name: am.Krb5ConfFile, NoCache: true})
+			login = append(login, hdfs.Source{Path: r.Krb5Conf, Name: amapi.Krb5ConfFile, NoCache: true})
 		}
 	}
 	var conf []hdfs.Source
 	for _, f := range r.HadoopConf {
 		conf = append(conf, hdfs.Source{Path: f, Name: HadoopConfDir + "/" + filepath.Base(f)})
 	}
-	var plan am.PayloadPlan
+	var plan amapi.PayloadPlan
 	if r.Payload != nil && !p.Has(Input) {
 		var err error
-		plan, err = r.Payload.Plan(am.PayloadRequest{Mode: r.Mode, AppName: r.Name, JobManagerMemoryMB: r.JobManagerMemoryMB,
+		plan, err = r.Payload.Plan(amapi.PayloadRequest{Mode: r.Mode, AppName: r.Name, JobManagerMemoryMB: r.JobManagerMemoryMB,
 			TaskManagerMemoryMB: r.TaskManagerMemoryMB, TaskManagerVCores: r.VCores, Slots: r.Slots, TaskManagers: r.TaskManagers,
 			Properties: r.Properties, Ship: ship, Job: r.Job, Args: r.Args})
 		if err != nil {
@@ -216,7 +216,7 @@ func Prepare(r Request) (*Submission, error) {
 	name := r.Name
 	if name == "" {
 		name = "Spindle session"
-		if r.Mode == am.ModePerJob {
+		if r.Mode == amapi.ModePerJob {
 			name = "Spindle per-job: " + filepath.Base(r.Job)
 		}
 	}
@@ -237,8 +237,8 @@ func Prepare(r Request) (*Submission, error) {
 	sub := &Submission{
 		App: yarn.AppSpec{Name: name, Queue: r.Queue, Priority: r.Priority, Type: AppType, Tags: r.Tags, NodeLabelExpression: r.NodeLabel,
 			AMResource: yarn.Resource{MemoryMB: r.JobManagerMemoryMB, VCores: 1}, MaxAttempts: r.MaxAttempts, KeepContainersAcrossAttempts: true},
-		Spec: am.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart,
-			TaskManagers: am.TaskManagerSpec{Count: r.TaskManagers, MemoryMB: r.TaskManagerMemoryMB, VCores: r.VCores, Priority: 1,
+		Spec: amapi.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart,
+			TaskManagers: amapi.TaskManagerSpec{Count: r.TaskManagers, MemoryMB: r.TaskManagerMemoryMB, VCores: r.VCores, Priority: 1,
 				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv}},
 		AMFiles:   append(login, plan.JobManagerFiles...),
 		TMFiles:   plan.TaskManagerFiles,
@@ -247,9 +247,9 @@ func Prepare(r Request) (*Submission, error) {
 		AMEnv:     amEnv,
 	}
 	if r.Keytab != "" {
-		sub.Spec.Kerberos = &am.KerberosSpec{Principal: r.Principal, Keytab: am.KeytabFile}
+		sub.Spec.Kerberos = &amapi.KerberosSpec{Principal: r.Principal, Keytab: amapi.KeytabFile}
 		if r.Krb5Conf != "" {
-			sub.Spec.Kerberos.Krb5Conf = am.Krb5ConfFile
+			sub.Spec.Kerberos.Krb5Conf = amapi.Krb5ConfFile
 		}
 	}
 	if err := sub.Spec.Validate(); err != nil {

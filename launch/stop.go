@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -17,7 +17,7 @@ import (
 // StopOptions configures Stop.
 type StopOptions struct {
 	RM *yarn.RMClient
-	AM *AMClient
+	AM *amapi.Client
 	// Stager reaches the staging directory (the stop secret, and its
 	// removal after a kill); nil means the AM cannot be asked and the
 	// staging directory is left to spindle gc.
@@ -97,11 +97,11 @@ func askAM(ctx context.Context, o StopOptions, r yarn.AppReport) error {
 	if o.Stager == nil {
 		return errors.New("no staging directory to read the stop secret from")
 	}
-	u, err := AMURL(r)
+	u, err := amapi.AMURL(r)
 	if err != nil {
 		return err
 	}
-	secret, err := o.Stager.ReadFile(ctx, o.ID.String(), am.StopSecretFile)
+	secret, err := o.Stager.ReadFile(ctx, o.ID.String(), amapi.StopSecretFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("the stop secret is gone from the staging directory: %w", err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -102,11 +102,11 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	}
 	res := map[string]yarn.LocalResource{}
 	spec := sub.Spec
-	spec.TaskManagers.Files = map[string]am.LocalFile{}
+	spec.TaskManagers.Files = map[string]amapi.LocalFile{}
 	var uploaded int64
 	for _, f := range staged {
 		uploaded += f.Uploaded
-		lf := am.FileFromStaged(f)
+		lf := amapi.FileFromStaged(f)
 		s := side(f)
 		if s != 2 {
 			if res[f.Name], err = lf.Resource(); err != nil {
@@ -117,8 +117,8 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 			spec.TaskManagers.Files[f.Name] = lf
 		}
 	}
-	spec.Staging = am.StagingSpec{FS: o.Stager.URL("/"), Home: o.Stager.Home(), User: o.Stager.User()}
-	secret, err := am.NewStopSecret()
+	spec.Staging = amapi.StagingSpec{FS: o.Stager.URL("/"), Home: o.Stager.Home(), User: o.Stager.User()}
+	secret, err := amapi.NewStopSecret()
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	specPath, secretPath := filepath.Join(tmp, am.SpecFile), filepath.Join(tmp, am.StopSecretFile)
+	specPath, secretPath := filepath.Join(tmp, amapi.SpecFile), filepath.Join(tmp, amapi.StopSecretFile)
 	if err := os.WriteFile(specPath, specBytes, 0o600); err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 		return nil, fmt.Errorf("stage the spec of %s: %w", id, err)
 	}
 	for _, f := range more {
-		if res[f.Name], err = am.FileFromStaged(f).Resource(); err != nil {
+		if res[f.Name], err = amapi.FileFromStaged(f).Resource(); err != nil {
 			return nil, err
 		}
 	}
@@ -156,11 +156,11 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 		} else {
 			tokens = tokens.Clone()
 		}
-		cs, err := am.NewCredentialsSecret()
+		cs, err := amapi.NewCredentialsSecret()
 		if err != nil {
 			return nil, err
 		}
-		tokens.AddSecret(am.CredentialsSecretAlias, cs)
+		tokens.AddSecret(amapi.CredentialsSecretAlias, cs)
 	}
 	app := sub.App
 	app.AM = yarn.ContainerLaunchContext{Commands: []string{sub.AMCommand}, Environment: sub.AMEnv, LocalResources: res, Tokens: tokens}

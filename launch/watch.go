@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -57,7 +58,7 @@ const (
 // WatchOptions configures Watch.
 type WatchOptions struct {
 	RM *yarn.RMClient
-	AM *AMClient
+	AM *amapi.Client
 	ID yarn.ApplicationID
 	// Until is when to return.
 	Until Until
@@ -120,7 +121,7 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 			emit(base.with(EventAccepted))
 		}
 		if r.State == yarn.StateRunning && !seen[EventRunning] {
-			if u, err := AMURL(r); err == nil {
+			if u, err := amapi.AMURL(r); err == nil {
 				if jm, err := o.AM.JobManager(ctx, u); err == nil && jm.Address != "" {
 					e := base.with(EventRunning)
 					e.TrackingURL, e.AMURL, e.JobManagerAddress, e.JobManagerRESTAddress = r.TrackingURL, u, jm.Address, jm.RESTAddress

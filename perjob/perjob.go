@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -17,7 +19,7 @@ const Tag = "spindle-per-job"
 // Options configures Run.
 type Options struct {
 	RM     *yarn.RMClient
-	AM     *launch.AMClient
+	AM     *amapi.Client
 	Stager *hdfs.Stager
 	// Submission is the prepared and cluster-checked job.
 	Submission *launch.Submission

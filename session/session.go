@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -24,7 +26,7 @@ var ErrNoSession = errors.New("session: no session given and none recorded")
 // Clients are what every session operation talks to.
 type Clients struct {
 	RM     *yarn.RMClient
-	AM     *launch.AMClient
+	AM     *amapi.Client
 	Stager *hdfs.Stager
 }
 
@@ -176,7 +178,7 @@ func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, e
 	if r.State != yarn.StateRunning {
 		return s, nil
 	}
-	u, err := launch.AMURL(r)
+	u, err := amapi.AMURL(r)
 	if err != nil {
 		s.AMError = err.Error()
 		return s, nil

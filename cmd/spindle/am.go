@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -29,8 +30,8 @@ func amCommand(e *environment) *cli.Command {
 		Usage:  "run the ApplicationMaster (inside the AM container)",
 		Hidden: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Value: am.SpecFile, Usage: "the AM spec the submitter shipped"},
-			&cli.StringFlag{Name: "stop-secret", Value: am.StopSecretFile, Usage: "file holding the stop secret"},
+			&cli.StringFlag{Name: "spec", Value: amapi.SpecFile, Usage: "the AM spec the submitter shipped"},
+			&cli.StringFlag{Name: "stop-secret", Value: amapi.StopSecretFile, Usage: "file holding the stop secret"},
 			&cli.DurationFlag{Name: "heartbeat-fast", Usage: "allocate interval while containers are wanted (default 500ms)"},
 			&cli.DurationFlag{Name: "heartbeat-idle", Usage: "allocate interval while the fleet is complete (default 3s)"},
 		},
@@ -74,7 +75,7 @@ func (e *environment) runAM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := am.ParseSpec(sb)
+	spec, err := amapi.ParseSpec(sb)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (e *environment) runAM(c *cli.Context) error {
 
 // amLogin is the AM's Kerberos login from the keytab the submitter
 // shipped, with the shipped krb5.conf or else the node's.
-func (e *environment) amLogin(wd string, k *am.KerberosSpec) (*krb.Client, error) {
+func (e *environment) amLogin(wd string, k *amapi.KerberosSpec) (*krb.Client, error) {
 	var cfg *config.Config
 	var err error
 	if k.Krb5Conf != "" {

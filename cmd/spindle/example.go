@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
-	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -25,11 +24,11 @@ func exampleCommand(e *environment) *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "jobmanager",
-				Usage: "run the example JobManager (the AM starts it; ports from $" + am.EnvJMRPCPort + " and $" + am.EnvJMRESTPort + ")",
+				Usage: "run the example JobManager (the AM starts it; ports from $" + amapi.EnvJMRPCPort + " and $" + amapi.EnvJMRESTPort + ")",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "job-input", Usage: "per-job: count the words of this file (a TaskManager resource), print the result and exit"},
 					&cli.IntFlag{Name: "job-splits", Usage: "per-job: number of splits (default: one per TaskManager)"},
-					&cli.IntFlag{Name: "taskmanagers", Usage: "per-job: TaskManagers to wait for (default $" + am.EnvTaskManagers + ")"},
+					&cli.IntFlag{Name: "taskmanagers", Usage: "per-job: TaskManagers to wait for (default $" + amapi.EnvTaskManagers + ")"},
 					&cli.DurationFlag{Name: "taskmanager-timeout", Value: 10 * time.Second, Usage: "drop a TaskManager silent for longer"},
 				},
 				Action: e.exampleJobManager,
@@ -60,11 +59,11 @@ func (e *environment) envInt(k string) (int, error) {
 }
 
 func (e *environment) exampleJobManager(c *cli.Context) error {
-	rpc, err := e.envInt(am.EnvJMRPCPort)
+	rpc, err := e.envInt(amapi.EnvJMRPCPort)
 	if err != nil {
 		return err
 	}
-	rest, err := e.envInt(am.EnvJMRESTPort)
+	rest, err := e.envInt(amapi.EnvJMRESTPort)
 	if err != nil {
 		return err
 	}
@@ -74,7 +73,7 @@ func (e *environment) exampleJobManager(c *cli.Context) error {
 		opts.Job = &example.JobRequest{Input: in, Splits: c.Int("job-splits")}
 		opts.MinTaskManagers = c.Int("taskmanagers")
 		if opts.MinTaskManagers == 0 {
-			if opts.MinTaskManagers, err = e.envInt(am.EnvTaskManagers); err != nil {
+			if opts.MinTaskManagers, err = e.envInt(amapi.EnvTaskManagers); err != nil {
 				return err
 			}
 		}
@@ -84,19 +83,19 @@ func (e *environment) exampleJobManager(c *cli.Context) error {
 
 func (e *environment) exampleTaskManager(c *cli.Context) error {
 	get := func(k string) string { v, _ := e.lookup(k); return v }
-	id, jm := get(am.EnvResourceID), get(am.EnvJMAddress)
+	id, jm := get(amapi.EnvResourceID), get(amapi.EnvJMAddress)
 	if id == "" || jm == "" {
-		return usageError{fmt.Errorf("$%s and $%s must be set (the ApplicationMaster sets them)", am.EnvResourceID, am.EnvJMAddress)}
+		return usageError{fmt.Errorf("$%s and $%s must be set (the ApplicationMaster sets them)", amapi.EnvResourceID, amapi.EnvJMAddress)}
 	}
 	opts := example.TaskManagerOptions{ID: id, Host: get("NM_HOST"), JobManager: jm, Heartbeat: c.Duration("heartbeat"), Log: e.stdout}
-	if s := get(am.EnvAppID); s != "" {
+	if s := get(amapi.EnvAppID); s != "" {
 		app, err := yarn.ParseApplicationID(s)
 		if err != nil {
-			return usageError{fmt.Errorf("$%s: %w", am.EnvAppID, err)}
+			return usageError{fmt.Errorf("$%s: %w", amapi.EnvAppID, err)}
 		}
-		l := &locator{e: e, app: app}
-		defer l.close()
-		opts.Locate = l.locate
+		l := &amapi.Locator{App: app, RM: e.rmClient}
+		defer l.Close()
+		opts.Locate = l.Locate
 	}
 	defer e.followCredentials(c.Context)()
 	return example.RunTaskManager(c.Context, opts)
@@ -107,72 +106,16 @@ func (e *environment) exampleTaskManager(c *cli.Context) error {
 // the returned stop is called.
 func (e *environment) followCredentials(ctx context.Context) (stop func()) {
 	file, _ := e.lookup("HADOOP_TOKEN_FILE_LOCATION")
-	amURL, _ := e.lookup(am.EnvAMURL)
+	amURL, _ := e.lookup(amapi.EnvAMURL)
 	if file == "" {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := am.FollowCredentials(ctx, am.FollowOptions{AMURL: amURL, TokenFile: file, Logger: e.log}); err != nil {
+		if err := amapi.FollowCredentials(ctx, amapi.FollowOptions{AMURL: amURL, TokenFile: file, Logger: e.log}); err != nil {
 			e.log.Warn().Err(err).Msg("the container's tokens will not be refreshed")
 		}
 	})
 	return func() { cancel(); wg.Wait() }
-}
-
-// locator finds the current JobManager of an application: the RM's report
-// names the current attempt's AM endpoint (OriginalTrackingURL: each
-// attempt registers its own), whose DiscoveryPath names the JobManager.
-// This is how TaskManagers adopted by a new attempt re-find their
-// JobManager.
-type locator struct {
-	e   *environment
-	app yarn.ApplicationID
-
-	mu sync.Mutex
-	rm *yarn.RMClient
-}
-
-func (l *locator) locate(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	l.mu.Lock()
-	if l.rm == nil {
-		rm, err := l.e.rmClient()
-		if err != nil {
-			l.mu.Unlock()
-			return "", err
-		}
-		l.rm = rm
-	}
-	rm := l.rm
-	l.mu.Unlock()
-	rep, err := rm.GetApplicationReport(ctx, l.app)
-	if err != nil {
-		return "", err
-	}
-	if rep.State.Terminal() {
-		return "", fmt.Errorf("application %s is %s", l.app, rep.State)
-	}
-	u, err := launch.AMURL(rep)
-	if err != nil {
-		return "", err
-	}
-	info, err := (&launch.AMClient{}).JobManager(ctx, u)
-	if err != nil {
-		return "", err
-	}
-	if info.Address == "" {
-		return "", errors.New("the AM has no JobManager yet")
-	}
-	return info.Address, nil
-}
-
-func (l *locator) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.rm != nil {
-		l.rm.Close()
-	}
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -51,7 +51,7 @@ func flinkCommand(e *environment) *cli.Command {
 		Usage:  "run a Flink JobManager or TaskManager (inside a YARN container of a --payload flink cluster)",
 		Hidden: true,
 		Subcommands: []*cli.Command{
-			{Name: string(flink.RoleJobManager), Usage: "run the JobManager (the AM starts it with $" + am.EnvJMRPCPort + " and $" + am.EnvJMRESTPort + ")",
+			{Name: string(flink.RoleJobManager), Usage: "run the JobManager (the AM starts it with $" + amapi.EnvJMRPCPort + " and $" + amapi.EnvJMRESTPort + ")",
 				Flags: flags(), Action: func(c *cli.Context) error { return e.flinkLaunch(c, flink.RoleJobManager) }},
 			{Name: string(flink.RoleTaskManager), Usage: "run a TaskManager (the AM launches it in its own container)",
 				Flags: flags(), Action: func(c *cli.Context) error { return e.flinkLaunch(c, flink.RoleTaskManager) }},
@@ -66,8 +66,8 @@ var execJava = syscall.Exec
 // process environment (os.Environ) does not list them, e.g. in tests.
 var flinkEnvKeys = []string{"PATH", "JAVA_HOME", "JVM_ARGS", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH", "YARN_CONF_DIR", "HBASE_CONF_DIR",
 	"HADOOP_HOME", "HBASE_HOME", "HADOOP_USER_NAME", "HADOOP_TOKEN_FILE_LOCATION", "CONTAINER_ID", "NM_HOST", "LOG_DIRS", "LOCAL_DIRS", "PWD",
-	am.EnvAppID, am.EnvAttemptID, am.EnvMode, am.EnvAMURL, am.EnvJMHost, am.EnvJMRPCPort, am.EnvJMRESTPort, am.EnvJMAddress,
-	am.EnvJMRESTAddress, am.EnvTaskManagers, am.EnvResourceID, am.EnvKerberosPrincipal, am.EnvKerberosKeytab, flink.EnvSpec}
+	amapi.EnvAppID, amapi.EnvAttemptID, amapi.EnvMode, amapi.EnvAMURL, amapi.EnvJMHost, amapi.EnvJMRPCPort, amapi.EnvJMRESTPort, amapi.EnvJMAddress,
+	amapi.EnvJMRESTAddress, amapi.EnvTaskManagers, amapi.EnvResourceID, amapi.EnvKerberosPrincipal, amapi.EnvKerberosKeytab, flink.EnvSpec}
 
 // environList is the process environment as e sees it.
 func (e *environment) environList() []string {
@@ -115,19 +115,19 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 	if logDir == "" {
 		logDir = wd
 	}
-	o := flink.LaunchOptions{Role: role, Spec: spec, WorkDir: wd, LogDir: logDir, AppID: get(am.EnvAppID), LocalDirs: get("LOCAL_DIRS"),
+	o := flink.LaunchOptions{Role: role, Spec: spec, WorkDir: wd, LogDir: logDir, AppID: get(amapi.EnvAppID), LocalDirs: get("LOCAL_DIRS"),
 		Environ: e.environList()}
 	if role == flink.RoleJobManager {
-		if o.RPCPort, err = e.envInt(am.EnvJMRPCPort); err != nil {
+		if o.RPCPort, err = e.envInt(amapi.EnvJMRPCPort); err != nil {
 			return err
 		}
-		if o.RESTPort, err = e.envInt(am.EnvJMRESTPort); err != nil {
+		if o.RESTPort, err = e.envInt(amapi.EnvJMRESTPort); err != nil {
 			return err
 		}
-		o.Host = get(am.EnvJMHost)
-		o.KerberosPrincipal, o.KerberosKeytab = get(am.EnvKerberosPrincipal), get(am.EnvKerberosKeytab)
+		o.Host = get(amapi.EnvJMHost)
+		o.KerberosPrincipal, o.KerberosKeytab = get(amapi.EnvKerberosPrincipal), get(amapi.EnvKerberosKeytab)
 	} else {
-		o.JobManagerAddress, o.ResourceID, o.Host = get(am.EnvJMAddress), get(am.EnvResourceID), get("NM_HOST")
+		o.JobManagerAddress, o.ResourceID, o.Host = get(amapi.EnvJMAddress), get(amapi.EnvResourceID), get("NM_HOST")
 	}
 	if role == flink.RoleTaskManager && !c.Bool("print") {
 		return e.superviseTaskManager(c.Context, o, c.Duration("jobmanager-check"))
@@ -169,8 +169,8 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 // current AM, whose DiscoveryPath names the JobManager) and how to close
 // it; tests replace it.
 var flinkLocator = func(e *environment, app yarn.ApplicationID) (func(context.Context) (string, error), func()) {
-	l := &locator{e: e, app: app}
-	return l.locate, l.close
+	l := &amapi.Locator{App: app, RM: e.rmClient}
+	return l.Locate, l.Close
 }
 
 // javaExit is java's end as this process's: ExitCode is its exit code, or
@@ -203,7 +203,7 @@ const javaStopGrace = 10 * time.Second
 // the JobManager's new address when the JobManager moved.
 func (e *environment) superviseTaskManager(ctx context.Context, o flink.LaunchOptions, every time.Duration) error {
 	locate := func(context.Context) (string, error) {
-		return "", errors.New("no application id ($" + am.EnvAppID + ")")
+		return "", errors.New("no application id ($" + amapi.EnvAppID + ")")
 	}
 	if app, err := yarn.ParseApplicationID(o.AppID); err == nil {
 		var closeLocator func()
@@ -295,7 +295,7 @@ func mainClass(args []string) string {
 // flinkYarnPropertiesFile is where Flink's client looks for the current
 // YARN session (see flink.Payload.YarnProperties) for p, nil unless p is
 // the Flink payload. The user is the OS user, as Java's user.name.
-func flinkYarnPropertiesFile(p am.Payload, id yarn.ApplicationID) (string, []byte, error) {
+func flinkYarnPropertiesFile(p amapi.Payload, id yarn.ApplicationID) (string, []byte, error) {
 	fp, ok := p.(*flink.Payload)
 	if !ok {
 		return "", nil, nil
@@ -312,7 +312,7 @@ func flinkYarnPropertiesFile(p am.Payload, id yarn.ApplicationID) (string, []byt
 // reach it as a yarn-session.sh session. It returns the file written, ""
 // for other payloads. The file is readable by all, as Flink writes it; it
 // holds only the application id.
-func writeFlinkYarnProperties(p am.Payload, id yarn.ApplicationID) (string, error) {
+func writeFlinkYarnProperties(p amapi.Payload, id yarn.ApplicationID) (string, error) {
 	path, b, err := flinkYarnPropertiesFile(p, id)
 	if err != nil || path == "" {
 		return "", err
@@ -339,7 +339,7 @@ func writeFlinkYarnProperties(p am.Payload, id yarn.ApplicationID) (string, erro
 // removeFlinkYarnProperties removes the file writeFlinkYarnProperties
 // wrote if it still names id (a later session may have replaced it), as
 // yarn-session.sh does when its session stops.
-func removeFlinkYarnProperties(p am.Payload, id yarn.ApplicationID) error {
+func removeFlinkYarnProperties(p amapi.Payload, id yarn.ApplicationID) error {
 	path, _, err := flinkYarnPropertiesFile(p, id)
 	if err != nil || path == "" {
 		return err

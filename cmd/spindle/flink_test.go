@@ -20,7 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -59,11 +59,11 @@ func fakeJavaHome(t *testing.T) string {
 	return fakeJava.home
 }
 
-func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPlan {
+func flinkPlan(t *testing.T, home string, mode amapi.Mode, job string) amapi.PayloadPlan {
 	t.Helper()
 	pl, err := flink.New(flink.Options{Home: home})
 	require.NoError(t, err)
-	plan, err := pl.Plan(am.PayloadRequest{Mode: mode, JobManagerMemoryMB: 1024, TaskManagerMemoryMB: 1024, TaskManagerVCores: 1, Slots: 2,
+	plan, err := pl.Plan(amapi.PayloadRequest{Mode: mode, JobManagerMemoryMB: 1024, TaskManagerMemoryMB: 1024, TaskManagerVCores: 1, Slots: 2,
 		TaskManagers: 1, Job: job})
 	require.NoError(t, err)
 	return plan
@@ -91,12 +91,12 @@ type printed struct {
 // A TaskManager container: the AM's SPINDLE_* variables and the
 // NodeManager's; the log goes to the first of $LOG_DIRS.
 func TestFlinkTaskManagerCommand(t *testing.T) {
-	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
+	plan := flinkPlan(t, flinkHome117, amapi.ModeSession, "")
 	work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
 	logs := t.TempDir()
 	javaHome := t.TempDir() // Flink 1.17 never runs java before the process itself
 	env := map[string]string{"PWD": work, "LOG_DIRS": logs + "," + t.TempDir(), "NM_HOST": "node7", "JAVA_HOME": javaHome,
-		am.EnvAppID: "application_1700000000000_0003", am.EnvJMAddress: "node1:40001", am.EnvResourceID: "container_1700000000000_0003_01_000002",
+		amapi.EnvAppID: "application_1700000000000_0003", amapi.EnvJMAddress: "node1:40001", amapi.EnvResourceID: "container_1700000000000_0003_01_000002",
 		"LOCAL_DIRS": "/data/1/yarn,/data/2/yarn", "HADOOP_CONF_DIR": "hadoop-conf", "SECRET_ENV": "do-not-print"}
 	for k, v := range plan.TaskManagerEnv {
 		env[k] = v
@@ -126,10 +126,10 @@ func TestFlinkTaskManagerCommand(t *testing.T) {
 // AM's ports, and says what it starts on stderr, which the AM keeps in
 // the container's jobmanager.err.
 func TestFlinkJobManagerExecs(t *testing.T) {
-	plan := flinkPlan(t, flinkHome200, am.ModePerJob, "examples/streaming/WordCount.jar")
+	plan := flinkPlan(t, flinkHome200, amapi.ModePerJob, "examples/streaming/WordCount.jar")
 	work := flinktest.Container(t, plan.SharedFiles, plan.JobManagerFiles)
 	env := map[string]string{"PWD": work, "LOG_DIRS": t.TempDir(), "JAVA_HOME": fakeJavaHome(t), "FAKE_JAVA_SPEC_VERSION": "21",
-		am.EnvJMHost: "node1", am.EnvJMRPCPort: "40001", am.EnvJMRESTPort: "40002", am.EnvAppID: "application_1700000000000_0003"}
+		amapi.EnvJMHost: "node1", amapi.EnvJMRPCPort: "40001", amapi.EnvJMRESTPort: "40002", amapi.EnvAppID: "application_1700000000000_0003"}
 	for k, v := range plan.JobManager.Env {
 		env[k] = v
 	}
@@ -169,7 +169,7 @@ func TestFlinkCommandErrors(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE is not set: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
 
-	plan := flinkPlan(t, flinkHome117, am.ModeSession, "")
+	plan := flinkPlan(t, flinkHome117, amapi.ModeSession, "")
 	env := map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.JobManager.Env[flink.EnvSpec]}
 	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
 	require.Equal(t, exitUsage, code)
@@ -181,8 +181,8 @@ func TestFlinkCommandErrors(t *testing.T) {
 	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE: version")
 
 	// An empty working directory: nothing was shipped.
-	env = map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.TaskManagerEnv[flink.EnvSpec], am.EnvJMAddress: "a:1",
-		am.EnvResourceID: "c", "NM_HOST": "h", "LOG_DIRS": t.TempDir()}
+	env = map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.TaskManagerEnv[flink.EnvSpec], amapi.EnvJMAddress: "a:1",
+		amapi.EnvResourceID: "c", "NM_HOST": "h", "LOG_DIRS": t.TempDir()}
 	code, _, errOut = runFlinkCommand(t, env, "flink", "taskmanager")
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, errOut, "the submitter ships the distribution's conf/ to every container")
@@ -375,7 +375,7 @@ func flinkFreePort(t *testing.T) int {
 
 // startFakeJobManager runs the stand-in java as a session JobManager on
 // new ports; stop kills it (also at the test's end).
-func startFakeJobManager(t *testing.T, plan am.PayloadPlan) (rpc, rest string, stop func()) {
+func startFakeJobManager(t *testing.T, plan amapi.PayloadPlan) (rpc, rest string, stop func()) {
 	t.Helper()
 	work := flinktest.Container(t, plan.SharedFiles, plan.JobManagerFiles)
 	spec, err := flink.DecodeSpec(plan.JobManager.Env[flink.EnvSpec])
@@ -406,7 +406,7 @@ func startFakeJobManager(t *testing.T, plan am.PayloadPlan) (rpc, rest string, s
 // in), and restarts java against it. Java's own end is the launcher's,
 // and SIGTERM (the context's end) reaches java.
 func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
-	plan := flinkPlan(t, flinkHome200, am.ModeSession, "")
+	plan := flinkPlan(t, flinkHome200, amapi.ModeSession, "")
 	rpc1, rest1, stop1 := startFakeJobManager(t, plan)
 	var mu sync.Mutex
 	current := rpc1
@@ -424,7 +424,7 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 	launcher := func(ctx context.Context, jm string) (<-chan int, *syncBuffer) {
 		work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
 		env := map[string]string{"PWD": work, "LOG_DIRS": work, "NM_HOST": "127.0.0.1", "JAVA_HOME": fakeJavaHome(t),
-			am.EnvJMAddress: jm, am.EnvResourceID: id, am.EnvAppID: "application_1700000000000_0009"}
+			amapi.EnvJMAddress: jm, amapi.EnvResourceID: id, amapi.EnvAppID: "application_1700000000000_0009"}
 		for k, v := range plan.TaskManagerEnv {
 			env[k] = v
 		}

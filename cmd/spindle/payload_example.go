@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/launch"
@@ -38,9 +39,9 @@ const (
 
 func (examplePayload) Name() string { return "example" }
 
-func (examplePayload) Plan(r am.PayloadRequest) (am.PayloadPlan, error) {
+func (examplePayload) Plan(r amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 	var errs []error
-	jm := []string{"${" + am.EnvBinary + "}", "example", "jobmanager"}
+	jm := []string{"${" + amapi.EnvBinary + "}", "example", "jobmanager"}
 	tm := "./" + launch.BinaryName + " --log-level info example taskmanager"
 	for _, p := range r.Properties {
 		switch p.Key {
@@ -60,8 +61,8 @@ func (examplePayload) Plan(r am.PayloadRequest) (am.PayloadPlan, error) {
 			errs = append(errs, fmt.Errorf("-D %s: the example payload has no such property: use %s, %s or %s", p.Key, exampleTMTimeout, exampleHeartbeat, exampleSplits))
 		}
 	}
-	plan := am.PayloadPlan{TaskManagerCommand: tm}
-	if r.Mode == am.ModePerJob {
+	plan := amapi.PayloadPlan{TaskManagerCommand: tm}
+	if r.Mode == amapi.ModePerJob {
 		switch {
 		case r.Job != "wordcount":
 			errs = append(errs, fmt.Errorf("job %q: the example payload runs one job: `wordcount FILE`", r.Job))
@@ -78,7 +79,7 @@ func (examplePayload) Plan(r am.PayloadRequest) (am.PayloadPlan, error) {
 			jm = append(jm, "--job-input", name)
 		}
 	}
-	plan.JobManager = am.ProcessSpec{Command: jm}
+	plan.JobManager = amapi.ProcessSpec{Command: jm}
 	return plan, errors.Join(errs...)
 }
 
@@ -127,11 +128,11 @@ func (e *environment) wordcount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	amURL, err := launch.AMURL(rep)
+	amURL, err := amapi.AMURL(rep)
 	if err != nil {
 		return err
 	}
-	jm, err := (&launch.AMClient{}).JobManager(c.Context, amURL)
+	jm, err := (&amapi.Client{}).JobManager(c.Context, amURL)
 	if err != nil {
 		return err
 	}

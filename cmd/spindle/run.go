@@ -3,15 +3,15 @@ package main
 import (
 	"fmt"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/spindle-yarn/spindle/am"
-	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/perjob"
 )
 
 func runCommand(e *environment) *cli.Command {
-	flags := append(clusterFlags(am.ModePerJob),
+	flags := append(clusterFlags(amapi.ModePerJob),
 		&cli.StringFlag{Name: "class", Aliases: []string{"c"}, Usage: "--payload flink: the job's entry class (default: the jar's Main-Class)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if the job has not ended after this long, e.g. 30m"})
 	return &cli.Command{
@@ -37,7 +37,7 @@ func (e *environment) run(c *cli.Context) error {
 	if c.Duration("timeout") < 0 {
 		return usageError{fmt.Errorf("--timeout %s: want a positive duration", c.Duration("timeout"))}
 	}
-	p, err := e.prepare(c, am.ModePerJob, c.Args().First(), c.Args().Tail())
+	p, err := e.prepare(c, amapi.ModePerJob, c.Args().First(), c.Args().Tail())
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (e *environment) run(c *cli.Context) error {
 		return e.dryRun(p, out)
 	}
 	_, progress, emit, done := e.reporting(c, out)
-	res, err := perjob.Run(c.Context, perjob.Options{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager, Submission: p.sub, Tokens: p.tokens,
+	res, err := perjob.Run(c.Context, perjob.Options{RM: p.rm, AM: &amapi.Client{}, Stager: p.stager, Submission: p.sub, Tokens: p.tokens,
 		Progress: progress, Emit: emit, Detached: c.Bool("detached"), Timeout: c.Duration("timeout")})
 	done()
 	if err == nil && c.Bool("detached") && out == "text" {

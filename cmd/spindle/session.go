@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/spindle-yarn/spindle/amapi"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/session"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -27,7 +28,7 @@ func sessionCommand(e *environment) *cli.Command {
 					"waits until the JobManager runs. Attached (the default) it then follows the session and stops\n" +
 					"it gracefully on Ctrl-C; with -d it prints the application id and URLs and returns. The\n" +
 					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " for the other commands.",
-				Flags:     clusterFlags(am.ModeSession),
+				Flags:     clusterFlags(amapi.ModeSession),
 				ArgsUsage: " ",
 				Action:    e.sessionStart,
 			},
@@ -55,7 +56,7 @@ func (e *environment) sessionClients() (session.Clients, func(), error) {
 	if err != nil {
 		return session.Clients{}, nil, err
 	}
-	return session.Clients{RM: rm, AM: &launch.AMClient{}}, func() { rm.Close() }, nil
+	return session.Clients{RM: rm, AM: &amapi.Client{}}, func() { rm.Close() }, nil
 }
 
 // sessionID is APP_ID (argument or --id) or the recorded session.
@@ -90,7 +91,7 @@ func (e *environment) sessionStart(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("session start takes no arguments (got %q): flags go before, e.g. -n 2", c.Args().Slice())}
 	}
-	p, err := e.prepare(c, am.ModeSession, "", nil)
+	p, err := e.prepare(c, amapi.ModeSession, "", nil)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		return e.dryRun(p, out)
 	}
 	pr, progress, emit, done := e.reporting(c, out)
-	cl := session.Clients{RM: p.rm, AM: &launch.AMClient{}, Stager: p.stager}
+	cl := session.Clients{RM: p.rm, AM: &amapi.Client{}, Stager: p.stager}
 	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
 		Progress: progress, Emit: emit, PropertiesFile: e.propertiesFile()})
 	done()

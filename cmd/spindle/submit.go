@@ -16,7 +16,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/launch"
@@ -26,7 +26,7 @@ import (
 // clusterFlags are the flags of `session start` and `run`: the names a
 // yarn-session.sh / flink run -t yarn-per-job user knows. They are a
 // contract: keep them.
-func clusterFlags(mode am.Mode) []cli.Flag {
+func clusterFlags(mode amapi.Mode) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Value: "1024m", Usage: "memory of the JobManager (AM) container, with an optional unit (default MB)"},
 		&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Value: "1024m", Usage: "memory of each TaskManager container, with an optional unit (default MB)"},
@@ -51,15 +51,15 @@ func clusterFlags(mode am.Mode) []cli.Flag {
 	}
 }
 
-func detachedUsage(mode am.Mode) string {
-	if mode == am.ModeSession {
+func detachedUsage(mode amapi.Mode) string {
+	if mode == amapi.ModeSession {
 		return "print the application id and URLs once the JobManager runs, and return"
 	}
 	return "return once the job's cluster runs instead of waiting for the job to end"
 }
 
 // request turns the flags into a launch.Request.
-func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []string) (launch.Request, error) {
+func (e *environment) request(c *cli.Context, mode amapi.Mode, job string, args []string) (launch.Request, error) {
 	var p launch.Problems
 	mem := func(flag string) int64 {
 		v, err := launch.ParseMemoryMB(c.String(flag))
@@ -79,7 +79,7 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 		}
 	}
 	for _, d := range c.StringSlice("D") {
-		prop, err := am.ParseProperty(d)
+		prop, err := amapi.ParseProperty(d)
 		if err != nil {
 			r.Malformed = append(r.Malformed, d)
 			continue
@@ -107,7 +107,7 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 			break
 		}
 		jobClass := ""
-		if mode == am.ModePerJob {
+		if mode == amapi.ModePerJob {
 			jobClass = c.String("class")
 		}
 		pl, err := newFlinkPayload(home, jobClass)
@@ -149,7 +149,7 @@ func (e *environment) request(c *cli.Context, mode am.Mode, job string, args []s
 
 // prepared is a validated submission with its clients.
 type prepared struct {
-	payload am.Payload
+	payload amapi.Payload
 	sub     *launch.Submission
 	rm      *yarn.RMClient
 	stager  *hdfs.Stager
@@ -165,7 +165,7 @@ func (p *prepared) close() {
 // prepare validates everything before any upload and returns one report
 // of every problem: the flags and files (launch.Prepare), then the
 // cluster (credentials, reachability, sizes, queue).
-func (e *environment) prepare(c *cli.Context, mode am.Mode, job string, args []string) (*prepared, error) {
+func (e *environment) prepare(c *cli.Context, mode amapi.Mode, job string, args []string) (*prepared, error) {
 	var problems launch.Problems
 	collect := func(err error) {
 		var lp *launch.Problems

@@ -1,4 +1,4 @@
-package am
+package amapi
 
 import (
 	"crypto/rand"
@@ -32,32 +32,6 @@ const (
 	// the node's /etc/krb5.conf.
 	Krb5ConfFile = "krb5.conf"
 )
-
-// Environment the AM gives the JobManager and the TaskManagers. The
-// payload reads it; it is the whole contract between Spindle and a payload.
-const (
-	EnvAppID         = "SPINDLE_APP_ID"          // application id
-	EnvAttemptID     = "SPINDLE_ATTEMPT_ID"      // the AM attempt that started the process
-	EnvMode          = "SPINDLE_MODE"            // "session" or "per-job"
-	EnvAMURL         = "SPINDLE_AM_URL"          // the AM's HTTP endpoint (its tracking URL) when the process started
-	EnvJMHost        = "SPINDLE_JM_HOST"         // JobManager host (the AM's node)
-	EnvJMRPCPort     = "SPINDLE_JM_RPC_PORT"     // JobManager RPC port, chosen by the AM
-	EnvJMRESTPort    = "SPINDLE_JM_REST_PORT"    // JobManager REST port, chosen by the AM
-	EnvJMAddress     = "SPINDLE_JM_ADDRESS"      // host:rpc-port
-	EnvJMRESTAddress = "SPINDLE_JM_REST_ADDRESS" // host:rest-port
-	EnvTaskManagers  = "SPINDLE_TASKMANAGERS"    // the fleet's target size
-	EnvResourceID    = "SPINDLE_RESOURCE_ID"     // a TaskManager's resource id: its container id
-	EnvBinary        = "SPINDLE_BIN"             // the spindle binary running the AM (JobManager only)
-	// With a shipped keytab (Spec.Kerberos), the JobManager only:
-	EnvKerberosPrincipal = "SPINDLE_KERBEROS_PRINCIPAL" // the principal the keytab logs in as
-	EnvKerberosKeytab    = "SPINDLE_KERBEROS_KEYTAB"    // the keytab's absolute path
-)
-
-// DiscoveryPath is the AM endpoint that answers with the current
-// JobManager (JSON JobManagerInfo). A TaskManager that lost its
-// JobManager finds the current AM's URL in the application report
-// (OriginalTrackingURL: each attempt registers its own) and asks it here.
-const DiscoveryPath = "/v1/jobmanager"
 
 // Mode says what ends the application.
 type Mode string
@@ -173,16 +147,16 @@ func FileFromStaged(f hdfs.StagedFile) LocalFile {
 func (f LocalFile) Resource() (yarn.LocalResource, error) {
 	u, err := url.Parse(f.URL)
 	if err != nil {
-		return yarn.LocalResource{}, fmt.Errorf("am: file url %q: %w", f.URL, err)
+		return yarn.LocalResource{}, fmt.Errorf("amapi: file url %q: %w", f.URL, err)
 	}
 	if u.Scheme == "" || u.Path == "" {
-		return yarn.LocalResource{}, fmt.Errorf("am: file url %q: want scheme://[host[:port]]/absolute/path", f.URL)
+		return yarn.LocalResource{}, fmt.Errorf("amapi: file url %q: want scheme://[host[:port]]/absolute/path", f.URL)
 	}
 	yu := yarn.URL{Scheme: u.Scheme, Host: u.Hostname(), File: u.Path, Port: -1}
 	if p := u.Port(); p != "" {
 		n, err := strconv.ParseInt(p, 10, 32)
 		if err != nil {
-			return yarn.LocalResource{}, fmt.Errorf("am: file url %q: port: %w", f.URL, err)
+			return yarn.LocalResource{}, fmt.Errorf("amapi: file url %q: port: %w", f.URL, err)
 		}
 		yu.Port = int32(n)
 	}
@@ -195,7 +169,7 @@ func (f LocalFile) Resource() (yarn.LocalResource, error) {
 	case "ARCHIVE":
 		r.Type = yarn.Archive
 	default:
-		return r, fmt.Errorf("am: file %q: type %q: want FILE or ARCHIVE", f.URL, f.Type)
+		return r, fmt.Errorf("amapi: file %q: type %q: want FILE or ARCHIVE", f.URL, f.Type)
 	}
 	switch strings.ToUpper(f.Visibility) {
 	case "", "APPLICATION":
@@ -204,7 +178,7 @@ func (f LocalFile) Resource() (yarn.LocalResource, error) {
 	case "PUBLIC":
 		r.Visibility = yarn.Public
 	default:
-		return r, fmt.Errorf("am: file %q: visibility %q: want APPLICATION, PRIVATE or PUBLIC", f.URL, f.Visibility)
+		return r, fmt.Errorf("amapi: file %q: visibility %q: want APPLICATION, PRIVATE or PUBLIC", f.URL, f.Visibility)
 	}
 	return r, nil
 }
@@ -215,7 +189,7 @@ func ParseSpec(b []byte) (Spec, error) {
 	d := json.NewDecoder(strings.NewReader(string(b)))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&s); err != nil {
-		return s, fmt.Errorf("am: %s: %w", SpecFile, err)
+		return s, fmt.Errorf("amapi: %s: %w", SpecFile, err)
 	}
 	return s, s.Validate()
 }
@@ -261,7 +235,7 @@ func (s Spec) Validate() error {
 		errs = append(errs, errors.New("staging.home is required with staging.fs"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("am: invalid spec: %w", err)
+		return fmt.Errorf("amapi: invalid spec: %w", err)
 	}
 	return nil
 }
