@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,20 +70,9 @@ func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
 func (r *Runner) Status() amapi.Status {
 	now := r.opts.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := amapi.Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
-		Phase: r.phase, TrackingURL: r.trackingURL, Target: r.spec.TaskManagers.Count, Pending: r.amrm.PendingRequests(),
-		Launching: r.countLocked(tmLaunching), Running: r.countLocked(tmRunning), Adopted: r.adopted, Restarts: r.restarts,
-		TaskManagers: []amapi.TaskManagerInfo{}, Completions: slices.Clone(r.completions), HeartbeatError: r.lastHBErr,
-		Policy: r.tmTr.State(now), JobManagerPolicy: r.jmTr.State(now)}
-	if s.Completions == nil {
-		s.Completions = []amapi.Completion{}
-	}
-	if s.Target > 0 {
-		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
-	} else {
-		s.Progress = 1
-	}
+		Phase: r.phase, TrackingURL: r.trackingURL, HeartbeatError: r.lastHBErr,
+		Policy: r.fleet.tr.State(now), JobManagerPolicy: r.jmTr.State(now)}
 	if !r.registeredAt.IsZero() {
 		t := r.registeredAt
 		s.RegisteredAt = &t
@@ -93,17 +81,21 @@ func (r *Runner) Status() amapi.Status {
 		t := r.lastHB
 		s.LastHeartbeat = &t
 	}
-	s.JobManager = amapi.JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID, State: r.jmState, Restarts: r.jmRestarts}
-	if r.jm != nil {
-		s.JobManager.Address, s.JobManager.RESTAddress, s.JobManager.PID = r.jm.Address(), r.jm.RESTAddress(), r.jm.pid()
-	}
-	for id, tm := range r.tms {
-		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
-			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
-	}
-	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
 	if r.final != nil {
 		s.FinalStatus, s.Diagnostics = r.final.Status.String(), r.final.Diagnostics
+	}
+	jm := r.jm
+	r.mu.Unlock()
+	if jm != nil {
+		s.JobManager = jm.info(s.AppID, s.AttemptID)
+	} else {
+		s.JobManager = amapi.JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID}
+	}
+	r.fleet.fill(&s)
+	if s.Target > 0 {
+		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
+	} else {
+		s.Progress = 1
 	}
 	return s
 }

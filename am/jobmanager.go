@@ -20,8 +20,8 @@ import (
 )
 
 // jobManager runs the JobManager as a child of the AM, in the AM
-// container (same process group, so the NodeManager's kill of the
-// container reaches it too). Its stdout and stderr go to
+// container, in a process group of its own (setParentDeathSignal): only
+// the AM signals it. Its stdout and stderr go to
 // <log dir>/jobmanager.out and jobmanager.err, and the last lines of both
 // are kept for diagnostics. The ports are chosen once per AM attempt and
 // kept across restarts, so a restarted JobManager has the same address.
@@ -187,7 +187,7 @@ func (j *jobManager) stop(grace time.Duration) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	signalJobManager(cmd, syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -197,9 +197,19 @@ func (j *jobManager) stop(grace time.Duration) {
 	case <-t.C:
 	}
 	j.lg.Warn().Dur("duration", grace).Msg("JobManager did not stop on SIGTERM; killing it")
-	_ = cmd.Process.Kill()
+	signalJobManager(cmd, syscall.SIGKILL)
 	e := <-ch
 	ch <- e
+}
+
+// signalJobManager signals the JobManager's process group when it has
+// one of its own (a launcher's children too), else the process.
+func signalJobManager(cmd *exec.Cmd, sig syscall.Signal) {
+	if a := cmd.SysProcAttr; a != nil && a.Setpgid {
+		_ = syscall.Kill(-cmd.Process.Pid, sig)
+		return
+	}
+	_ = cmd.Process.Signal(sig)
 }
 
 // pid is the running JobManager's process id, 0 if none.

@@ -5,9 +5,12 @@ import (
 	"syscall"
 )
 
-// setParentDeathSignal makes the kernel SIGKILL the JobManager when the
-// AM dies without stopping it (a SIGKILL aimed at the AM process alone);
-// the NodeManager kills the whole process group anyway.
+// setParentDeathSignal puts the JobManager in a process group of its own,
+// so that the NodeManager's SIGTERM to the container reaches the AM only
+// (the AM then stops the JobManager itself, and any other JobManager exit
+// is the JobManager's verdict), and makes the kernel SIGKILL it when the
+// AM dies without stopping it (the NodeManager's SIGKILL of the
+// container, a SIGKILL aimed at the AM alone).
 func setParentDeathSignal(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

@@ -5,5 +5,7 @@ package am
 import "os/exec"
 
 // setParentDeathSignal: only Linux has a parent-death signal; elsewhere
-// the NodeManager's kill of the container's process group must do.
+// the JobManager stays in the AM's process group, so that the
+// NodeManager's kill of the container reaches it. (Spindle's AM runs on
+// Linux NodeManagers; this keeps the package building elsewhere.)
 func setParentDeathSignal(*exec.Cmd) {}

@@ -72,9 +72,28 @@ type Decision struct {
 	// QuarantineUntil.
 	Quarantine      string
 	QuarantineUntil time.Time
+	// Code is the decision as a stable code; Reason says it in words.
+	Code ReasonCode
 	// Reason says in words what was decided and why.
 	Reason string
 }
+
+// ReasonCode names a Decision in a stable form: logs, the status JSON and
+// tests match on it, never on the prose of Decision.Reason.
+type ReasonCode string
+
+// Reason codes.
+const (
+	// ReasonReplaceNow: the first failure within the window; the
+	// replacement is requested at once.
+	ReasonReplaceNow ReasonCode = "replace_now"
+	// ReasonBackoff: a further failure within the window; the replacement
+	// waits Decision.Delay.
+	ReasonBackoff ReasonCode = "backoff"
+	// ReasonGiveUp: more failures within the window than MaxFailures
+	// allows; the application ends FAILED.
+	ReasonGiveUp ReasonCode = "max_failures_exceeded"
+)
 
 // Tracker applies a RestartPolicy to a stream of failures. It is the
 // restart tracker the fleet loop consults; it never sleeps or reads the
@@ -92,6 +111,7 @@ type Tracker struct {
 	// quarantined maps a node to the end of its quarantine.
 	quarantined map[string]time.Time
 	lastReason  string
+	lastCode    ReasonCode
 	holdUntil   time.Time
 }
 
@@ -135,13 +155,17 @@ func (t *Tracker) Failure(f amapi.Failure) Decision {
 	n := len(t.recent)
 	var d Decision
 	if t.p.MaxFailures >= 0 && n > t.p.MaxFailures {
-		d.GiveUp = true
+		d.GiveUp, d.Code = true, ReasonGiveUp
 		d.Reason = fmt.Sprintf("restart policy gave up: %d %s failures within %s exceed the limit of %d (max_failures); last failures: %s",
 			n, t.what, t.p.Window, t.p.MaxFailures, t.lastLocked())
-		t.lastReason = d.Reason
+		t.lastReason, t.lastCode = d.Reason, d.Code
 		return d
 	}
 	d.Delay = t.backoff(n)
+	d.Code = ReasonReplaceNow
+	if d.Delay > 0 {
+		d.Code = ReasonBackoff
+	}
 	if until := now.Add(d.Delay); until.After(t.holdUntil) {
 		t.holdUntil = until
 	}
@@ -171,7 +195,7 @@ func (t *Tracker) Failure(f amapi.Failure) Decision {
 		fmt.Fprintf(&b, "; node %s quarantined for %s after %d failures there", d.Quarantine, t.p.Quarantine, t.p.NodeFailures)
 	}
 	d.Reason = b.String()
-	t.lastReason = d.Reason
+	t.lastReason, t.lastCode = d.Reason, d.Code
 	return d
 }
 
@@ -242,7 +266,7 @@ func (t *Tracker) State(now time.Time) amapi.PolicyState {
 	defer t.mu.Unlock()
 	t.prune(now)
 	s := amapi.PolicyState{FailuresInWindow: len(t.recent), MaxFailures: t.p.MaxFailures, Window: t.p.Window.String(),
-		TotalFailures: t.total, LastDecision: t.lastReason, LastFailures: slices.Clone(t.last), Quarantined: []amapi.Quarantine{}}
+		TotalFailures: t.total, LastDecision: t.lastReason, LastDecisionCode: string(t.lastCode), LastFailures: slices.Clone(t.last), Quarantined: []amapi.Quarantine{}}
 	if s.LastFailures == nil {
 		s.LastFailures = []amapi.Failure{}
 	}

@@ -95,10 +95,18 @@ type Status struct {
 // Completion is one completed TaskManager container, for the status page.
 type Completion struct {
 	Failure
-	// ClassName is Class in words.
+	// ClassName is what the exit meant: "succeeded", "failed", "lost",
+	// "killed-by-am" (the exit classes), "launch-failed" (the NodeManager
+	// refused the start: a failure) or "launch-recoverable" (the
+	// NodeManager was not ready or going away: not a failure).
 	ClassName string `json:"class"`
-	// Decision is what the restart policy said (failures only).
+	// Decision is what the restart policy said (failures only), in words.
 	Decision string `json:"decision,omitempty"`
+	// DecisionCode is the decision as a stable code (failures only):
+	// "replace_now", "backoff" or "max_failures_exceeded".
+	DecisionCode string `json:"decision_code,omitempty"`
+	// QuarantinedNode is the node the decision blacklisted, if any.
+	QuarantinedNode string `json:"quarantined_node,omitempty"`
 }
 
 // Failure is one failed container (or JobManager process) as the policy
@@ -148,6 +156,7 @@ type PolicyState struct {
 	BackoffUntil     *time.Time   `json:"backoff_until,omitempty"`
 	Quarantined      []Quarantine `json:"quarantined"`
 	LastDecision     string       `json:"last_decision,omitempty"`
+	LastDecisionCode string       `json:"last_decision_code,omitempty"`
 	LastFailures     []Failure    `json:"last_failures"`
 }
 

@@ -457,3 +457,16 @@ func (c *NMClient) GetContainerStatuses(ctx context.Context, node NodeID, ids []
 	}
 	return res, nil
 }
+
+// RecoverableStartError reports whether a failed startContainers says
+// nothing about the container itself, so that an AM replaces it without
+// counting a failure: the NodeManager was not ready yet, or stops taking
+// containers while it shuts down (NMNotYetReadyException: Hadoop's
+// ContainerManagerImpl blocks new containers until the node has
+// registered with the RM and again from serviceStop on), or the
+// NodeManager could not be reached or dropped the connection (a transport
+// failure, *ipc.ConnError: it is going away or gone).
+func RecoverableStartError(err error) bool {
+	var ce *ipc.ConnError
+	return errors.Is(err, ErrNMNotYetReady) || errors.As(err, &ce)
+}

@@ -1,0 +1,466 @@
+package am
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/yarn"
+)
+
+// fleet is the TaskManager containers of one attempt: the ones being
+// started, running or being stopped, the requests that keep them at the
+// target, adoption of an earlier attempt's containers, launches, and what
+// a completion or a failed start means (the one failure path,
+// recordFailureLocked). The run loop drives it; the HTTP handlers read
+// it. It has a lock of its own, never held while calling out to the
+// Runner.
+type fleet struct {
+	// Set by newFleet, read-only afterwards.
+	target int
+	env    map[string]string // the TaskManagers' environment from the spec
+	att    yarn.AttemptID
+	self   yarn.ContainerID // the AM's own container: never adopted
+	req    yarn.ContainerRequest
+	res    map[string]yarn.LocalResource
+	cmd    string
+	amrm   *yarn.AMRMClient // safe for concurrent use
+	nm     *yarn.NMClient   // safe for concurrent use
+	tr     *Tracker         // safe for concurrent use
+	m      *metrics
+	lg     zerolog.Logger
+
+	// launched carries each start's outcome from the launch goroutines
+	// (counted by launchWG) to the run loop, the only receiver.
+	launched chan launchResult
+	launchWG sync.WaitGroup
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// open is true while the application runs under this attempt: only
+	// then are containers requested, adopted, started and replaced.
+	open        bool
+	tms         map[yarn.ContainerID]*taskManager
+	restarts    int
+	adopted     int
+	completions []amapi.Completion // the last keptCompletions, oldest first
+}
+
+type tmState string
+
+const (
+	tmLaunching tmState = "launching"
+	tmRunning   tmState = "running"
+	tmStopping  tmState = "stopping"
+)
+
+type taskManager struct {
+	c       yarn.Container
+	state   tmState
+	since   time.Time
+	adopted bool
+}
+
+type launchResult struct {
+	id  yarn.ContainerID
+	err error
+}
+
+// launchEnv is what a TaskManager learns of the attempt that starts it.
+type launchEnv struct {
+	jmAddr, jmREST, tracking string
+	creds                    *yarn.Credentials
+}
+
+const keptCompletions = 20
+
+// Completion classes that are not ExitClass values.
+const (
+	classLaunchFailed      = "launch-failed"      // the NodeManager refused the start: a failure
+	classLaunchRecoverable = "launch-recoverable" // the NodeManager was not ready or going away: not a failure
+)
+
+func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.ContainerID, amrm *yarn.AMRMClient, nm *yarn.NMClient,
+	tr *Tracker, m *metrics, lg zerolog.Logger) (*fleet, error) {
+	f := &fleet{target: spec.Count, env: spec.Env, att: att, self: self, amrm: amrm, nm: nm, tr: tr, m: m, lg: lg,
+		launched: make(chan launchResult), tms: map[yarn.ContainerID]*taskManager{}, res: map[string]yarn.LocalResource{}}
+	f.req = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: spec.MemoryMB, VCores: max(spec.VCores, 1)}, Priority: spec.Priority,
+		Nodes: spec.Nodes, Racks: spec.Racks, RelaxLocality: spec.RelaxLocality, NodeLabel: spec.NodeLabel}
+	f.cmd = spec.Command
+	if !strings.Contains(f.cmd, "<LOG_DIR>") {
+		f.cmd += " 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
+	}
+	for name, lf := range spec.Files {
+		lr, err := lf.Resource()
+		if err != nil {
+			return nil, err
+		}
+		f.res[name] = lr
+	}
+	m.target.Set(float64(spec.Count))
+	return f, nil
+}
+
+// setOpen opens the fleet (registered) or closes it (the application
+// ends or the attempt shuts down).
+func (f *fleet) setOpen(open bool) {
+	f.mu.Lock()
+	f.open = open
+	f.mu.Unlock()
+}
+
+func (f *fleet) countLocked(s tmState) int {
+	n := 0
+	for _, t := range f.tms {
+		if t.state == s {
+			n++
+		}
+	}
+	return n
+}
+
+// activeLocked counts TaskManagers being started or running.
+func (f *fleet) activeLocked() int { return len(f.tms) - f.countLocked(tmStopping) }
+
+func (f *fleet) updateGaugesLocked() {
+	f.m.pending.Set(float64(f.amrm.PendingRequests()))
+	f.m.launching.Set(float64(f.countLocked(tmLaunching)))
+	f.m.running.Set(float64(f.countLocked(tmRunning)))
+}
+
+// short reports whether the fleet is below its target or on its way
+// there (requests pending, containers being started): the heartbeat is
+// fast then.
+func (f *fleet) short() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.amrm.PendingRequests() > 0 || f.countLocked(tmLaunching) > 0 || f.activeLocked() < f.target
+}
+
+// progress is running / target.
+func (f *fleet) progress() float32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.target == 0 {
+		return 1
+	}
+	return min(float32(f.countLocked(tmRunning))/float32(f.target), 1)
+}
+
+// reconcile brings the outstanding requests in line with the target:
+// it asks for what is missing (unless a backoff holds replacements back,
+// then it returns when the hold ends) and withdraws what is too much.
+func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Final) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.open {
+		return false, time.Time{}, nil
+	}
+	pending := f.amrm.PendingRequests()
+	want := f.target - f.activeLocked() - pending
+	switch {
+	case want > 0:
+		if h := f.tr.HoldUntil(); now.Before(h) {
+			hold = h
+			break
+		}
+		for range want {
+			if err := f.amrm.AddRequest(f.req); err != nil {
+				return changed, hold, &Final{yarn.FinalFailed, fmt.Sprintf("cannot request TaskManagers: %v", err)}
+			}
+			changed = true
+		}
+		f.lg.Debug().Int("count", want).Msg("requesting TaskManager containers")
+	case want < 0:
+		for i := 0; i < -want && f.amrm.RemoveRequest(f.req); i++ {
+			changed = true
+		}
+	}
+	f.updateGaugesLocked()
+	return changed, hold, nil
+}
+
+// withdraw removes every outstanding request.
+func (f *fleet) withdraw() {
+	for f.amrm.RemoveRequest(f.req) {
+	}
+}
+
+// allocated takes what one heartbeat brought: it keeps the new
+// containers the fleet wants (and returns them, to be started), releases
+// the excess, and handles the completions. A non-nil Final means the
+// application ends: the containers returned then are released, never
+// started.
+func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Container, *Final) {
+	var toLaunch []yarn.Container
+	var fin *Final
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range res.Allocated {
+		f.m.allocated.Inc()
+		if !f.open || f.activeLocked() >= f.target {
+			f.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("releasing excess container: the fleet is complete")
+			f.amrm.Release(c.ID)
+			f.m.excess.Inc()
+			continue
+		}
+		f.tms[c.ID] = &taskManager{c: c, state: tmLaunching, since: now}
+		toLaunch = append(toLaunch, c)
+	}
+	f.m.excess.Add(float64(len(res.Excess)))
+	for _, st := range res.Completed {
+		if end := f.completedLocked(st, now, fin != nil); end != nil {
+			fin = end
+		}
+	}
+	if fin != nil {
+		for _, c := range toLaunch {
+			delete(f.tms, c.ID)
+			f.amrm.Release(c.ID)
+		}
+		return nil, fin
+	}
+	return toLaunch, nil
+}
+
+// completedLocked handles a completed container (ending: the
+// application is already ending, only forget it); f.mu is held.
+func (f *fleet) completedLocked(st yarn.ContainerStatus, now time.Time, ending bool) *Final {
+	tm, ok := f.tms[st.ID]
+	if !ok {
+		f.lg.Debug().Stringer("container_id", st.ID).Int32("exit_status", st.ExitStatus).Msg("completed container is not a TaskManager of ours (released, or an earlier attempt's)")
+		return nil
+	}
+	delete(f.tms, st.ID)
+	if ending || tm.state == tmStopping || !f.open {
+		return nil
+	}
+	class := Classify(st.ExitStatus)
+	fl := amapi.Failure{At: now, Container: st.ID.String(), Node: tm.c.Node.Host, ExitStatus: st.ExitStatus, Diagnostics: amapi.OneLine(st.Diagnostics, 500)}
+	lg := f.lg.With().Stringer("container_id", st.ID).Str("node", tm.c.Node.String()).Int32("exit_status", st.ExitStatus).Logger()
+	switch class {
+	case ExitClassFailed, ExitClassSucceeded:
+		// A TaskManager that exits by itself, even with 0, is the
+		// payload's doing: it counts (else `true` as a command would
+		// replace itself forever).
+		f.m.failed.Inc()
+		return f.recordFailureLocked(fl, class.String(), "TaskManager failed", nil, lg)
+	case ExitClassLost:
+		f.m.lost.Inc()
+		lg.Warn().Str("exit", yarn.ExitStatusText(st.ExitStatus)).Msg("TaskManager lost to the cluster; replacing it (not a failure)")
+	default:
+		lg.Info().Str("exit", yarn.ExitStatusText(st.ExitStatus)).Msg("TaskManager ended; replacing it")
+	}
+	f.replacedLocked(amapi.Completion{Failure: fl, ClassName: class.String()})
+	return nil
+}
+
+// recordFailureLocked is the one failure path, for a TaskManager that
+// failed and one that could not be started: the restart policy decides;
+// the decision is kept with the completion and logged, a quarantined node
+// is blacklisted, and the replacement is counted. It returns the
+// application's end when the policy gives up. f.mu is held.
+func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause error, lg zerolog.Logger) *Final {
+	d := f.tr.Failure(fl)
+	c := amapi.Completion{Failure: fl, ClassName: class, Decision: d.Reason, DecisionCode: string(d.Code), QuarantinedNode: d.Quarantine}
+	if d.GiveUp {
+		f.keepLocked(c)
+		lg.Error().Err(cause).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; giving up")
+		return &Final{yarn.FinalFailed, d.Reason}
+	}
+	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
+	if d.Quarantine != "" {
+		if err := f.amrm.Blacklist([]string{d.Quarantine}, nil); err != nil {
+			lg.Warn().Err(err).Msg("blacklisting refused")
+		}
+	}
+	f.replacedLocked(c)
+	return nil
+}
+
+// replacedLocked keeps c and counts the replacement the next reconcile
+// requests; f.mu is held.
+func (f *fleet) replacedLocked(c amapi.Completion) {
+	f.keepLocked(c)
+	f.restarts++
+	f.m.restarted.Inc()
+}
+
+func (f *fleet) keepLocked(c amapi.Completion) {
+	f.completions = append(f.completions, c)
+	if len(f.completions) > keptCompletions {
+		f.completions = f.completions[len(f.completions)-keptCompletions:]
+	}
+}
+
+// adopt takes over containers an earlier attempt left running (from the
+// register response, or recovered by a restarted RM), up to the target;
+// the rest are released.
+func (f *fleet) adopt(cs []yarn.Container, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range cs {
+		if c.ID == f.self {
+			continue
+		}
+		if _, ok := f.tms[c.ID]; ok {
+			continue
+		}
+		if !f.open || f.activeLocked() >= f.target {
+			f.lg.Info().Stringer("container_id", c.ID).Msg("releasing an earlier attempt's container: the fleet is complete")
+			f.amrm.Release(c.ID)
+			continue
+		}
+		f.tms[c.ID] = &taskManager{c: c, state: tmRunning, since: now, adopted: true}
+		f.adopted++
+		f.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("adopted a TaskManager of an earlier attempt")
+	}
+	f.updateGaugesLocked()
+}
+
+// launch starts containers, one goroutine per NodeManager so that a slow
+// node holds back only its own containers; results come back on
+// f.launched. ctx is the kill context: ending it cuts the starts off.
+func (f *fleet) launch(ctx context.Context, cs []yarn.Container, le launchEnv, mode amapi.Mode) {
+	byNode := map[yarn.NodeID][]yarn.StartRequest{}
+	for _, c := range cs {
+		env := make(map[string]string, len(f.env)+7)
+		for k, v := range f.env {
+			env[k] = v
+		}
+		env[amapi.EnvAppID] = f.att.App.String()
+		env[amapi.EnvAttemptID] = f.att.String()
+		env[amapi.EnvMode] = string(mode)
+		env[amapi.EnvAMURL] = le.tracking
+		env[amapi.EnvJMAddress] = le.jmAddr
+		env[amapi.EnvJMRESTAddress] = le.jmREST
+		env[amapi.EnvResourceID] = c.ID.String()
+		byNode[c.Node] = append(byNode[c.Node], yarn.StartRequest{Container: c, Launch: yarn.ContainerLaunchContext{
+			Commands: []string{f.cmd}, Environment: env, LocalResources: f.res, Tokens: le.creds}})
+	}
+	for node, reqs := range byNode {
+		f.launchWG.Go(func() {
+			start := time.Now()
+			res, err := f.nm.StartContainers(ctx, reqs)
+			f.lg.Debug().Str("node", node.String()).Int("count", len(reqs)).Dur("duration", time.Since(start)).Msg("startContainers returned")
+			for _, q := range reqs {
+				lr := launchResult{id: q.Container.ID, err: err}
+				if err == nil {
+					lr.err = res.Failed[q.Container.ID]
+				}
+				f.launched <- lr
+			}
+		})
+	}
+}
+
+// onLaunched records a start's outcome. A container that could not be
+// started is released; the start error counts as a failure on its node
+// unless it is recoverable (yarn.RecoverableStartError: the NodeManager
+// was not ready yet or is going away, as nomad's restart tracker treats
+// recoverable start errors), and the container is replaced.
+func (f *fleet) onLaunched(lr launchResult, now time.Time) *Final {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tm, ok := f.tms[lr.id]
+	if !ok {
+		return nil // completed (or released) while being started
+	}
+	lg := f.lg.With().Stringer("container_id", lr.id).Str("node", tm.c.Node.String()).Logger()
+	if lr.err == nil {
+		tm.state, tm.since = tmRunning, now
+		lg.Info().Msg("TaskManager started")
+		f.updateGaugesLocked()
+		return nil
+	}
+	delete(f.tms, lr.id)
+	f.amrm.Release(lr.id)
+	f.m.launchErr.Inc()
+	f.updateGaugesLocked()
+	if !f.open {
+		return nil
+	}
+	fl := amapi.Failure{At: now, Container: lr.id.String(), Node: tm.c.Node.Host, ExitStatus: yarn.ExitInvalid,
+		Diagnostics: "could not start the container: " + amapi.OneLine(lr.err.Error(), 400)}
+	if yarn.RecoverableStartError(lr.err) {
+		lg.Warn().Err(lr.err).Msg("TaskManager could not be started: the NodeManager is not ready or going away; replacing it (not a failure)")
+		f.replacedLocked(amapi.Completion{Failure: fl, ClassName: classLaunchRecoverable})
+		return nil
+	}
+	return f.recordFailureLocked(fl, classLaunchFailed, "TaskManager could not be started", lr.err, lg)
+}
+
+// drainLaunches waits for every start in flight, recording the outcomes.
+func (f *fleet) drainLaunches(now func() time.Time) {
+	all := make(chan struct{})
+	go func() {
+		f.launchWG.Wait()
+		close(all)
+	}()
+	for {
+		select {
+		case lr := <-f.launched:
+			f.onLaunched(lr, now())
+		case <-all:
+			return
+		}
+	}
+}
+
+// stopAll stops every TaskManager, the nodes in parallel, within timeout.
+func (f *fleet) stopAll(ctx context.Context, timeout time.Duration) {
+	f.mu.Lock()
+	byNode := map[yarn.NodeID][]yarn.ContainerID{}
+	for id, tm := range f.tms {
+		if tm.state == tmStopping {
+			continue
+		}
+		tm.state = tmStopping
+		byNode[tm.c.Node] = append(byNode[tm.c.Node], id)
+	}
+	f.updateGaugesLocked()
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for node, ids := range byNode {
+		slices.SortFunc(ids, func(a, b yarn.ContainerID) int { return int(a.ID - b.ID) })
+		wg.Go(func() {
+			res, err := f.nm.StopContainers(ctx, node, ids)
+			if err == nil {
+				err = res.Err()
+			}
+			if err != nil {
+				// The RM kills them when the application ends anyway.
+				f.lg.Warn().Err(err).Str("node", node.String()).Int("count", len(ids)).Msg("could not stop TaskManagers")
+			}
+		})
+	}
+	wg.Wait()
+	f.lg.Info().Int("nodes", len(byNode)).Msg("TaskManagers stopped")
+}
+
+// fill writes the fleet's part of a Status.
+func (f *fleet) fill(s *amapi.Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.Target, s.Pending = f.target, f.amrm.PendingRequests()
+	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
+	s.Adopted, s.Restarts = f.adopted, f.restarts
+	s.Completions = slices.Clone(f.completions)
+	if s.Completions == nil {
+		s.Completions = []amapi.Completion{}
+	}
+	s.TaskManagers = make([]amapi.TaskManagerInfo, 0, len(f.tms))
+	for id, tm := range f.tms {
+		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
+			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
+	}
+	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
+}
