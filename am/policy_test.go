@@ -53,16 +53,20 @@ func TestTrackerBackoffDoublesFromTheSecondFailure(t *testing.T) {
 	tr := NewTracker("TaskManager", amapi.RestartPolicy{Window: time.Minute, MaxFailures: 5, InitialBackoff: time.Second,
 		MaxBackoff: 4 * time.Second, Jitter: -1, NodeFailures: -1}, nil)
 	var delays []time.Duration
+	var codes []ReasonCode
 	for i := range 5 {
 		d := tr.Failure(fail(time.Duration(i)*time.Second, "n1", 3))
 		require.False(t, d.GiveUp, d.Reason)
+		codes = append(codes, d.Code)
 		delays = append(delays, d.Delay)
 	}
 	require.Equal(t, []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}, delays)
+	require.Equal(t, []ReasonCode{ReasonReplaceNow, ReasonBackoff, ReasonBackoff, ReasonBackoff, ReasonBackoff}, codes)
 	require.Equal(t, t0.Add(4*time.Second+4*time.Second), tr.HoldUntil(), "the hold is the latest failure plus its delay")
 
 	d := tr.Failure(fail(5*time.Second, "n1", 3))
 	require.True(t, d.GiveUp)
+	require.Equal(t, ReasonGiveUp, d.Code)
 	require.Contains(t, d.Reason, "restart policy gave up: 6 TaskManager failures within 1m0s exceed the limit of 5 (max_failures)")
 	require.Contains(t, d.Reason, "exit code 3")
 	require.Contains(t, d.Reason, "boom: no such file", "the NodeManager's diagnostics, condensed")

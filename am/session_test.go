@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -129,8 +130,8 @@ func TestSessionReplacesAKilledTaskManager(t *testing.T) {
 	require.Equal(t, victim.String(), c.Container)
 	require.Equal(t, int32(137), c.ExitStatus, "SIGKILL")
 	require.Equal(t, "failed", c.ClassName)
-	require.Contains(t, c.Decision, "TaskManager failure 1 of at most 5")
-	require.Contains(t, c.Decision, "replacing it at once")
+	require.Equal(t, string(am.ReasonReplaceNow), c.DecisionCode, c.Decision)
+	require.Contains(t, c.Decision, "TaskManager failure 1 of at most 5", "the prose names the count and the limit")
 	require.Equal(t, 1, s2.Policy.FailuresInWindow)
 	var repl amapi.TaskManagerInfo
 	for _, tm := range s2.TaskManagers {
