@@ -27,8 +27,24 @@
 //   - The HTTP endpoint: status page and JSON (Status), JobManager
 //     discovery (DiscoveryPath), the authenticated stop (StopPath) and
 //     Prometheus metrics.
-//   - Spec, the file the submitter ships to the AM (SpecFile), and the
-//     SPINDLE_* environment a payload receives (Env*).
+//
+// The contract with the submitter and the payloads (the Spec, the
+// SPINDLE_* environment, the status JSON, the client of the HTTP
+// endpoint) is package amapi; this package is the runtime only.
+//
+// # Parts
+//
+//   - runner.go: the run loop (register, heartbeat, stop requests, the two
+//     ways to end) and the Runner's own state, behind Runner.mu.
+//   - fleet.go: the TaskManager containers behind their own lock: map,
+//     reconcile, adopt, launch, completions, and the one failure path
+//     (recordFailureLocked) for failed TaskManagers and failed starts. A
+//     start refused because the NodeManager is not ready or going away
+//     (yarn.RecoverableStartError) is replaced without counting.
+//   - supervise.go: the JobManager's supervision (restart policy, state);
+//     jobmanager.go the process itself, in a process group of its own so
+//     that only the AM signals it.
+//   - policy.go: the restart tracker; its decisions carry a ReasonCode.
 //
 // # Kill and shutdown
 //
