@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/proc"
 )
 
 // jobManager runs the JobManager as a child of the AM, in the AM
@@ -187,19 +188,16 @@ func (j *jobManager) stop(grace time.Duration) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case e := <-ch:
-		ch <- e // leave it for whoever waits
-		return
-	case <-t.C:
+	var e jmExit
+	exited := make(chan struct{})
+	go func() {
+		e = <-ch
+		close(exited)
+	}()
+	if proc.Stop(cmd.Process, false, grace, exited) {
+		j.lg.Warn().Dur("duration", grace).Msg("JobManager did not stop on SIGTERM; killing it")
 	}
-	j.lg.Warn().Dur("duration", grace).Msg("JobManager did not stop on SIGTERM; killing it")
-	_ = cmd.Process.Kill()
-	e := <-ch
-	ch <- e
+	ch <- e // leave it for whoever waits
 }
 
 // pid is the running JobManager's process id, 0 if none.
