@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/proc"
 )
 
 // jobManager runs the JobManager as a child of the AM, in the AM
@@ -187,29 +188,19 @@ func (j *jobManager) stop(grace time.Duration) {
 	if cmd == nil {
 		return
 	}
-	signalJobManager(cmd, syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case e := <-ch:
-		ch <- e // leave it for whoever waits
-		return
-	case <-t.C:
+	var e jmExit
+	exited := make(chan struct{})
+	go func() {
+		e = <-ch
+		close(exited)
+	}()
+	// The group: a launcher's children too (a JobManager has a process
+	// group of its own where setParentDeathSignal gives it one).
+	group := cmd.SysProcAttr != nil && cmd.SysProcAttr.Setpgid
+	if proc.Stop(cmd.Process, group, grace, exited) {
+		j.lg.Warn().Dur("duration", grace).Msg("JobManager did not stop on SIGTERM; killing it")
 	}
-	j.lg.Warn().Dur("duration", grace).Msg("JobManager did not stop on SIGTERM; killing it")
-	signalJobManager(cmd, syscall.SIGKILL)
-	e := <-ch
-	ch <- e
-}
-
-// signalJobManager signals the JobManager's process group when it has
-// one of its own (a launcher's children too), else the process.
-func signalJobManager(cmd *exec.Cmd, sig syscall.Signal) {
-	if a := cmd.SysProcAttr; a != nil && a.Setpgid {
-		_ = syscall.Kill(-cmd.Process.Pid, sig)
-		return
-	}
-	_ = cmd.Process.Signal(sig)
+	ch <- e // leave it for whoever waits
 }
 
 // pid is the running JobManager's process id, 0 if none.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -144,4 +145,26 @@ func follow(ctx context.Context, o FollowOptions, secret []byte, after string) (
 		return "", err
 	}
 	return gen, nil
+}
+
+// FollowContainer runs FollowCredentials, in a goroutine of its own, for
+// the container whose environment lookup reads: its token file
+// ($HADOOP_TOKEN_FILE_LOCATION, none: nothing to follow) and the AM
+// ($SPINDLE_AM_URL). A failure is logged: the container keeps the tokens
+// it has. stop ends it and waits for it; call it before ctx's end or
+// after, once.
+func FollowContainer(ctx context.Context, lookup func(string) (string, bool), lg zerolog.Logger) (stop func()) {
+	file, _ := lookup("HADOOP_TOKEN_FILE_LOCATION")
+	amURL, _ := lookup(EnvAMURL)
+	if file == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := FollowCredentials(ctx, FollowOptions{AMURL: amURL, TokenFile: file, Logger: lg}); err != nil {
+			lg.Warn().Err(err).Msg("the container's tokens will not be refreshed")
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }

@@ -7,7 +7,8 @@
 // JSON the AM's HTTP endpoint serves (Status, JobManagerInfo), and the one
 // client of that endpoint (Client), with the two uses the in-container
 // launchers make of it: re-finding a moved JobManager (Locator) and
-// keeping a container's token file fresh (FollowCredentials).
+// keeping a container's token file fresh (FollowCredentials; for a
+// container's environment, FollowContainer).
 //
 // It is imported by both sides: the submitter (packages launch, session,
 // perjob, flink) and the AM runtime (package am). It must never import the

@@ -24,6 +24,12 @@
 //     returns the java command: StandaloneSessionClusterEntrypoint,
 //     StandaloneApplicationClusterEntryPoint (per-job: Flink's application
 //     mode) or TaskManagerRunner.
+//   - SuperviseTaskManager, the TaskManager's launcher behind `spindle
+//     flink taskmanager`: java as its child, restarted against the
+//     JobManager's new address when the JobManager moved (it dials the
+//     JobManager's RPC address; where the JobManager is now comes from the
+//     Locate function cmd passes in), and java's exit code as an
+//     *ExitError.
 //   - The memory model (TaskManagerMemoryFromConfig,
 //     JobManagerMemoryFromConfig): Flink's rules and defaults, to the
 //     byte, for the JVM flags and to refuse a container Flink would refuse.
@@ -32,7 +38,8 @@
 //
 // # What it must never do
 //
-// Talk to a cluster, read environment variables (package cmd passes them
+// Talk to a cluster (SuperviseTaskManager only dials the JobManager and
+// asks the Locate it was given), read environment variables (package cmd passes them
 // in LaunchOptions), or put -D values on a command line or in a log: they
 // may be secrets. It reads only the distribution (Plan) and the
 // container's working directory (Prepare), and writes only
@@ -44,9 +51,11 @@
 // configuration file each time. Prepare runs once per process start in
 // the container. For the JobManager, cmd then replaces itself with java
 // (syscall.Exec), so the AM signals java directly and sees its exit code.
-// A TaskManager's launcher keeps java as its child and prepares it again
-// with the JobManager's new address when an AM attempt change moved the
-// JobManager (Flink's standalone TaskManager never looks for one).
+// A TaskManager's launcher (SuperviseTaskManager) keeps java as its child
+// and prepares it again with the JobManager's new address when an AM
+// attempt change moved the JobManager (Flink's standalone TaskManager
+// never looks for one); it stops java with internal/proc (SIGTERM, then
+// SIGKILL after StopGrace) and returns java's end.
 //
 // # Errors
 //

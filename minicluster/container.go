@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/proc"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -111,19 +112,12 @@ func (n *NodeManager) killContainer(c *container, exit int32, diag string) {
 		return
 	}
 	c.state = cKilling
-	pid := c.cmd.Process.Pid
+	p := c.cmd.Process
 	c.mu.Unlock()
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		t := time.NewTimer(n.opts.SigkillDelay)
-		defer t.Stop()
-		select {
-		case <-c.done:
-		case <-t.C:
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
+		proc.Stop(p, true, n.opts.SigkillDelay, c.done)
 	}()
 }
 
@@ -173,7 +167,7 @@ func (c *container) run() {
 		}
 	}
 	// Make sure nothing of the container survives its leader.
-	killGroup(cmd.Process.Pid)
+	proc.KillGroup(cmd.Process.Pid)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state = cDone
@@ -202,54 +196,6 @@ func (c *container) run() {
 		c.addDiagLocked(failure)
 	}
 	n.lg.Debug().Stringer("container_id", c.id).Int32("exit_status", c.exitStatus).Msg("container finished")
-}
-
-// killGroup SIGKILLs what is left of a process group and waits (up to a
-// second) until none of it runs any more.
-func killGroup(pgid int) {
-	for i := 0; i < 100; i++ {
-		if err := syscall.Kill(-pgid, syscall.SIGKILL); errors.Is(err, syscall.ESRCH) || !groupAlive(pgid) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// groupAlive reports whether a process of group pgid is still running.
-// Zombies do not count: they are dead and wait for whoever inherited them
-// (init, which in some containers reaps late) to collect them.
-func groupAlive(pgid int) bool {
-	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return true // no procfs: assume the worst
-	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may contain spaces.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid && pid > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func tail(path string, max int64) string {

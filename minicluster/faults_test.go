@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/proc"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -106,7 +107,7 @@ func TestContainerExitStatuses(t *testing.T) {
 	require.Equal(t, int32(137), done[cs[2].ID].ExitStatus)
 	require.Equal(t, "[TS]Container killed on request. Exit code is 137\n[TS]Container exited with a non-zero exit code 137. \n[TS]Killed by external signal\n",
 		stamped(done[cs[2].ID].Diagnostics))
-	require.False(t, groupAlive(info.PID))
+	require.False(t, proc.GroupAlive(info.PID))
 
 	require.Equal(t, yarn.ExitKilledByAppMaster, done[cs[3].ID].ExitStatus)
 	require.Equal(t, "[TS]Container killed by the ApplicationMaster.\n[TS]Container killed on request. Exit code is 143\n[TS]Container exited with a non-zero exit code 143. \n",
@@ -165,7 +166,7 @@ func TestForceKill(t *testing.T) {
 	require.Equal(t, "http://localhost:8088/cluster/app/"+p.app.String(), rep.TrackingURL)
 	require.False(t, rep.FinishTime.IsZero())
 
-	eventually(t, ctx, "processes gone", func() bool { return !groupAlive(worker.PID) && !groupAlive(am.PID) })
+	eventually(t, ctx, "processes gone", func() bool { return !proc.GroupAlive(worker.PID) && !proc.GroupAlive(am.PID) })
 	_, err = rawAllocate(ctx, conn, &yarnpb.AllocateRequestProto{ResponseId: proto.Int32(1)})
 	re := remoteError(t, err)
 	require.Equal(t, "org.apache.hadoop.yarn.exceptions.ApplicationAttemptNotFoundException", re.Class)
@@ -203,7 +204,7 @@ func TestAMLivenessExpiry(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, yarn.AttemptID{App: p.app, Attempt: 2}, rep.CurrentAttempt)
 	require.Contains(t, []yarn.AppState{yarn.StateAccepted, yarn.StateRunning}, rep.State)
-	eventually(t, ctx, "attempt 1's AM killed", func() bool { return !groupAlive(am1.PID) })
+	eventually(t, ctx, "attempt 1's AM killed", func() bool { return !proc.GroupAlive(am1.PID) })
 	_, err = amrm.Allocate(ctx, 0)
 	require.ErrorIs(t, err, yarn.ErrAttemptNotFound, "the expired attempt is gone")
 
@@ -279,7 +280,7 @@ func TestAMExitWithoutKeepKillsContainers(t *testing.T) {
 	_, w := waitRunning(t, ctx, c, acc.Allocated[0].ID)
 	p.exit(7)
 	p.waitAttempt(ctx, 2)
-	eventually(t, ctx, "worker killed", func() bool { return !groupAlive(w.PID) })
+	eventually(t, ctx, "worker killed", func() bool { return !proc.GroupAlive(w.PID) })
 	amrm2 := p.client()
 	reg, err := amrm2.Register(ctx, "am-host", -1, "")
 	require.NoError(t, err)
@@ -322,7 +323,7 @@ func TestRMRestart(t *testing.T) {
 	second := acc.Allocated[0]
 	require.Equal(t, int64(1), second.ID.Epoch())
 	require.True(t, strings.HasPrefix(second.ID.String(), "container_e01_"), second.ID.String())
-	require.True(t, groupAlive(w.PID), "the container survived the restart")
+	require.True(t, proc.GroupAlive(w.PID), "the container survived the restart")
 
 	stop, err := nmc.StopContainers(ctx, first.Node, []yarn.ContainerID{first.ID})
 	require.NoError(t, err)
@@ -356,7 +357,7 @@ func TestNodeManagerRestart(t *testing.T) {
 	_, w := waitRunning(t, ctx, c, ct.ID)
 
 	require.NoError(t, target.Stop(ctx))
-	require.False(t, groupAlive(w.PID), "stopping a node kills its containers")
+	require.False(t, proc.GroupAlive(w.PID), "stopping a node kills its containers")
 	require.NoError(t, target.Start(ctx))
 	acc = allocateUntil(t, ctx, amrm, "the lost container", func(a *yarn.AllocateResult) bool { return len(a.Completed) == 1 })
 	require.Equal(t, ct.ID, acc.Completed[0].ID)
@@ -422,7 +423,7 @@ func TestUnhealthyNode(t *testing.T) {
 	require.Equal(t, yarn.NodeUnhealthy, acc.UpdatedNodes[0].State)
 	require.Equal(t, "1/1 local-dirs usable space is below configured utilization percentage/no more usable space", acc.UpdatedNodes[0].HealthReport)
 	require.Equal(t, "Container released on a *lost* node", acc.Completed[0].Diagnostics)
-	eventually(t, ctx, "the container killed", func() bool { return !groupAlive(w.PID) })
+	eventually(t, ctx, "the container killed", func() bool { return !proc.GroupAlive(w.PID) })
 
 	for i := 0; i < 2; i++ {
 		require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))

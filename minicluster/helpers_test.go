@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/proc"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -71,7 +72,7 @@ func newTestCluster(t testing.TB, nodes int, mod func(*Options)) *Cluster {
 		require.NoError(t, c.Close(), "Close is idempotent")
 		for _, pid := range pids {
 			// The process group must be gone: the leader and its children.
-			require.False(t, groupAlive(pid), "process group %d survived Close", pid)
+			require.False(t, proc.GroupAlive(pid), "process group %d survived Close", pid)
 		}
 		_, err := os.Stat(c.Dir() + "/nm-0")
 		require.True(t, errors.Is(err, os.ErrNotExist), "node dirs removed")

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/spindle-yarn/spindle/amapi"
@@ -88,34 +86,29 @@ func (e *environment) exampleTaskManager(c *cli.Context) error {
 		return usageError{fmt.Errorf("$%s and $%s must be set (the ApplicationMaster sets them)", amapi.EnvResourceID, amapi.EnvJMAddress)}
 	}
 	opts := example.TaskManagerOptions{ID: id, Host: get("NM_HOST"), JobManager: jm, Heartbeat: c.Duration("heartbeat"), Log: e.stdout}
-	if s := get(amapi.EnvAppID); s != "" {
-		app, err := yarn.ParseApplicationID(s)
-		if err != nil {
-			return usageError{fmt.Errorf("$%s: %w", amapi.EnvAppID, err)}
-		}
-		l := &amapi.Locator{App: app, RM: e.rmClient}
+	l, err := e.jobManagerLocator(get(amapi.EnvAppID))
+	if err != nil {
+		return err
+	}
+	if l != nil {
 		defer l.Close()
 		opts.Locate = l.Locate
 	}
-	defer e.followCredentials(c.Context)()
+	defer amapi.FollowContainer(c.Context, e.lookup, e.log)()
 	return example.RunTaskManager(c.Context, opts)
 }
 
-// followCredentials keeps a TaskManager container's token file current
-// when its application refreshes its tokens (am.FollowCredentials), until
-// the returned stop is called.
-func (e *environment) followCredentials(ctx context.Context) (stop func()) {
-	file, _ := e.lookup("HADOOP_TOKEN_FILE_LOCATION")
-	amURL, _ := e.lookup(amapi.EnvAMURL)
-	if file == "" {
-		return func() {}
+// jobManagerLocator is how a TaskManager container of application appID
+// ($SPINDLE_APP_ID) finds the application's current JobManager after an
+// AM attempt change (amapi.Locator: the RM's report names the current AM,
+// whose discovery endpoint names the JobManager); nil for no appID.
+func (e *environment) jobManagerLocator(appID string) (*amapi.Locator, error) {
+	if appID == "" {
+		return nil, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := amapi.FollowCredentials(ctx, amapi.FollowOptions{AMURL: amURL, TokenFile: file, Logger: e.log}); err != nil {
-			e.log.Warn().Err(err).Msg("the container's tokens will not be refreshed")
-		}
-	})
-	return func() { cancel(); wg.Wait() }
+	app, err := yarn.ParseApplicationID(appID)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("$%s: %w", amapi.EnvAppID, err)}
+	}
+	return &amapi.Locator{App: app, RM: e.rmClient}, nil
 }

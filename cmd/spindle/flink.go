@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -31,12 +28,11 @@ import (
 // The JobManager execs java: java then is the AM's child, which the AM
 // signals and whose exit code it sees (a restarted JobManager keeps its
 // ports, so the TaskManagers reconnect by themselves). A TaskManager keeps
-// java as its child instead and watches the JobManager's RPC address: when
-// it stays unreachable, it asks the ResourceManager and the current AM
-// where the JobManager is (the AM's DiscoveryPath) and, if the JobManager
-// moved (a new AM attempt adopted this container and started its own),
-// restarts java against it; Flink's standalone TaskManager never looks
-// for a new address itself. It forwards SIGTERM and ends with java's exit
+// java as its child instead (flink.SuperviseTaskManager) and restarts it
+// when the JobManager moved (a new AM attempt adopted this container and
+// started its own), which it learns from the ResourceManager and the
+// current AM (amapi.Locator); it keeps the container's tokens fresh
+// (amapi.FollowContainer), forwards SIGTERM and ends with java's exit
 // status.
 func flinkCommand(e *environment) *cli.Command {
 	flags := func() []cli.Flag {
@@ -130,7 +126,13 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 		o.JobManagerAddress, o.ResourceID, o.Host = get(amapi.EnvJMAddress), get(amapi.EnvResourceID), get("NM_HOST")
 	}
 	if role == flink.RoleTaskManager && !c.Bool("print") {
-		return e.superviseTaskManager(c.Context, o, c.Duration("jobmanager-check"))
+		so := flink.SuperviseOptions{Launch: o, Every: c.Duration("jobmanager-check"), Stdout: e.stdout, Stderr: e.stderr}
+		if l, err := e.jobManagerLocator(o.AppID); err == nil && l != nil {
+			defer l.Close()
+			so.Locate = l.Locate
+		}
+		defer amapi.FollowContainer(c.Context, e.lookup, e.log)()
+		return flink.SuperviseTaskManager(c.Context, so)
 	}
 	p, err := flink.Prepare(o)
 	if err != nil {
@@ -157,139 +159,11 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 	}
 	// Not the arguments: env.java.opts may carry secrets (Flink logs
 	// them itself, in its own log).
-	fmt.Fprintf(e.stderr, "spindle flink %s: starting %s %s with %s\n", role, p.Java, mainClass(p.Args), p.ConfFile)
+	fmt.Fprintf(e.stderr, "spindle flink %s: starting %s %s with %s\n", role, p.Java, p.MainClass(), p.ConfFile)
 	if err := execJava(p.Java, p.Args, p.Env); err != nil {
 		return fmt.Errorf("starting %s: %w", p.Java, err)
 	}
 	return nil
-}
-
-// flinkLocator returns how a TaskManager finds its application's current
-// JobManager (the example payload's locator: the RM's report names the
-// current AM, whose DiscoveryPath names the JobManager) and how to close
-// it; tests replace it.
-var flinkLocator = func(e *environment, app yarn.ApplicationID) (func(context.Context) (string, error), func()) {
-	l := &amapi.Locator{App: app, RM: e.rmClient}
-	return l.Locate, l.Close
-}
-
-// javaExit is java's end as this process's: ExitCode is its exit code, or
-// 128+signal.
-type javaExit struct{ code int }
-
-func (j javaExit) Error() string { return fmt.Sprintf("java exited with code %d", j.code) }
-
-// ExitCode makes javaExit a cli.ExitCoder.
-func (j javaExit) ExitCode() int { return j.code }
-
-func javaExitOf(ps *os.ProcessState) error {
-	if ps.Success() {
-		return nil
-	}
-	code := ps.ExitCode()
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
-	return javaExit{code}
-}
-
-// javaStopGrace is how long a TaskManager's java gets after SIGTERM
-// before SIGKILL (Flink's scripts allow 10 s; the NodeManager's own
-// SIGKILL usually comes first).
-const javaStopGrace = 10 * time.Second
-
-// superviseTaskManager runs a TaskManager's java as a child until it
-// ends or ctx ends (SIGTERM from the NodeManager), restarting it against
-// the JobManager's new address when the JobManager moved.
-func (e *environment) superviseTaskManager(ctx context.Context, o flink.LaunchOptions, every time.Duration) error {
-	locate := func(context.Context) (string, error) {
-		return "", errors.New("no application id ($" + amapi.EnvAppID + ")")
-	}
-	if app, err := yarn.ParseApplicationID(o.AppID); err == nil {
-		var closeLocator func()
-		locate, closeLocator = flinkLocator(e, app)
-		defer closeLocator()
-	}
-	defer e.followCredentials(ctx)()
-	for {
-		p, err := flink.Prepare(o)
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(p.Java, p.Args[1:]...)
-		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = p.Env, p.Dir, e.stdout, e.stderr
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", p.Java, err)
-		}
-		fmt.Fprintf(e.stderr, "spindle flink taskmanager: started %s %s (pid %d) for the JobManager at %s, with %s\n",
-			p.Java, mainClass(p.Args), cmd.Process.Pid, o.JobManagerAddress, p.ConfFile)
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		moved := watchJobManager(ctx, o.JobManagerAddress, every, locate, exited)
-		select {
-		case <-exited:
-			return javaExitOf(cmd.ProcessState)
-		default:
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		t := time.NewTimer(javaStopGrace)
-		select {
-		case <-exited:
-		case <-t.C:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		t.Stop()
-		if moved == "" { // ctx ended: the container is being stopped
-			return javaExitOf(cmd.ProcessState)
-		}
-		fmt.Fprintf(e.stderr, "spindle flink taskmanager: the JobManager moved from %s to %s (a new AM attempt); restarting the TaskManager\n",
-			o.JobManagerAddress, moved)
-		o.JobManagerAddress = moved
-	}
-}
-
-// watchJobManager returns when java exits (""), when ctx ends (""), or
-// with the JobManager's new address once the current one has not
-// answered three checks in a row and locate names another.
-func watchJobManager(ctx context.Context, addr string, every time.Duration, locate func(context.Context) (string, error), exited <-chan struct{}) string {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	misses := 0
-	for {
-		select {
-		case <-exited:
-			return ""
-		case <-ctx.Done():
-			return ""
-		case <-t.C:
-		}
-		d := net.Dialer{Timeout: max(every, time.Second)}
-		if conn, err := d.DialContext(ctx, "tcp", addr); err == nil {
-			conn.Close()
-			misses = 0
-			continue
-		}
-		if misses++; misses < 3 {
-			continue
-		}
-		if now, err := locate(ctx); err == nil && now != "" && now != addr {
-			return now
-		}
-	}
-}
-
-// mainClass is the argument after -classpath's value.
-func mainClass(args []string) string {
-	for i, a := range args {
-		if a == "-classpath" && i+2 < len(args) {
-			return args[i+2]
-		}
-	}
-	return "?"
 }
 
 // flinkYarnPropertiesFile is where Flink's client looks for the current
