@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spindle-yarn/spindle/amapi"
@@ -128,6 +131,16 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 					emit(e)
 				}
 			}
+		}
+		if r.State.Terminal() && !seen[EventRunning] && r.RPCPort > 0 && r.Host != "" && r.Host != "N/A" {
+			// It ran, between two reports (a short per-job run): the
+			// attempt's registration is still in the report — its host and
+			// RPC port, which is the JobManager's REST port.
+			e := base.with(EventRunning)
+			e.State = yarn.StateRunning.String()
+			e.TrackingURL, e.JobManagerRESTAddress = r.TrackingURL, net.JoinHostPort(r.Host, strconv.Itoa(int(r.RPCPort)))
+			e.AMURL = strings.TrimSuffix(r.OriginalTrackingURL, "/")
+			emit(e)
 		}
 		if r.State.Terminal() {
 			e := base.with(EventFinished)
