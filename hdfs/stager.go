@@ -177,7 +177,7 @@ func New(ctx context.Context, opts Options) (*Stager, error) {
 	}
 	u, err := url.Parse(fsURI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: filesystem URI %q: %v", ErrInvalid, fsURI, err)
+		return nil, fmt.Errorf("%w: filesystem URI %q: %w", ErrInvalid, fsURI, err)
 	}
 	if opts.PublicCacheDir != "" && !path.IsAbs(opts.PublicCacheDir) {
 		return nil, fmt.Errorf("%w: PublicCacheDir %q is not absolute", ErrInvalid, opts.PublicCacheDir)

@@ -119,8 +119,10 @@ type krbClientSession struct {
 	peerMax    int
 }
 
+// fail reports a failure of the exchange with s's server; format may wrap
+// errors with %w.
 func (s *krbClientSession) fail(format string, a ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrKerberos, s.principal, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %s: "+format, append([]any{ErrKerberos, s.principal}, a...)...)
 }
 
 // Step runs the initiator's state machine (see the diagram above).
@@ -178,15 +180,15 @@ func (s *krbClientSession) apReq() ([]byte, error) {
 	}
 	e, err := crypto.GetEtype(subType)
 	if err != nil {
-		return nil, s.fail("subkey enctype %d: %v", subType, err)
+		return nil, s.fail("subkey enctype %d: %w", subType, err)
 	}
 	raw := make([]byte, e.GetKeyByteSize())
 	var seqb [4]byte
 	if _, err := io.ReadFull(s.rand, raw); err != nil {
-		return nil, s.fail("random subkey: %v", err)
+		return nil, s.fail("random subkey: %w", err)
 	}
 	if _, err := io.ReadFull(s.rand, seqb[:]); err != nil {
-		return nil, s.fail("random sequence number: %v", err)
+		return nil, s.fail("random sequence number: %w", err)
 	}
 	now := time.Now().UTC()
 	s.auth = types.Authenticator{
@@ -201,19 +203,19 @@ func (s *krbClientSession) apReq() ([]byte, error) {
 	}
 	ab, err := s.auth.Marshal()
 	if err != nil {
-		return nil, s.fail("encode authenticator: %v", err)
+		return nil, s.fail("encode authenticator: %w", err)
 	}
 	// kvno 0: the enc-part carries no kvno, as Java writes it (gokrb5's
 	// NewAPReq would copy the ticket's).
 	ea, err := crypto.GetEncryptedData(ab, key, keyusage.AP_REQ_AUTHENTICATOR, 0)
 	if err != nil {
-		return nil, s.fail("encrypt authenticator: %v", err)
+		return nil, s.fail("encrypt authenticator: %w", err)
 	}
 	req := messages.APReq{PVNO: iana.PVNO, MsgType: msgtype.KRB_AP_REQ, APOptions: types.NewKrbFlags(), Ticket: tkt, EncryptedAuthenticator: ea}
 	types.SetFlag(&req.APOptions, flags.APOptionMutualRequired)
 	b, err := req.Marshal()
 	if err != nil {
-		return nil, s.fail("encode AP-REQ: %v", err)
+		return nil, s.fail("encode AP-REQ: %w", err)
 	}
 	return appendGSSInitialToken(nil, tokIDAPReq, b), nil
 }
@@ -231,7 +233,7 @@ func (s *krbClientSession) apRep(tok []byte) (err error) {
 	}
 	id, msg, err := ParseGSSInitialToken(tok)
 	if err != nil {
-		return s.fail("server's reply: %v", err)
+		return s.fail("server's reply: %w", err)
 	}
 	switch id {
 	case tokIDAPRep:
@@ -246,7 +248,7 @@ func (s *krbClientSession) apRep(tok []byte) (err error) {
 	}
 	enc, err := DecryptAPRep(msg, s.sessionKey)
 	if err != nil {
-		return s.fail("%v", err)
+		return s.fail("%w", err)
 	}
 	if !enc.CTime.Equal(s.auth.CTime) || enc.Cusec != s.auth.Cusec {
 		return s.fail("AP-REP does not echo our authenticator time (mutual authentication failed)")
@@ -257,11 +259,11 @@ func (s *krbClientSession) apRep(tok []byte) (err error) {
 	}
 	ini, err := deriveGSSKeys(key, keyusage.GSSAPI_INITIATOR_SEAL)
 	if err != nil {
-		return s.fail("%v", err)
+		return s.fail("%w", err)
 	}
 	acc, err := deriveGSSKeys(key, keyusage.GSSAPI_ACCEPTOR_SEAL)
 	if err != nil {
-		return s.fail("%v", err)
+		return s.fail("%w", err)
 	}
 	s.send = &gssSender{k: ini, flags: base, seq: uint64(uint32(s.auth.SeqNumber)), rand: s.rand}
 	s.recv = &gssReceiver{k: acc, flags: base | wrapSentByAcceptor, seq: uint64(uint32(enc.SequenceNumber))}
@@ -272,7 +274,7 @@ func (s *krbClientSession) apRep(tok []byte) (err error) {
 func (s *krbClientSession) chooseLayer(tok []byte) ([]byte, error) {
 	offer, _, err := s.recv.unwrap(tok)
 	if err != nil {
-		return nil, s.fail("security layer offer: %v", err)
+		return nil, s.fail("security layer offer: %w", err)
 	}
 	if len(offer) != 4 {
 		return nil, s.fail("security layer offer has %d bytes, want 4", len(offer))

@@ -238,7 +238,7 @@ func (s *krbServerSession) acceptAPReq(tok []byte) ([]byte, bool, error) {
 	}
 	var req messages.APReq
 	if err := req.Unmarshal(msg); err != nil {
-		return nil, false, fmt.Errorf("%w: AP-REQ: %v", ErrKerberos, err)
+		return nil, false, fmt.Errorf("%w: AP-REQ: %w", ErrKerberos, err)
 	}
 	tkt := &req.Ticket
 	if len(tkt.SName.NameString) != 2 || tkt.SName.NameString[0] != svc || tkt.SName.NameString[1] != host || tkt.Realm != realm {

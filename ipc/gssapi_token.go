@@ -203,7 +203,7 @@ func DecryptAPRep(msg []byte, sessionKey types.EncryptionKey) (_ *messages.EncAP
 	defer recoverToken(&err)
 	var rep messages.APRep
 	if err := rep.Unmarshal(msg); err != nil {
-		return nil, fmt.Errorf("%w: AP-REP: %v", ErrGSSToken, err)
+		return nil, fmt.Errorf("%w: AP-REP: %w", ErrGSSToken, err)
 	}
 	if rep.EncPart.EType != sessionKey.KeyType {
 		return nil, fmt.Errorf("%w: AP-REP enctype %d, session key enctype %d", ErrGSSToken, rep.EncPart.EType, sessionKey.KeyType)
@@ -217,7 +217,7 @@ func DecryptAPRep(msg []byte, sessionKey types.EncryptionKey) (_ *messages.EncAP
 	}
 	var enc messages.EncAPRepPart
 	if err := enc.Unmarshal(plain); err != nil {
-		return nil, fmt.Errorf("%w: EncAPRepPart: %v", ErrGSSToken, err)
+		return nil, fmt.Errorf("%w: EncAPRepPart: %w", ErrGSSToken, err)
 	}
 	return &enc, nil
 }

@@ -217,7 +217,7 @@ func tokenServiceOf(ctx context.Context, addr string) (string, error) {
 func ParseRMDelegationTokenIdentifier(b []byte) (*ipc.DelegationTokenIdentifier, error) {
 	var p yarnpb.YARNDelegationTokenIdentifierProto
 	if err := proto.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%w: RM_DELEGATION_TOKEN: %v", ErrBadTokenIdentifier, err)
+		return nil, fmt.Errorf("%w: RM_DELEGATION_TOKEN: %w", ErrBadTokenIdentifier, err)
 	}
 	return &ipc.DelegationTokenIdentifier{Owner: p.GetOwner(), Renewer: p.GetRenewer(), RealUser: p.GetRealUser(),
 		IssueDate: p.GetIssueDate(), MaxDate: p.GetMaxDate(), SequenceNumber: p.GetSequenceNumber(), MasterKeyID: p.GetMasterKeyId()}, nil

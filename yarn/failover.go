@@ -145,7 +145,7 @@ func newFailover(eps []Endpoint, opts connOptions, policy RetryPolicy) (*failove
 	}
 	for _, e := range eps {
 		if _, _, err := net.SplitHostPort(e.Addr); err != nil {
-			return nil, fmt.Errorf("yarn: bad address %s: %v (want host:port)", e, err)
+			return nil, fmt.Errorf("yarn: bad address %s: %w (want host:port)", e, err)
 		}
 	}
 	if opts.ClientID == nil {

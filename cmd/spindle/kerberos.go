@@ -84,11 +84,11 @@ func (e *environment) login() (*krb.Client, error) {
 	}
 	var cc credentials.CCache
 	if err := cc.Unmarshal(b); err != nil {
-		return nil, authError{fmt.Errorf("kerberos login: ticket cache %s is not a Kerberos credential cache (run kinit again): %v", path, err)}
+		return nil, authError{fmt.Errorf("kerberos login: ticket cache %s is not a Kerberos credential cache (run kinit again): %w", path, err)}
 	}
 	cl, err := krb.NewFromCCache(&cc, cfg, settings...)
 	if err != nil {
-		return nil, authError{fmt.Errorf("kerberos login: %s: ticket cache %s holds no ticket-granting ticket: %v", errNoTicket, path, err)}
+		return nil, authError{fmt.Errorf("kerberos login: %s: ticket cache %s holds no ticket-granting ticket: %w", errNoTicket, path, err)}
 	}
 	return cl, nil
 }
