@@ -129,7 +129,7 @@ func NewAMRMClient(opts AMRMOptions) (*AMRMClient, error) {
 		lc = lc.Stringer("attempt_id", id.Attempt)
 	}
 	lg := lc.Logger()
-	f, err := newFailover(opts.Scheduler, connOptions{Protocol: ProtocolAM, Mechanisms: amrmMechanisms(opts.Token, opts.QOPs),
+	f, err := newFailover(opts.Scheduler, connOptions{Peer: ipc.PeerScheduler, Protocol: ProtocolAM, Mechanisms: amrmMechanisms(opts.Token, opts.QOPs),
 		Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
 	if err != nil {
 		return nil, err

@@ -163,7 +163,7 @@ func CancelDelegationToken(ctx context.Context, opts DelegationTokenOptions, tok
 func callNameNodes(ctx context.Context, opts DelegationTokenOptions, method string, req, resp proto.Message) (string, error) {
 	var errs []error
 	for _, addr := range opts.NameNodes {
-		c, err := ipc.NewClient(ipc.Options{Addr: addr, Protocol: ProtocolNameNode, User: opts.Kerberos.UserPrincipal(),
+		c, err := ipc.NewClient(ipc.Options{Addr: addr, Peer: ipc.PeerNameNode, Protocol: ProtocolNameNode, User: opts.Kerberos.UserPrincipal(),
 			Mechanisms: withKerberos(nil, opts.Kerberos, addr), Dial: opts.Dial, Logger: opts.Logger})
 		if err != nil {
 			return "", err
