@@ -27,11 +27,38 @@ import (
 // ErrKerberos wraps every Kerberos/GSSAPI authentication failure.
 var ErrKerberos = errors.New("ipc: KERBEROS")
 
-// ErrNoKerberosCredentials means the client has no usable Kerberos login.
-var ErrNoKerberosCredentials = errors.New("no Kerberos credentials")
-
-// ErrServerPrincipal means the server's principal is not the one configured.
-var ErrServerPrincipal = errors.New("server principal mismatch")
+// Conditions of a Kerberos failure that the user can fix. A failure wraps
+// ErrKerberos and at most one of these (test with errors.Is); its message
+// states the condition in the condition's own words, followed by any fix
+// that is a configuration key or file, never a command-line flag. A caller
+// that knows how the login was made (cmd) adds its own advice after them.
+var (
+	// ErrNoKerberosCredentials means the client has no usable Kerberos
+	// login: no ticket and no keytab.
+	ErrNoKerberosCredentials = errors.New("no Kerberos credentials")
+	// ErrTicketExpired means the client's ticket (from the ticket cache)
+	// has expired and cannot be renewed.
+	ErrTicketExpired = errors.New("the Kerberos ticket has expired")
+	// ErrClientPrincipalUnknown means the KDC does not know the principal
+	// the client logs in as (KDC_ERR_C_PRINCIPAL_UNKNOWN).
+	ErrClientPrincipalUnknown = errors.New("the KDC does not know the client principal")
+	// ErrKeytabNoKey means the client's keytab holds no key the KDC accepts
+	// for the principal (KDC_ERR_PREAUTH_FAILED, or no matching entry).
+	ErrKeytabNoKey = errors.New("the keytab has no valid key for the principal")
+	// ErrKDCUnreachable means no KDC of the realm answered (krb5.conf).
+	ErrKDCUnreachable = errors.New("cannot reach the KDC")
+	// ErrServicePrincipalUnknown means the KDC does not know the server's
+	// principal (KDC_ERR_S_PRINCIPAL_UNKNOWN): the configured server
+	// principal or the host name used for _HOST is wrong.
+	ErrServicePrincipalUnknown = errors.New("the KDC does not know this service principal")
+	// ErrClockSkew means two clocks differ by more than the allowed skew:
+	// this host's and the KDC's, or the client's and the server's.
+	ErrClockSkew = errors.New("clock skew too great")
+	// ErrServerPrincipal means the server's principal is not the one
+	// configured (yarn.resourcemanager.principal,
+	// dfs.namenode.kerberos.principal).
+	ErrServerPrincipal = errors.New("server principal mismatch")
+)
 
 // SASL GSSAPI security layers (RFC 4752 §3.3) and their QOP names.
 const (

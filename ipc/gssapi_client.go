@@ -63,7 +63,7 @@ func (m *KerberosMechanism) Mechanism() string { return MechGSSAPI }
 // returns a session whose first Step produces the AP-REQ.
 func (m *KerberosMechanism) Start(offer SaslOffer) (ClientSession, bool, error) {
 	if m.Client == nil || m.Client.Credentials == nil {
-		return nil, false, fmt.Errorf("%w: %w (run kinit, or pass --keytab and --principal)", ErrKerberos, ErrNoKerberosCredentials)
+		return nil, false, fmt.Errorf("%w: %w", ErrKerberos, ErrNoKerberosCredentials)
 	}
 	realm := m.Client.Credentials.Domain()
 	if m.Client.Config != nil && m.Client.Config.LibDefaults.DefaultRealm != "" {
@@ -165,7 +165,7 @@ func (s *krbClientSession) apReq() ([]byte, error) {
 	user := principalString(creds.CName(), creds.Domain())
 	tkt, key, err := s.serviceTicket()
 	if err != nil {
-		return nil, fmt.Errorf("%w: get a service ticket for %s as %s: %s", ErrKerberos, s.principal, user, kdcHint(err))
+		return nil, fmt.Errorf("%w: get a service ticket for %s as %s: %w", ErrKerberos, s.principal, user, kdcError(err))
 	}
 	if !tkt.SName.Equal(types.NewPrincipalName(0, s.spn)) {
 		return nil, s.fail("KDC returned a ticket for %s", principalString(tkt.SName, tkt.Realm))
@@ -330,32 +330,31 @@ func (s *krbClientSession) Layer() (SecurityLayer, error) {
 	return newKrbLayer(s.send, s.recv, s.qop, s.peerMax), nil
 }
 
-// kdcHint turns a gokrb5 failure into one line naming the cause and the fix.
-// gokrb5 flattens KDC errors into text, so this has to read it.
-func kdcHint(err error) string {
+// kdcError names the condition of a gokrb5 login or ticket failure,
+// wrapping err and the condition's sentinel. gokrb5 flattens KDC errors
+// into text, so this has to read it. An unrecognised failure is returned
+// as it is.
+func kdcError(err error) error {
 	msg := err.Error()
-	var hint string
 	switch {
 	case strings.Contains(msg, "KDC_ERR_S_PRINCIPAL_UNKNOWN"):
-		hint = "the KDC does not know this service principal (check the configured server principal and host name)"
+		return fmt.Errorf("%w (check the configured server principal and host name): %w", ErrServicePrincipalUnknown, err)
 	case strings.Contains(msg, "KDC_ERR_C_PRINCIPAL_UNKNOWN"):
-		hint = "the KDC does not know the client principal (check --principal)"
+		return fmt.Errorf("%w: %w", ErrClientPrincipalUnknown, err)
 	case strings.Contains(msg, "KRB_AP_ERR_SKEW"), strings.Contains(msg, "clock skew with KDC too large"):
 		// The KDC refused this host's time (AS or TGS exchange), or gokrb5
 		// refused the times of the KDC's reply.
-		hint = "clock skew too great between this host and the KDC (synchronise this host's clock with the KDC's, e.g. with NTP: they must agree within krb5.conf's clockskew, 5 minutes by default)"
+		return fmt.Errorf("%w between this host and the KDC (synchronise this host's clock with the KDC's, e.g. with NTP: they must agree within krb5.conf's clockskew, 5 minutes by default): %w", ErrClockSkew, err)
 	case strings.Contains(msg, "KRB_AP_ERR_TKT_EXPIRED"), strings.Contains(msg, "no valid existing session"):
-		hint = "the Kerberos ticket has expired (run kinit, or pass --keytab and --principal)"
+		return fmt.Errorf("%w: %w", ErrTicketExpired, err)
 	case strings.Contains(msg, "KDC_ERR_PREAUTH_FAILED"), strings.Contains(msg, "matching key not found in keytab"):
-		hint = "the keytab has no valid key for the principal (re-export it, check --principal and --keytab)"
+		return fmt.Errorf("%w (re-export it): %w", ErrKeytabNoKey, err)
 	case strings.Contains(msg, "neither a keytab nor a password"), strings.Contains(msg, "no user credentials"):
-		hint = "no Kerberos ticket and no keytab (run kinit, or pass --keytab and --principal)"
+		return fmt.Errorf("%w (no ticket and no keytab): %w", ErrNoKerberosCredentials, err)
 	case strings.Contains(msg, "Networking_Error"), strings.Contains(msg, "error sending to a KDC"):
-		hint = "cannot reach the KDC (check the kdc entries of the realm in krb5.conf)"
-	default:
-		hint = "run kinit, or pass --keytab and --principal"
+		return fmt.Errorf("%w (check the kdc entries of the realm in krb5.conf): %w", ErrKDCUnreachable, err)
 	}
-	return hint + ": " + msg
+	return err
 }
 
 func krbErrorText(code int32, etext string) string {

@@ -275,8 +275,8 @@ func (s *krbServerSession) acceptAPReq(tok []byte) ([]byte, bool, error) {
 	client := principalString(etp.CName, etp.CRealm)
 	ct := a.CTime.Add(time.Duration(a.Cusec) * time.Microsecond)
 	if d := now.Sub(ct); d > skew || -d > skew {
-		return nil, false, fmt.Errorf("%w: clock skew too great: client %s sent time %s, server time is %s, at most %s allowed (synchronise clocks, e.g. with NTP)",
-			ErrKerberos, client, ct.UTC().Format(time.RFC3339), now.Format(time.RFC3339), skew)
+		return nil, false, fmt.Errorf("%w: %w: client %s sent time %s, server time is %s, at most %s allowed (synchronise clocks, e.g. with NTP)",
+			ErrKerberos, ErrClockSkew, client, ct.UTC().Format(time.RFC3339), now.Format(time.RFC3339), skew)
 	}
 	start := etp.StartTime
 	if start.IsZero() {
