@@ -11,7 +11,7 @@
 //     usrlib/), its release (from the flink-dist jar's name) and the
 //     configuration file that release reads (conf/flink-conf.yaml for
 //     1.x, conf/config.yaml for 1.19+ and 2.x).
-//   - Payload (am.Payload): Plan validates a request against the
+//   - Payload (amapi.Payload): Plan validates a request against the
 //     distribution and Flink's memory model and returns the processes and
 //     files: lib/, plugins/, conf/ and usrlib/ as directories staged file
 //     by file (so the content-addressed upload cache dedups them across

@@ -30,7 +30,7 @@ import (
 const EnvSpec = "SPINDLE_FLINK_SPEC_PRIVATE"
 
 // binaryPath is the spindle binary in a TaskManager container: the
-// submitter ships it as "spindle" (am.PayloadPlan).
+// submitter ships it as "spindle" (amapi.PayloadPlan).
 const binaryPath = "./spindle"
 
 // Spec is what the launcher needs besides the container's environment:
@@ -114,7 +114,7 @@ type Options struct {
 	JobClass string
 }
 
-// Payload runs Apache Flink from a distribution: it implements am.Payload.
+// Payload runs Apache Flink from a distribution: it implements amapi.Payload.
 // It holds no state beyond the distribution; Plan may be called from
 // several goroutines.
 type Payload struct {
@@ -274,9 +274,9 @@ func (p *Payload) checkMemory(user *Config, spec Spec, req amapi.PayloadRequest)
 	}
 	if err := tmWith(spec.TaskManagerMB); err != nil {
 		if least := smallest(spec.TaskManagerMB, tmWith); least > 0 {
-			errs = append(errs, fmt.Errorf("-tm %dm is too small for Flink's TaskManager memory model (%v): pass at least -tm %dm, or lower the taskmanager.memory.* sizes in %s", req.TaskManagerMemoryMB, err, least, where))
+			errs = append(errs, fmt.Errorf("-tm %dm is too small for Flink's TaskManager memory model (%w): pass at least -tm %dm, or lower the taskmanager.memory.* sizes in %s", req.TaskManagerMemoryMB, err, least, where))
 		} else {
-			errs = append(errs, fmt.Errorf("-tm %dm: %v: fix the taskmanager.memory.* options in %s", req.TaskManagerMemoryMB, err, where))
+			errs = append(errs, fmt.Errorf("-tm %dm: %w: fix the taskmanager.memory.* options in %s", req.TaskManagerMemoryMB, err, where))
 		}
 	}
 	jmWith := func(mb int64) error {
@@ -288,10 +288,10 @@ func (p *Payload) checkMemory(user *Config, spec Spec, req amapi.PayloadRequest)
 	if spec.JobManagerMB > 0 {
 		if err := jmWith(spec.JobManagerMB); err != nil {
 			if least := smallest(spec.JobManagerMB, jmWith); least > 0 {
-				errs = append(errs, fmt.Errorf("-jm %dm is too small for Flink's JobManager memory model once the AM keeps its %d MB (%v): pass at least -jm %dm, or lower the jobmanager.memory.* sizes in %s",
+				errs = append(errs, fmt.Errorf("-jm %dm is too small for Flink's JobManager memory model once the AM keeps its %d MB (%w): pass at least -jm %dm, or lower the jobmanager.memory.* sizes in %s",
 					req.JobManagerMemoryMB, amapi.AMOverheadMB, err, least+amapi.AMOverheadMB, where))
 			} else {
-				errs = append(errs, fmt.Errorf("-jm %dm: %v: fix the jobmanager.memory.* options in %s", req.JobManagerMemoryMB, err, where))
+				errs = append(errs, fmt.Errorf("-jm %dm: %w: fix the jobmanager.memory.* options in %s", req.JobManagerMemoryMB, err, where))
 			}
 		}
 	} else {

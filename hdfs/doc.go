@@ -47,7 +47,9 @@
 // has removed the staging directory: an interrupted upload (a DataNode that
 // dies, a cancelled context) leaves neither a staging directory nor a
 // partial cache entry. Invalid arguments wrap ErrInvalid; a missing or
-// refused Kerberos login wraps ErrAuthentication. Filesystem
+// refused Kerberos login wraps ErrAuthentication and names its condition
+// (ErrNoKerberosCredentials, ErrKerberosRefused) and the configuration key,
+// never a command-line flag. Filesystem
 // errors are wrapped with %w, so errors.Is(err, os.ErrNotExist),
 // os.ErrPermission and context.Canceled work.
 package hdfs

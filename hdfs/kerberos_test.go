@@ -36,7 +36,9 @@ func TestStageKerberos(t *testing.T) {
 	// No login: one error naming the fix.
 	_, err = hdfs.New(testCtx(t), hdfs.Options{Conf: cfg})
 	require.ErrorIs(t, err, hdfs.ErrAuthentication)
-	require.ErrorContains(t, err, "run kinit, or pass --keytab and --principal")
+	require.ErrorIs(t, err, hdfs.ErrNoKerberosCredentials)
+	require.ErrorContains(t, err, "no Kerberos credentials: hadoop.security.authentication is kerberos but there is no Kerberos login")
+	require.NotContains(t, err.Error(), "--keytab", "flags are cmd's advice")
 
 	cl := kdc.KinitClient(t, "alice", aliceKT, "1h")
 	s, err := hdfs.New(testCtx(t), hdfs.Options{Conf: cfg, KerberosClient: cl})
@@ -57,5 +59,8 @@ func TestStageKerberos(t *testing.T) {
 	bad := kdc.KeytabClient(t, "bob", aliceKT, kdc.Config(t))
 	_, err = hdfs.New(testCtx(t), hdfs.Options{Conf: cfg, KerberosClient: bad})
 	require.ErrorIs(t, err, hdfs.ErrAuthentication)
+	require.ErrorIs(t, err, hdfs.ErrKerberosRefused)
+	require.ErrorContains(t, err, "(check dfs.namenode.kerberos.principal nn/_HOST)")
+	require.NotContains(t, err.Error(), "--keytab", "flags are cmd's advice")
 	t.Log(err)
 }

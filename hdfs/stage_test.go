@@ -480,7 +480,9 @@ func TestOptionsAndArguments(t *testing.T) {
 	cfg.Set("hadoop.security.authentication", "kerberos", conf.Source{})
 	_, err := hdfs.New(ctx, hdfs.Options{FS: "hdfs://127.0.0.1:1", User: "a", Conf: cfg})
 	require.ErrorIs(t, err, hdfs.ErrAuthentication)
-	require.ErrorContains(t, err, "run kinit, or pass --keytab and --principal")
+	require.ErrorIs(t, err, hdfs.ErrNoKerberosCredentials)
+	require.ErrorContains(t, err, "no Kerberos credentials: hadoop.security.authentication is kerberos but there is no Kerberos login")
+	require.NotContains(t, err.Error(), "--keytab", "flags are cmd's advice")
 
 	s, err := hdfs.New(ctx, hdfs.Options{FS: "file:///", Home: t.TempDir()})
 	require.NoError(t, err)

@@ -54,6 +54,16 @@ var (
 	// ErrAuthentication wraps failures to authenticate to a secure HDFS:
 	// no Kerberos login, or the NameNode refusing it.
 	ErrAuthentication = errors.New("hdfs: authentication failed")
+
+	// Conditions of an ErrAuthentication, stated in their own words in the
+	// message (advice about how to log in is the caller's to add).
+
+	// ErrNoKerberosCredentials means hadoop.security.authentication is
+	// kerberos but Options.KerberosClient holds no login.
+	ErrNoKerberosCredentials = errors.New("no Kerberos credentials")
+	// ErrKerberosRefused means the NameNode refused the SASL/Kerberos
+	// handshake: the login or dfs.namenode.kerberos.principal is wrong.
+	ErrKerberosRefused = errors.New("the NameNode refused the Kerberos login")
 )
 
 // Options configures a Stager.
@@ -131,7 +141,7 @@ func (s *Stager) kerberos() error {
 		return err
 	}
 	if s.o.KerberosClient == nil || s.o.KerberosClient.Credentials == nil {
-		return fmt.Errorf("%w: hadoop.security.authentication is kerberos but there is no Kerberos login (run kinit, or pass --keytab and --principal)", ErrAuthentication)
+		return fmt.Errorf("%w: %w: hadoop.security.authentication is kerberos but there is no Kerberos login", ErrAuthentication, ErrNoKerberosCredentials)
 	}
 	spn := s.o.KerberosServicePrincipal
 	if spn == "" {
@@ -177,7 +187,7 @@ func New(ctx context.Context, opts Options) (*Stager, error) {
 	}
 	u, err := url.Parse(fsURI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: filesystem URI %q: %v", ErrInvalid, fsURI, err)
+		return nil, fmt.Errorf("%w: filesystem URI %q: %w", ErrInvalid, fsURI, err)
 	}
 	if opts.PublicCacheDir != "" && !path.IsAbs(opts.PublicCacheDir) {
 		return nil, fmt.Errorf("%w: PublicCacheDir %q is not absolute", ErrInvalid, opts.PublicCacheDir)
@@ -257,8 +267,8 @@ func (s *Stager) connect(ctx context.Context) (filesystem, error) {
 	if err != nil {
 		if s.krb != nil && strings.Contains(err.Error(), "SASL handshake") {
 			// colinmarc/hdfs flattens its SASL errors into text.
-			return nil, fmt.Errorf("%w: connect to %s as %s (check the Kerberos login: run kinit, or pass --keytab and --principal; and dfs.namenode.kerberos.principal %s): %v",
-				ErrAuthentication, strings.Join(s.addrs, ","), s.principal(), s.spn, err)
+			return nil, fmt.Errorf("%w: connect to %s as %s: %w (check %s %s): %w",
+				ErrAuthentication, strings.Join(s.addrs, ","), s.principal(), ErrKerberosRefused, conf.KeyNameNodePrincipal, s.spn, err)
 		}
 		return nil, fmt.Errorf("hdfs: connect to %s: %w", strings.Join(s.addrs, ","), err)
 	}

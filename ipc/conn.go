@@ -23,6 +23,10 @@ import (
 type Options struct {
 	// Addr is the server's host:port.
 	Addr string
+	// Peer names what the server is (PeerRM, PeerScheduler,
+	// PeerNodeManager, PeerNameNode); the connection logs Addr under
+	// AddrField(Peer), e.g. rm_addr or nn_addr. Empty logs it as addr.
+	Peer string
 	// Protocol is the protocol class named in the connection context and in
 	// every call, e.g. "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB".
 	Protocol string
@@ -135,7 +139,7 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 		opts:     opts,
 		nc:       nc,
 		clientID: opts.ClientID,
-		lg:       opts.Logger.With().Str("component", "ipc").Str("rm_addr", opts.Addr).Logger(),
+		lg:       opts.Logger.With().Str("component", "ipc").Str(AddrField(opts.Peer), opts.Addr).Logger(),
 		pending:  make(map[int32]chan result),
 		done:     make(chan struct{}),
 		nextID:   opts.CallIDs,

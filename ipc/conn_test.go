@@ -302,3 +302,26 @@ func (c *teeConn) Write(b []byte) (int, error) {
 	c.mu.Unlock()
 	return c.Conn.Write(b)
 }
+
+// A connection logs its server's address under the field its Peer names:
+// rm_addr only for the ResourceManager.
+func TestConnLogsPeerAddress(t *testing.T) {
+	addr := startServer(t, ServerOptions{AllowSimple: true})
+	for _, tc := range []struct{ peer, field string }{
+		{PeerRM, "rm_addr"}, {PeerScheduler, "scheduler_addr"}, {PeerNodeManager, "nm_addr"}, {PeerNameNode, "nn_addr"}, {"", "addr"},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			var buf bytes.Buffer
+			ctx := testCtx(t)
+			c, err := Dial(ctx, Options{Addr: addr, Peer: tc.peer, Protocol: testProtocol, User: "alice", Logger: zerolog.New(&buf).Level(zerolog.DebugLevel)})
+			require.NoError(t, err)
+			_, err = call(ctx, c, "r")
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+			require.Contains(t, buf.String(), `"`+tc.field+`":"`+addr+`"`)
+			if tc.peer != PeerRM {
+				require.NotContains(t, buf.String(), "rm_addr")
+			}
+		})
+	}
+}

@@ -22,6 +22,17 @@
 // (Options.IdleTimeout) and fails every call in flight when the transport
 // breaks; Client redials on the next call.
 //
+// # Logging
+//
+// Loggers come from Options.Logger and ServerOptions.Logger (zero value:
+// nothing is logged). Client connections log with component=ipc and the
+// server's address under a field named for what the server is:
+// AddrField(Options.Peer), which is "<peer>_addr" — rm_addr for the
+// ResourceManager's client port (PeerRM), scheduler_addr for its scheduler
+// port (PeerScheduler), nm_addr for a NodeManager (PeerNodeManager) and
+// nn_addr for a NameNode (PeerNameNode) — or plain addr when Peer is
+// empty. Package yarn logs its retries with the same field names.
+//
 // # Errors
 //
 //   - *RemoteError: the server threw a Java exception (status ERROR or FATAL).

@@ -173,7 +173,7 @@ var unmarshalOpts = proto.UnmarshalOptions{}
 // Unmarshal decodes b into m, wrapping errors with ErrMalformed.
 func Unmarshal(b []byte, m proto.Message) error {
 	if err := unmarshalOpts.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("%w: %T: %v", ErrMalformed, m, err)
+		return fmt.Errorf("%w: %T: %w", ErrMalformed, m, err)
 	}
 	return nil
 }

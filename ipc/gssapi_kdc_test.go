@@ -86,21 +86,29 @@ func TestKerberosMITKDCBadInputs(t *testing.T) {
 		cl := client.NewWithPassword("alice", fakeRealm, "", cfg, client.DisablePAFXFAST(true))
 		t.Cleanup(cl.Destroy)
 		err := dial(t, f.server(), f.mech(cl))
-		require.ErrorContains(t, err, "no Kerberos ticket and no keytab (run kinit, or pass --keytab and --principal)")
+		require.ErrorIs(t, err, ErrNoKerberosCredentials)
+		require.ErrorContains(t, err, "no Kerberos credentials (no ticket and no keytab)")
+		requireNoFlags(t, err)
 	})
 	t.Run("expired ticket cache", func(t *testing.T) {
 		cl := f.kdc.KinitClient(t, "alice", f.aliceK, "1s")
 		time.Sleep(1100 * time.Millisecond)
 		err := dial(t, f.server(), f.mech(cl))
-		require.ErrorContains(t, err, "the Kerberos ticket has expired (run kinit")
+		require.ErrorIs(t, err, ErrTicketExpired)
+		require.ErrorContains(t, err, "the Kerberos ticket has expired")
+		requireNoFlags(t, err)
 	})
 	t.Run("unknown client principal", func(t *testing.T) {
 		err := dial(t, f.server(), f.mech(f.kdc.KeytabClient(t, "bob", f.aliceK, cfg)))
-		require.ErrorContains(t, err, "the KDC does not know the client principal (check --principal)")
+		require.ErrorIs(t, err, ErrClientPrincipalUnknown)
+		require.ErrorContains(t, err, "the KDC does not know the client principal")
+		requireNoFlags(t, err)
 	})
 	t.Run("keytab without the key", func(t *testing.T) {
 		err := dial(t, f.server(), f.mech(f.kdc.KeytabClient(t, "alice", f.rmKT, cfg)))
 		require.ErrorContains(t, err, "the keytab has no valid key for the principal")
+		require.ErrorIs(t, err, ErrKeytabNoKey)
+		requireNoFlags(t, err)
 	})
 	t.Run("server principal mismatch", func(t *testing.T) {
 		mech := f.mech(f.kdc.KeytabClient(t, "alice", f.aliceK, cfg))
@@ -115,6 +123,7 @@ func TestKerberosMITKDCBadInputs(t *testing.T) {
 		mech.Host = "elsewhere"
 		err := dial(t, srv, mech)
 		require.ErrorContains(t, err, "the KDC does not know this service principal")
+		require.ErrorIs(t, err, ErrServicePrincipalUnknown)
 	})
 	t.Run("clock skew", func(t *testing.T) {
 		srv := f.server()
@@ -126,5 +135,6 @@ func TestKerberosMITKDCBadInputs(t *testing.T) {
 		dcfg := krbtest.LoadConfig(t, f.kdc.DeadKDCConf(t))
 		err := dial(t, f.server(), f.mech(f.kdc.KeytabClient(t, "alice", f.aliceK, dcfg)))
 		require.ErrorContains(t, err, "cannot reach the KDC (check the kdc entries of the realm in krb5.conf)")
+		require.ErrorIs(t, err, ErrKDCUnreachable)
 	})
 }

@@ -2,7 +2,6 @@ package ipc
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -83,108 +82,16 @@ type ServerSession interface {
 	Layer() (SecurityLayer, error)
 }
 
-// --- TOKEN / DIGEST-MD5 -------------------------------------------------
-
-// TokenMechanism authenticates with a Hadoop token over DIGEST-MD5.
-type TokenMechanism struct {
-	// Token is the credential (AMRMToken, NMToken, delegation token).
-	Token *Token
-	// QOPs is the client's QOP preference (hadoop.rpc.protection order);
-	// empty takes the strongest the server offers.
-	QOPs []string
-	// Cipher is the auth-conf cipher to prefer ("" means 3des, as Java).
-	Cipher string
-	// Rand for the cnonce; nil means crypto/rand.
-	Rand io.Reader
+// SecurityLayer wraps and unwraps messages after a SASL exchange that
+// negotiated integrity or confidentiality. Implementations are not safe for
+// concurrent use; the connection serialises Wrap calls and Unwrap calls
+// separately (one writer, one reader).
+type SecurityLayer interface {
+	Wrap(msg []byte) ([]byte, error)
+	Unwrap(msg []byte) ([]byte, error)
+	// MaxWrap is the largest plaintext one Wrap call may take.
+	MaxWrap() int
 }
-
-var _ ClientMechanism = (*TokenMechanism)(nil)
-
-func (m *TokenMechanism) Method() string    { return MethodToken }
-func (m *TokenMechanism) Mechanism() string { return MechDigestMD5 }
-
-func (m *TokenMechanism) Start(offer SaslOffer) (ClientSession, bool, error) {
-	if m.Token == nil {
-		return nil, false, nil
-	}
-	c := NewDigestClient(m.Token.Identifier, m.Token.Password)
-	c.QOPs, c.Cipher, c.Rand = m.QOPs, m.Cipher, m.Rand
-	return &digestClientSession{c: c}, true, nil
-}
-
-type digestClientSession struct {
-	c       *DigestClient
-	started bool
-}
-
-func (s *digestClientSession) Step(challenge []byte) ([]byte, error) {
-	if s.started {
-		return nil, fmt.Errorf("%w: unexpected second DIGEST-MD5 challenge", ErrSASL)
-	}
-	if len(challenge) == 0 {
-		return nil, fmt.Errorf("%w: server offered TOKEN without a DIGEST-MD5 challenge", ErrSASL)
-	}
-	s.started = true
-	return s.c.Respond(challenge)
-}
-
-func (s *digestClientSession) Complete(final []byte) error { return s.c.Verify(final) }
-
-func (s *digestClientSession) Layer() (SecurityLayer, error) { return s.c.Layer() }
-
-// SecretManager finds token passwords on a server, the way Hadoop's
-// SecretManager.retrievePassword does. It returns a ServerError of class
-// ClassInvalidToken for unknown or expired tokens.
-type SecretManager interface {
-	// Retrieve returns the password for a token identifier and the user the
-	// token authenticates (for AMRM and NM tokens: the app attempt id).
-	Retrieve(identifier []byte) (password []byte, user string, err error)
-}
-
-// TokenServerMechanism offers TOKEN/DIGEST-MD5 backed by a SecretManager.
-type TokenServerMechanism struct {
-	Secrets SecretManager
-	// QOPs offered, in order; empty means auth.
-	QOPs []string
-	Rand io.Reader
-}
-
-var _ ServerMechanism = (*TokenServerMechanism)(nil)
-
-func (m *TokenServerMechanism) Method() string    { return MethodToken }
-func (m *TokenServerMechanism) Mechanism() string { return MechDigestMD5 }
-func (m *TokenServerMechanism) Protocol() string  { return "" }
-func (m *TokenServerMechanism) ServerID() string  { return digestRealm }
-
-func (m *TokenServerMechanism) Start() (ServerSession, []byte, error) {
-	s := &digestServerSession{}
-	s.d = &DigestServer{QOPs: m.QOPs, Rand: m.Rand, Lookup: func(username string) (string, error) {
-		id, err := base64.StdEncoding.DecodeString(username)
-		if err != nil {
-			return "", &ServerError{Class: ClassInvalidToken, Message: "token identifier is not base64", Code: commonpb.RpcResponseHeaderProto_FATAL_UNAUTHORIZED}
-		}
-		pw, user, err := m.Secrets.Retrieve(id)
-		if err != nil {
-			return "", err
-		}
-		s.user = user
-		return base64.StdEncoding.EncodeToString(pw), nil
-	}}
-	ch, err := s.d.Challenge()
-	return s, ch, err
-}
-
-type digestServerSession struct {
-	d    *DigestServer
-	user string
-}
-
-func (s *digestServerSession) Step(tok []byte) ([]byte, bool, error) {
-	r, err := s.d.Respond(tok)
-	return r, err == nil, err
-}
-func (s *digestServerSession) User() string                  { return s.user }
-func (s *digestServerSession) Layer() (SecurityLayer, error) { return s.d.Layer() }
 
 // --- wrapped framing (QOP auth-int / auth-conf) ------------------------
 

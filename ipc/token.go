@@ -96,7 +96,7 @@ func (t *Token) EncodeURLString() string {
 func DecodeTokenURLString(s string) (*Token, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: token string is not URL-safe base64: %v", ErrCredentials, err)
+		return nil, fmt.Errorf("%w: token string is not URL-safe base64: %w", ErrCredentials, err)
 	}
 	r := &wreader{b: b}
 	t, err := r.token()
@@ -453,7 +453,7 @@ func parseCredProto(b []byte) (*Credentials, error) {
 	}
 	var p commonpb.CredentialsProto
 	if err := Unmarshal(b[k:k+int(n)], &p); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCredentials, err)
+		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
 	c := &Credentials{}
 	for _, kv := range p.GetTokens() {

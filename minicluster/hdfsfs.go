@@ -119,7 +119,7 @@ func checkDelegationToken(ctx context.Context, addr string, u yarn.URL) error {
 // delegation token tok over TOKEN (DIGEST-MD5) and stats path, as a
 // localizer or a task using the token does: nil while the token lives.
 func StatWithToken(ctx context.Context, addr string, tok *ipc.Token, path string) error {
-	c, err := ipc.Dial(ctx, ipc.Options{Addr: addr, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
+	c, err := ipc.Dial(ctx, ipc.Options{Addr: addr, Peer: ipc.PeerNameNode, Protocol: yarn.ProtocolNameNode, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
 	if err != nil {
 		return err
 	}

@@ -247,7 +247,7 @@ func (r *ResourceManager) amLaunchedLocked(att *rmAttempt) {
 }
 
 func (r *ResourceManager) startAMContainer(ctx context.Context, c *rmContainer, clc *yarnpb.ContainerLaunchContextProto, nmToken *ipc.Token) error {
-	conn, err := ipc.Dial(ctx, ipc.Options{Addr: c.node.id.String(), Protocol: yarn.ProtocolContainer,
+	conn, err := ipc.Dial(ctx, ipc.Options{Addr: c.node.id.String(), Peer: ipc.PeerNodeManager, Protocol: yarn.ProtocolContainer,
 		Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: nmToken}}, IdleTimeout: -1})
 	if err != nil {
 		return err

@@ -163,7 +163,7 @@ func CancelDelegationToken(ctx context.Context, opts DelegationTokenOptions, tok
 func callNameNodes(ctx context.Context, opts DelegationTokenOptions, method string, req, resp proto.Message) (string, error) {
 	var errs []error
 	for _, addr := range opts.NameNodes {
-		c, err := ipc.NewClient(ipc.Options{Addr: addr, Protocol: ProtocolNameNode, User: opts.Kerberos.UserPrincipal(),
+		c, err := ipc.NewClient(ipc.Options{Addr: addr, Peer: ipc.PeerNameNode, Protocol: ProtocolNameNode, User: opts.Kerberos.UserPrincipal(),
 			Mechanisms: withKerberos(nil, opts.Kerberos, addr), Dial: opts.Dial, Logger: opts.Logger})
 		if err != nil {
 			return "", err
@@ -217,7 +217,7 @@ func tokenServiceOf(ctx context.Context, addr string) (string, error) {
 func ParseRMDelegationTokenIdentifier(b []byte) (*ipc.DelegationTokenIdentifier, error) {
 	var p yarnpb.YARNDelegationTokenIdentifierProto
 	if err := proto.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%w: RM_DELEGATION_TOKEN: %v", ErrBadTokenIdentifier, err)
+		return nil, fmt.Errorf("%w: RM_DELEGATION_TOKEN: %w", ErrBadTokenIdentifier, err)
 	}
 	return &ipc.DelegationTokenIdentifier{Owner: p.GetOwner(), Renewer: p.GetRenewer(), RealUser: p.GetRealUser(),
 		IssueDate: p.GetIssueDate(), MaxDate: p.GetMaxDate(), SequenceNumber: p.GetSequenceNumber(), MasterKeyID: p.GetMasterKeyId()}, nil

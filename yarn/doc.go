@@ -22,7 +22,12 @@
 // # Errors
 //
 // Failures to authenticate (local Kerberos errors, SASL refusals) match
-// ErrAuthentication and are never retried.
+// ErrAuthentication and are never retried. Those the user can fix also
+// match one condition of kerberos.go (ErrNoKerberosCredentials,
+// ErrTicketExpired, ErrClientPrincipalUnknown, ErrKeytabNoKey,
+// ErrKDCUnreachable, ErrClockSkew, ErrServerPrincipal,
+// ErrServicePrincipalUnknown, ErrServerRequiresKerberos); messages name the
+// condition and the configuration key, never a command-line flag.
 //
 // Remote Java exceptions match the sentinels of errors.go with errors.Is
 // (ErrApplicationNotFound, ErrAMNotRegistered, …) and keep the

@@ -116,6 +116,7 @@ func endpointsFromConf(c *conf.Configuration, svc conf.RMService) ([]Endpoint, e
 
 // connOptions are the ipc settings shared by every endpoint of a caller.
 type connOptions struct {
+	Peer       string // ipc.PeerRM or ipc.PeerScheduler: names the address in logs
 	Protocol   string
 	User       string
 	Mechanisms []ipc.ClientMechanism
@@ -145,7 +146,7 @@ func newFailover(eps []Endpoint, opts connOptions, policy RetryPolicy) (*failove
 	}
 	for _, e := range eps {
 		if _, _, err := net.SplitHostPort(e.Addr); err != nil {
-			return nil, fmt.Errorf("yarn: bad address %s: %v (want host:port)", e, err)
+			return nil, fmt.Errorf("yarn: bad address %s: %w (want host:port)", e, err)
 		}
 	}
 	if opts.ClientID == nil {
@@ -159,7 +160,7 @@ func (f *failover) client(i int) (*ipc.Client, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.clients[i] == nil {
-		c, err := ipc.NewClient(ipc.Options{Addr: f.eps[i].Addr, Protocol: f.opts.Protocol, User: f.opts.User,
+		c, err := ipc.NewClient(ipc.Options{Addr: f.eps[i].Addr, Peer: f.opts.Peer, Protocol: f.opts.Protocol, User: f.opts.User,
 			Mechanisms: withKerberos(f.opts.Mechanisms, f.opts.Kerberos, f.eps[i].Addr), Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger})
 		if err != nil {
 			return nil, err
@@ -222,7 +223,7 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 		if len(f.eps) > 1 && action == Failover && attempt < len(f.eps) {
 			d = 0 // try every endpoint once before backing off
 		}
-		f.lg.Warn().Err(err).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Str("rm_addr", f.eps[i].Addr).Msg("call failed; retrying")
+		f.lg.Warn().Err(err).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Msg("call failed; retrying")
 		if werr := b.wait(ctx, d); werr != nil {
 			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], werr, err)
 		}

@@ -172,7 +172,7 @@ func ParseContainerID(s string) (ContainerID, error) {
 func ParseNodeID(s string) (NodeID, error) {
 	h, p, err := net.SplitHostPort(s)
 	if err != nil {
-		return NodeID{}, fmt.Errorf("%w %q: %v", ErrBadID, s, err)
+		return NodeID{}, fmt.Errorf("%w %q: %w", ErrBadID, s, err)
 	}
 	port, err := strconv.ParseInt(p, 10, 32)
 	if err != nil {

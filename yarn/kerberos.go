@@ -42,6 +42,25 @@ type Kerberos struct {
 	CanonicalHost func(host string) string
 }
 
+// Conditions of a Kerberos failure, for errors.Is on the errors of the
+// clients here (which also match ErrAuthentication). Each is stated in its
+// own words in the message, followed by any configuration key to fix;
+// advice about how to log in is the caller's (cmd's) to add. The first
+// seven are package ipc's sentinels, re-exported.
+var (
+	ErrNoKerberosCredentials   = ipc.ErrNoKerberosCredentials   // no ticket and no keytab
+	ErrTicketExpired           = ipc.ErrTicketExpired           // the ticket cache's ticket expired
+	ErrClientPrincipalUnknown  = ipc.ErrClientPrincipalUnknown  // the KDC does not know the user's principal
+	ErrKeytabNoKey             = ipc.ErrKeytabNoKey             // the keytab has no valid key for the principal
+	ErrKDCUnreachable          = ipc.ErrKDCUnreachable          // no KDC of the realm answered
+	ErrClockSkew               = ipc.ErrClockSkew               // this host's clock is off
+	ErrServerPrincipal         = ipc.ErrServerPrincipal         // the server is not yarn.resourcemanager.principal (or the NameNode's)
+	ErrServicePrincipalUnknown = ipc.ErrServicePrincipalUnknown // the KDC does not know the server's principal
+	// ErrServerRequiresKerberos means the server refused SIMPLE
+	// authentication: hadoop.security.authentication must be kerberos.
+	ErrServerRequiresKerberos = errors.New("the server requires Kerberos")
+)
+
 // kerberosFromConf returns the Kerberos settings for a server whose
 // principal pattern is principal (the value of principalKey) when
 // hadoop.security.authentication is kerberos, and nil otherwise. Client is
@@ -63,8 +82,8 @@ func kerberosFromConf(sec conf.Security, principal, principalKey string) (*Kerbe
 
 func (k *Kerberos) validate(what string) error {
 	if k == nil || k.Client == nil || k.Client.Credentials == nil {
-		return fmt.Errorf("%w: %s: hadoop.security.authentication is kerberos but there is no Kerberos login (run kinit, or pass --keytab and --principal)",
-			ErrAuthentication, what)
+		return fmt.Errorf("%w: %s: %w: hadoop.security.authentication is kerberos but there is no Kerberos login",
+			ErrAuthentication, what, ErrNoKerberosCredentials)
 	}
 	if k.ServerPrincipal == "" {
 		return fmt.Errorf("yarn: %s: Kerberos.ServerPrincipal is empty", what)
@@ -149,11 +168,12 @@ func isAuthFailure(err error) bool {
 }
 
 // authError wraps an authentication failure so that it matches
-// ErrAuthentication, adding the fix for the usual server-side refusals.
+// ErrAuthentication, naming the condition and the configuration key of the
+// usual server-side refusals.
 func authError(err error) error {
 	var re *ipc.RemoteError
 	if errors.As(err, &re) && re.Class == ipc.ClassAccessControl && strings.Contains(re.Message, "SIMPLE authentication is not enabled") {
-		return fmt.Errorf("%w: the server requires Kerberos (set hadoop.security.authentication=kerberos in core-site.xml, then kinit or pass --keytab and --principal): %w", ErrAuthentication, err)
+		return fmt.Errorf("%w: %w (set hadoop.security.authentication=kerberos in core-site.xml): %w", ErrAuthentication, ErrServerRequiresKerberos, err)
 	}
 	return fmt.Errorf("%w: %w", ErrAuthentication, err)
 }

@@ -38,7 +38,9 @@ func TestKerberosFromConf(t *testing.T) {
 
 	_, err = NewRMClient(o)
 	require.ErrorIs(t, err, ErrAuthentication, "no login")
-	require.ErrorContains(t, err, "run kinit, or pass --keytab and --principal")
+	require.ErrorIs(t, err, ErrNoKerberosCredentials)
+	require.ErrorContains(t, err, "no Kerberos credentials: hadoop.security.authentication is kerberos but there is no Kerberos login")
+	require.NotContains(t, err.Error(), "--keytab", "flags are cmd's advice")
 
 	o.Kerberos.Client = krb.NewWithKeytab("alice", "EXAMPLE.COM", keytab.New(), config.New())
 	rm, err := NewRMClient(o)

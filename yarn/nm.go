@@ -155,7 +155,7 @@ func (c *NMClient) client(node NodeID) (*ipc.Client, error) {
 	}
 	n := c.nodes[node]
 	if n == nil {
-		ic, err := ipc.NewClient(ipc.Options{Addr: node.String(), Protocol: ProtocolContainer, Mechanisms: mech,
+		ic, err := ipc.NewClient(ipc.Options{Addr: node.String(), Peer: ipc.PeerNodeManager, Protocol: ProtocolContainer, Mechanisms: mech,
 			Dial: c.opts.Dial, ClientID: c.clientID, CallIDs: c.callIDs, Logger: c.opts.Logger})
 		if err != nil {
 			return nil, err

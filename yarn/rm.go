@@ -110,7 +110,7 @@ func NewRMClient(opts RMOptions) (*RMClient, error) {
 			return nil, err
 		}
 	}
-	f, err := newFailover(opts.Endpoints, connOptions{Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
+	f, err := newFailover(opts.Endpoints, connOptions{Peer: ipc.PeerRM, Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
 		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
 	if err != nil {
 		return nil, err

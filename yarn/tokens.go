@@ -138,8 +138,8 @@ func ParseAMRMTokenIdentifier(b []byte) (AMRMTokenIdentifier, error) {
 		r := legacyReader{b: b}
 		att := r.attempt()
 		id := AMRMTokenIdentifier{Attempt: att, KeyID: r.int32()}
-		if r.err != nil || len(r.b) != 0 {
-			return AMRMTokenIdentifier{}, fmt.Errorf("%w: AMRMToken: neither AMRMTokenIdentifierProto (%v) nor the legacy form", ErrBadTokenIdentifier, err)
+		if lerr := r.finish(); lerr != nil {
+			return AMRMTokenIdentifier{}, fmt.Errorf("%w: AMRMToken: neither AMRMTokenIdentifierProto (%w) nor the legacy form (%w)", ErrBadTokenIdentifier, err, lerr)
 		}
 		return id, nil
 	}
@@ -160,12 +160,12 @@ func ParseNMTokenIdentifier(b []byte) (NMTokenIdentifier, error) {
 		node := r.utf()
 		id.Submitter = r.utf()
 		id.KeyID = r.int32()
-		if r.err != nil || len(r.b) != 0 {
-			return NMTokenIdentifier{}, fmt.Errorf("%w: NMToken: neither NMTokenIdentifierProto (%v) nor the legacy form", ErrBadTokenIdentifier, err)
+		if lerr := r.finish(); lerr != nil {
+			return NMTokenIdentifier{}, fmt.Errorf("%w: NMToken: neither NMTokenIdentifierProto (%w) nor the legacy form (%w)", ErrBadTokenIdentifier, err, lerr)
 		}
 		n, perr := ParseNodeID(node)
 		if perr != nil {
-			return NMTokenIdentifier{}, fmt.Errorf("%w: NMToken: %v", ErrBadTokenIdentifier, perr)
+			return NMTokenIdentifier{}, fmt.Errorf("%w: NMToken: %w", ErrBadTokenIdentifier, perr)
 		}
 		id.Node = n
 		return id, nil
@@ -181,7 +181,7 @@ func ParseNMTokenIdentifier(b []byte) (NMTokenIdentifier, error) {
 func ParseContainerTokenIdentifier(b []byte) (ContainerTokenIdentifier, error) {
 	var p yarnpb.ContainerTokenIdentifierProto
 	if err := proto.Unmarshal(b, &p); err != nil {
-		return ContainerTokenIdentifier{}, fmt.Errorf("%w: ContainerToken: %v", ErrBadTokenIdentifier, err)
+		return ContainerTokenIdentifier{}, fmt.Errorf("%w: ContainerToken: %w", ErrBadTokenIdentifier, err)
 	}
 	if p.ContainerId == nil {
 		return ContainerTokenIdentifier{}, fmt.Errorf("%w: ContainerToken without a container id", ErrBadTokenIdentifier)
@@ -244,6 +244,15 @@ func (r *legacyReader) utf() string {
 		r.err = errors.New("bad UTF")
 	}
 	return string(s)
+}
+
+// finish returns the first read error, or an error if bytes are left
+// over: nil means the whole input was one legacy identifier.
+func (r *legacyReader) finish() error {
+	if r.err == nil && len(r.b) != 0 {
+		return fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	return r.err
 }
 
 func (r *legacyReader) attempt() AttemptID {

@@ -88,8 +88,11 @@ func TestParseLegacyTokenIdentifiers(t *testing.T) {
 
 	_, err = ParseAMRMTokenIdentifier(amrm[:19])
 	require.ErrorIs(t, err, ErrBadTokenIdentifier)
+	require.ErrorContains(t, err, "nor the legacy form (short)", "the legacy decoder's error is kept")
 	_, err = ParseNMTokenIdentifier(nm[:len(nm)-1])
 	require.ErrorIs(t, err, ErrBadTokenIdentifier)
+	_, err = ParseAMRMTokenIdentifier(append(amrm[:20:20], 0))
+	require.ErrorContains(t, err, "nor the legacy form (1 trailing bytes)")
 }
 
 func TestParseBadTokenIdentifiers(t *testing.T) {

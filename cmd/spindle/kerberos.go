@@ -22,17 +22,16 @@ import (
 // realm configuration from $KRB5_CONFIG or /etc/krb5.conf. Nothing here
 // talks to the KDC: the first connection to a server logs in (keytab) or
 // uses the cached ticket, and package ipc turns a KDC failure into one
-// error that names the cause and the fix. The key, the ticket and the
-// keytab's contents are never logged.
+// error that names the cause; errorMessage (advice.go) adds the flags that
+// fix it. The key, the ticket and the keytab's contents are never logged.
 
 var (
 	keytabFlag    = &cli.StringFlag{Name: "keytab", Usage: "log in to Kerberos from this keytab (with --principal) instead of the ticket cache"}
 	principalFlag = &cli.StringFlag{Name: "principal", Usage: "Kerberos principal to log in as from --keytab, e.g. alice@EXAMPLE.COM"}
 )
 
-// errNoTicket is the message every missing login gives (the same words
-// package ipc uses when the KDC refuses for lack of credentials).
-const errNoTicket = "no Kerberos ticket and no keytab (run kinit, or pass --keytab and --principal)"
+// errNoTicket is the message every missing login gives.
+const errNoTicket = "no Kerberos ticket and no keytab (" + adviceLogin + ")"
 
 // kerberos returns the Kerberos client when hc asks for Kerberos
 // (hadoop.security.authentication=kerberos), nil otherwise. The client is
@@ -84,11 +83,11 @@ func (e *environment) login() (*krb.Client, error) {
 	}
 	var cc credentials.CCache
 	if err := cc.Unmarshal(b); err != nil {
-		return nil, authError{fmt.Errorf("kerberos login: ticket cache %s is not a Kerberos credential cache (run kinit again): %v", path, err)}
+		return nil, authError{fmt.Errorf("kerberos login: ticket cache %s is not a Kerberos credential cache (run kinit again): %w", path, err)}
 	}
 	cl, err := krb.NewFromCCache(&cc, cfg, settings...)
 	if err != nil {
-		return nil, authError{fmt.Errorf("kerberos login: %s: ticket cache %s holds no ticket-granting ticket: %v", errNoTicket, path, err)}
+		return nil, authError{fmt.Errorf("kerberos login: %s: ticket cache %s holds no ticket-granting ticket: %w", errNoTicket, path, err)}
 	}
 	return cl, nil
 }

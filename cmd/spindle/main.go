@@ -3,7 +3,9 @@
 //
 // This package is wiring only: it reads the environment (HADOOP_CONF_DIR,
 // YARN_CONF_DIR, HADOOP_USER_NAME), loads the Hadoop configuration, sets up
-// zerolog and turns errors into exit codes in one place (exitCode).
+// zerolog and turns errors into exit codes in one place (exitCode). Library
+// errors name conditions and configuration keys; the flags that fix them
+// are added here, from one table (advice.go).
 package main
 
 import (
@@ -32,7 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 		return 0
 	}
 	code := exitCode(err)
-	fmt.Fprintf(stderr, "spindle: %v\n", err)
+	fmt.Fprintf(stderr, "spindle: %s\n", errorMessage(err))
 	return code
 }
 

@@ -71,7 +71,7 @@ func Load(path string) (*Transcript, error) {
 		}
 		b, err := hex.DecodeString(strings.TrimSpace(line[1:]))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
 		if line[0] == '>' {
 			t.Client = append(t.Client, b...)

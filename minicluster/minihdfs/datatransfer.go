@@ -143,7 +143,7 @@ func readPacket(r io.Reader, buf []byte) (packet, []byte, error) {
 	}
 	hdr := &hdfspb.PacketHeaderProto{}
 	if err := proto.Unmarshal(buf[:hlen], hdr); err != nil {
-		return packet{}, buf, fmt.Errorf("%w: packet header: %v", errFraming, err)
+		return packet{}, buf, fmt.Errorf("%w: packet header: %w", errFraming, err)
 	}
 	payload := buf[hlen:]
 	dlen := int(hdr.GetDataLen())
