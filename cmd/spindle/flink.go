@@ -21,7 +21,7 @@ import (
 // flinkCommand is what the Flink payload's containers run (hidden):
 // `spindle flink jobmanager` in the AM container (the AM's JobManager
 // child) and `spindle flink taskmanager` in each TaskManager container.
-// It reads the container's environment (package am's SPINDLE_* variables,
+// It reads the container's environment (package amapi's SPINDLE_* variables,
 // the NodeManager's) and has package flink write the process's Flink
 // configuration and build its java command line.
 //
