@@ -91,7 +91,9 @@ func TestFailingTaskManagerEndsTheApplication(t *testing.T) {
 	require.Contains(t, fin.Diagnostics, "restart policy gave up: 5 TaskManager failures within 1m0s exceed the limit of 4 (max_failures)")
 	require.Contains(t, fin.Diagnostics, "exit code 3")
 	require.Contains(t, fin.Diagnostics, "taskmanager: cannot read its configuration")
-	require.Less(t, took, 20*time.Second)
+	// No wall-clock bound (it failed under a loaded CI at 50 s): the give-up
+	// above proves the end, and the container count below that no storm
+	// preceded it.
 	// The AM (attempt 1, sequence 1) and at most 3 + 4 TaskManagers.
 	var tms []yarn.ContainerID
 	for _, id := range cs {
