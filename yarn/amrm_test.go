@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -452,8 +453,8 @@ func TestAllocateEchoesResponseID(t *testing.T) {
 	var sent []int32
 	am.AllocateF = func(_ context.Context, req *yarnpb.AllocateRequestProto) (*yarnpb.AllocateResponseProto, error) {
 		sent = append(sent, req.GetResponseId())
-		require.NotNil(t, req.BlacklistRequest, "Java always sends the blacklist request")
-		require.NotNil(t, req.Progress)
+		assert.NotNil(t, req.BlacklistRequest, "Java always sends the blacklist request")
+		assert.NotNil(t, req.Progress)
 		return &yarnpb.AllocateResponseProto{ResponseId: proto.Int32(replies[len(sent)-1])}, nil
 	}
 	ctx := testutil.Context(t, 20*time.Second)

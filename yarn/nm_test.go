@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -229,7 +230,7 @@ func TestStopContainersAndStatuses(t *testing.T) {
 	nm, n := cl.node("n")
 	id := func(s int64) ContainerID { return ContainerID{Attempt: att1, ID: s} }
 	nm.StopContainersF = func(_ context.Context, req *yarnpb.StopContainersRequestProto) (*yarnpb.StopContainersResponseProto, error) {
-		require.Equal(t, []int64{2, 3}, seqs(req.GetContainerId()))
+		assert.Equal(t, []int64{2, 3}, seqs(req.GetContainerId()))
 		return &yarnpb.StopContainersResponseProto{SucceededRequests: req.GetContainerId()[:1],
 			FailedRequests: []*yarnpb.ContainerExceptionMapProto{failedOn(req.GetContainerId()[1], "org.apache.hadoop.yarn.exceptions.ContainerNotFoundException", "Container container_1795317067845_0002_01_000003 is not handled by this NodeManager", nil)}}, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -57,7 +58,7 @@ func TestGetNewApplicationAndSubmit(t *testing.T) {
 	var polls atomic.Int32
 	rm.SubmitApplicationF = func(_ context.Context, req *yarnpb.SubmitApplicationRequestProto) (*yarnpb.SubmitApplicationResponseProto, error) {
 		submitted.Add(1)
-		require.Equal(t, "spindle", req.GetApplicationSubmissionContext().GetApplicationName())
+		assert.Equal(t, "spindle", req.GetApplicationSubmissionContext().GetApplicationName())
 		return &yarnpb.SubmitApplicationResponseProto{}, nil
 	}
 	rm.GetApplicationReportF = func(_ context.Context, req *yarnpb.GetApplicationReportRequestProto) (*yarnpb.GetApplicationReportResponseProto, error) {
@@ -124,7 +125,7 @@ func TestKillRepeatsUntilCompleted(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	var n atomic.Int32
 	rm.ForceKillApplicationF = func(_ context.Context, req *yarnpb.KillApplicationRequestProto) (*yarnpb.KillApplicationResponseProto, error) {
-		require.Equal(t, "stopped by test", req.GetDiagnostics())
+		assert.Equal(t, "stopped by test", req.GetDiagnostics())
 		return &yarnpb.KillApplicationResponseProto{IsKillCompleted: proto.Bool(n.Add(1) >= 3)}, nil
 	}
 	c := newRM(t, ep(rm.Addr()))
@@ -135,23 +136,23 @@ func TestKillRepeatsUntilCompleted(t *testing.T) {
 func TestQueriesRoundTrip(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	rm.GetApplicationsF = func(_ context.Context, req *yarnpb.GetApplicationsRequestProto) (*yarnpb.GetApplicationsResponseProto, error) {
-		require.Equal(t, []yarnpb.YarnApplicationStateProto{yarnpb.YarnApplicationStateProto_RUNNING}, req.GetApplicationStates())
-		require.Equal(t, []string{"SPINDLE"}, req.GetApplicationTypes())
-		require.Equal(t, []string{"team-a"}, req.GetApplicationTags())
-		require.Equal(t, []string{"prod"}, req.GetQueues())
-		require.Equal(t, []string{"alice"}, req.GetUsers())
+		assert.Equal(t, []yarnpb.YarnApplicationStateProto{yarnpb.YarnApplicationStateProto_RUNNING}, req.GetApplicationStates())
+		assert.Equal(t, []string{"SPINDLE"}, req.GetApplicationTypes())
+		assert.Equal(t, []string{"team-a"}, req.GetApplicationTags())
+		assert.Equal(t, []string{"prod"}, req.GetQueues())
+		assert.Equal(t, []string{"alice"}, req.GetUsers())
 		return &yarnpb.GetApplicationsResponseProto{Applications: []*yarnpb.ApplicationReportProto{report(app7, StateRunning).ApplicationReport}}, nil
 	}
 	rm.GetClusterMetricsF = func(context.Context, *yarnpb.GetClusterMetricsRequestProto) (*yarnpb.GetClusterMetricsResponseProto, error) {
 		return &yarnpb.GetClusterMetricsResponseProto{ClusterMetrics: &yarnpb.YarnClusterMetricsProto{NumNodeManagers: proto.Int32(2), NumActiveNms: proto.Int32(2)}}, nil
 	}
 	rm.GetClusterNodesF = func(_ context.Context, req *yarnpb.GetClusterNodesRequestProto) (*yarnpb.GetClusterNodesResponseProto, error) {
-		require.Equal(t, []yarnpb.NodeStateProto{yarnpb.NodeStateProto_NS_RUNNING}, req.GetNodeStates())
+		assert.Equal(t, []yarnpb.NodeStateProto{yarnpb.NodeStateProto_NS_RUNNING}, req.GetNodeStates())
 		return &yarnpb.GetClusterNodesResponseProto{NodeReports: []*yarnpb.NodeReportProto{{NodeId: NodeIDToProto(NodeID{"localhost", 8041}),
 			RackName: proto.String(DefaultRack), Capability: ResourceToProto(Resource{MemoryMB: 8192, VCores: 8}), NodeState: yarnpb.NodeStateProto_NS_RUNNING.Enum()}}}, nil
 	}
 	rm.GetQueueInfoF = func(_ context.Context, req *yarnpb.GetQueueInfoRequestProto) (*yarnpb.GetQueueInfoResponseProto, error) {
-		require.Equal(t, "default", req.GetQueueName())
+		assert.Equal(t, "default", req.GetQueueName())
 		return &yarnpb.GetQueueInfoResponseProto{QueueInfo: &yarnpb.QueueInfoProto{QueueName: proto.String("default"), Capacity: proto.Float32(1),
 			State: yarnpb.QueueStateProto_Q_RUNNING.Enum()}}, nil
 	}
