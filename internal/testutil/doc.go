@@ -1,6 +1,7 @@
 // Package testutil is the one test toolkit of STYLE.md §12: a buffer
 // several goroutines write to, a test context, a binary built once per
-// test binary, and a dialer that injects network faults.
+// test binary, a dialer that injects network faults, and an Eventually
+// whose condition runs on the test's goroutine.
 //
 // It is imported only from _test.go files and imports nothing of the
 // module, so every package's tests can use it (ipc's internal tests
