@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/am"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -57,7 +59,7 @@ func hdfsPassword(t *testing.T, b []byte) string {
 // with another, the AM serves nothing.
 func TestRunnerRefreshesTokens(t *testing.T) {
 	h := newHarness(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	src := &fakeTokens{every: 300 * time.Millisecond}
 	amTokens := filepath.Join(t.TempDir(), "container_tokens")
@@ -88,7 +90,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	fctx, stopFollow := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() {
-		require.NoError(t, am.FollowCredentials(fctx, am.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
+		assert.NoError(t, am.FollowCredentials(fctx, am.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
 	})
 	seen := map[string]bool{}
 	eventually(t, ctx, "the follower given three fresh tokens", func() bool {
