@@ -18,11 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -33,30 +35,11 @@ const (
 	flinkHome200 = "../../flink/testdata/flink-2.0.0"
 )
 
-var fakeJava struct {
-	once sync.Once
-	home string
-	err  error
-}
-
 // fakeJavaHome builds flink/testdata/fakejava once per test binary as
 // <home>/bin/java.
 func fakeJavaHome(t *testing.T) string {
 	t.Helper()
-	fakeJava.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cmd-test-fakejava-")
-		if err != nil {
-			fakeJava.err = err
-			return
-		}
-		fakeJava.home = dir
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "java"), "../../flink/testdata/fakejava").CombinedOutput()
-		if err != nil {
-			fakeJava.err = fmt.Errorf("go build fakejava: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, fakeJava.err)
-	return fakeJava.home
+	return filepath.Dir(filepath.Dir(testutil.Build(t, "../../flink/testdata/fakejava", "bin/java")))
 }
 
 func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPlan {
@@ -72,8 +55,7 @@ func flinkPlan(t *testing.T, home string, mode am.Mode, job string) am.PayloadPl
 // runFlinkCommand runs `spindle flink …` in-process with env.
 func runFlinkCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	var out, errb bytes.Buffer
 	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return code, out.String(), errb.String()
@@ -312,7 +294,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	require.Contains(t, string(b), "\napplicationID="+id+"\n")
 
 	var tms []flinkTM
-	require.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
+	testutil.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
 		"two TaskManagers register with the JobManager")
 	for _, tm := range tms {
 		require.True(t, strings.HasPrefix(tm.ID, "container_"+strings.TrimPrefix(id, "application_")+"_01_"), tm.ID)
@@ -332,7 +314,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	resp, err := http.Post("http://"+rest+"/taskmanagers/"+old+"/exit?code=1", "text/plain", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		tms = flinkTaskManagers(t, rest)
 		return len(tms) == 2 && tms[0].ID != old && tms[1].ID != old
 	}, time.Minute, 50*time.Millisecond, "the AM replaces the TaskManager")
@@ -340,7 +322,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 
 	code, out, errOut = lc.cli(ctx, "session", "stop", id)
 	require.Equal(t, 0, code, errOut+out)
-	require.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
+	testutil.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
 
 	// Per-job: Flink 1.17's application mode; the job's outcome is the
 	// application's and the exit code's.
@@ -413,7 +395,7 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 	old := flinkLocator
 	t.Cleanup(func() { flinkLocator = old })
 	flinkLocator = func(_ *environment, app yarn.ApplicationID) (func(context.Context) (string, error), func()) {
-		require.Equal(t, "application_1700000000000_0009", app.String())
+		assert.Equal(t, "application_1700000000000_0009", app.String()) // on the launcher's goroutine
 		return func(context.Context) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -421,14 +403,14 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 		}, func() {}
 	}
 	const id = "container_1700000000000_0009_01_000002"
-	launcher := func(ctx context.Context, jm string) (<-chan int, *syncBuffer) {
+	launcher := func(ctx context.Context, jm string) (<-chan int, *testutil.Buffer) {
 		work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
 		env := map[string]string{"PWD": work, "LOG_DIRS": work, "NM_HOST": "127.0.0.1", "JAVA_HOME": fakeJavaHome(t),
 			am.EnvJMAddress: jm, am.EnvResourceID: id, am.EnvAppID: "application_1700000000000_0009"}
 		for k, v := range plan.TaskManagerEnv {
 			env[k] = v
 		}
-		var out, errb syncBuffer
+		var out, errb testutil.Buffer
 		done := make(chan int, 1)
 		go func() {
 			done <- run(ctx, []string{"spindle", "flink", "taskmanager", "--jobmanager-check", "50ms"}, &out, &errb,
@@ -440,17 +422,16 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 		tms := flinkTaskManagers(t, rest)
 		return len(tms) == 1 && tms[0].ID == id
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	done, errb := launcher(ctx, rpc1)
-	require.Eventually(t, func() bool { return registered(rest1) }, 10*time.Second, 20*time.Millisecond)
+	testutil.Eventually(t, func() bool { return registered(rest1) }, 10*time.Second, 20*time.Millisecond)
 
 	stop1() // the old attempt's JobManager is gone; the new one is elsewhere
 	rpc2, rest2, _ := startFakeJobManager(t, plan)
 	mu.Lock()
 	current = rpc2
 	mu.Unlock()
-	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond,
+	testutil.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond,
 		"the TaskManager follows its JobManager; launcher: %s", errb)
 	require.Contains(t, errb.String(), "the JobManager moved from "+rpc1+" to "+rpc2)
 
@@ -469,7 +450,7 @@ func TestFlinkTaskManagerFollowsItsJobManager(t *testing.T) {
 	// context) and java (143, as a JVM on SIGTERM).
 	ctx2, cancel2 := context.WithCancel(ctx)
 	done, errb = launcher(ctx2, rpc2)
-	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond)
+	testutil.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond)
 	cancel2()
 	select {
 	case <-done:
