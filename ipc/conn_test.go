@@ -278,13 +278,12 @@ func TestDialRefusedIsConnError(t *testing.T) {
 func TestPingWhileWaiting(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
 	ctx := testutil.Context(t, 10*time.Second)
-	var sent []byte
-	var mu sync.Mutex
+	var sent testutil.Buffer
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "u", PingInterval: 30 * time.Millisecond,
 		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
 			var d net.Dialer
 			nc, err := d.DialContext(ctx, network, a)
-			return &teeConn{Conn: nc, mu: &mu, out: &sent}, err
+			return &teeConn{Conn: nc, out: &sent}, err
 		}})
 	require.NoError(t, err)
 	defer c.Close()
@@ -292,20 +291,16 @@ func TestPingWhileWaiting(t *testing.T) {
 	require.NoError(t, err)
 	ping, err := AppendFrame(nil, RequestHeader(CallIDPing, c.clientID, -1))
 	require.NoError(t, err)
-	mu.Lock()
-	defer mu.Unlock()
-	require.GreaterOrEqual(t, bytes.Count(sent, ping), 2, "expected pings during a 200 ms call with a 30 ms ping interval")
+	require.GreaterOrEqual(t, bytes.Count(sent.Bytes(), ping), 2, "expected pings during a 200 ms call with a 30 ms ping interval")
 }
 
+// teeConn copies what the client writes to out.
 type teeConn struct {
 	net.Conn
-	mu  *sync.Mutex
-	out *[]byte
+	out *testutil.Buffer
 }
 
 func (c *teeConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	*c.out = append(*c.out, b...)
-	c.mu.Unlock()
+	_, _ = c.out.Write(b)
 	return c.Conn.Write(b)
 }
