@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -42,7 +43,7 @@ func BenchmarkFleet(b *testing.B) {
 			var total time.Duration
 			var rss, excess float64
 			for i := 0; i < b.N; i++ {
-				ctx := testCtx(b, 5*time.Minute)
+				ctx := testutil.Context(b, 5*time.Minute)
 				a := h.submit(ctx, spec, "--heartbeat-fast 100ms --heartbeat-idle 1s", nil)
 				url := a.amURL(ctx, 1)
 				s := a.waitStatus(ctx, url, fmt.Sprintf("%d running", n), func(s amapi.Status) bool { return s.Running == n })

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -73,7 +74,7 @@ func (a *app) containersSeen(ctx context.Context) func() []yarn.ContainerID {
 // containers).
 func TestFailingTaskManagerEndsTheApplication(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	spec := h.sessionSpec(3)
 	spec.TaskManagers.Command = "echo 'taskmanager: cannot read its configuration' >&2; exit 3"
 	spec.Restart = amapi.RestartPolicy{Window: time.Minute, MaxFailures: 4, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second,
@@ -117,7 +118,7 @@ func TestFailingTaskManagerEndsTheApplication(t *testing.T) {
 // TaskManagers find it through the RM and the new AM, and a job runs.
 func TestKilledAMAttemptIsRecovered(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testutil.Context(t, 90*time.Second)
 	a := h.submit(ctx, h.sessionSpec(3), fastAM, nil)
 	peak := a.watchLive(ctx)
 	url1 := a.amURL(ctx, 1)
@@ -185,7 +186,7 @@ func mustParse(t *testing.T, s string) yarn.ContainerID {
 func TestPerJob(t *testing.T) {
 	h := newHarness(t, 2, nil)
 	t.Run("succeeds", func(t *testing.T) {
-		ctx := testCtx(t, 60*time.Second)
+		ctx := testutil.Context(t, 60*time.Second)
 		spec := h.sessionSpec(2)
 		spec.Mode = amapi.ModePerJob
 		spec.JobManager.Command = []string{"${" + amapi.EnvBinary + "}", "example", "jobmanager", "--job-input", "words.txt"}
@@ -199,7 +200,7 @@ func TestPerJob(t *testing.T) {
 		require.Contains(t, log, `{"word":"the","count":150}`)
 	})
 	t.Run("fails", func(t *testing.T) {
-		ctx := testCtx(t, 60*time.Second)
+		ctx := testutil.Context(t, 60*time.Second)
 		spec := h.sessionSpec(1)
 		spec.Mode = amapi.ModePerJob
 		spec.JobManager.Command = []string{"sh", "-c", "echo starting the job; sleep 0.5; echo 'the job broke: no input' >&2; exit 4"}
@@ -221,7 +222,7 @@ func TestPerJob(t *testing.T) {
 // epoch, started with a fresh NMToken).
 func TestSurvivesRMRestartAndRolledKeys(t *testing.T) {
 	h := newHarness(t, 2, nil)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testutil.Context(t, 90*time.Second)
 	a := h.submit(ctx, h.sessionSpec(2), fastAM, nil)
 	peak := a.watchLive(ctx)
 	url := a.amURL(ctx, 1)
@@ -229,7 +230,16 @@ func TestSurvivesRMRestartAndRolledKeys(t *testing.T) {
 
 	h.c.RM().RollMasterKeys()
 	require.NoError(t, h.c.RM().Restart(ctx, 500*time.Millisecond))
-	time.Sleep(time.Second) // a few idle heartbeats across the restart
+	// Heartbeats across the restart: one that succeeded against the
+	// restarted RM, and the one after it, by when the AM has acted on what
+	// the new RM told it.
+	restarted := time.Now()
+	hb := a.waitStatus(ctx, url, "a heartbeat to the restarted RM", func(s amapi.Status) bool {
+		return s.LastHeartbeat != nil && s.HeartbeatError == "" && s.LastHeartbeat.After(restarted)
+	})
+	a.waitStatus(ctx, url, "the heartbeat after it", func(s amapi.Status) bool {
+		return s.LastHeartbeat != nil && s.LastHeartbeat.After(*hb.LastHeartbeat)
+	})
 	s2 := a.waitStatus(ctx, url, "heartbeating again", func(s amapi.Status) bool {
 		return s.LastHeartbeat != nil && s.HeartbeatError == "" && time.Since(*s.LastHeartbeat) < 300*time.Millisecond
 	})
@@ -256,7 +266,7 @@ func TestSurvivesRMRestartAndRolledKeys(t *testing.T) {
 // counting a failure.
 func TestNodeManagerLossIsNotAFailure(t *testing.T) {
 	h := newHarness(t, 4, func(o *minicluster.Options) { o.RM.NMExpiry = 1500 * time.Millisecond })
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testutil.Context(t, 90*time.Second)
 	a := h.submit(ctx, h.sessionSpec(3), fastAM, nil)
 	url := a.amURL(ctx, 1)
 	s := a.waitStatus(ctx, url, "3 running", func(s amapi.Status) bool { return s.Running == 3 })

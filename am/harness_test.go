@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -32,49 +32,17 @@ import (
 
 const testUser = "spindle"
 
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func testLogger(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-}
-
-var spindleBin struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
 }
 
 // spindleBinary builds cmd/spindle once per test binary
 // ($SPINDLE_TEST_BINARY names a prebuilt one instead).
 func spindleBinary(t testing.TB) string {
-	spindleBin.once.Do(func() {
-		if p := os.Getenv("SPINDLE_TEST_BINARY"); p != "" {
-			spindleBin.path = p
-			return
-		}
-		spindleBin.dir, spindleBin.err = os.MkdirTemp("", "am-test-spindle-")
-		if spindleBin.err != nil {
-			return
-		}
-		spindleBin.path = filepath.Join(spindleBin.dir, "spindle")
-		out, err := exec.Command("go", "build", "-o", spindleBin.path, "github.com/spindle-yarn/spindle/cmd/spindle").CombinedOutput()
-		if err != nil {
-			spindleBin.err = fmt.Errorf("go build ./cmd/spindle: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, spindleBin.err)
-	return spindleBin.path
-}
-
-func cleanupBinary() {
-	if spindleBin.dir != "" {
-		os.RemoveAll(spindleBin.dir)
+	if p := os.Getenv("SPINDLE_TEST_BINARY"); p != "" {
+		return p
 	}
+	return testutil.Build(t, "github.com/spindle-yarn/spindle/cmd/spindle", "spindle")
 }
 
 // harness is a mini cluster with a client configuration directory and a
@@ -102,7 +70,7 @@ func newHarness(t testing.TB, nodes int, mod func(*minicluster.Options)) *harnes
 	if mod != nil {
 		mod(&opts)
 	}
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	c, err := minicluster.New(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })

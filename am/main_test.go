@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cleanupBinary()
+	_ = testutil.RemoveBuilds()
 	http.DefaultClient.CloseIdleConnections() // the tests' keep-alive connections to AMs and JobManagers
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -3,7 +3,6 @@ package am_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -122,7 +122,7 @@ func waitRunner(t *testing.T, ctx context.Context, r *am.Runner, what string, ok
 // returns nil.
 func TestRunnerKillAndStop(t *testing.T) {
 	h := newHarness(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	st := recordingStaging{deleted: make(chan string, 1)}
 	r := p.runner(sleeperSpec(2), []byte("s3cret"), st, func(o *am.Options) {
@@ -207,7 +207,7 @@ func TestRunnerKillAndStop(t *testing.T) {
 // registered; nothing is deleted.
 func TestRunnerShutdownLeavesTheApplication(t *testing.T) {
 	h := newHarness(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	st := recordingStaging{deleted: make(chan string, 1)}
 	r := p.runner(sleeperSpec(2), nil, st)
@@ -216,6 +216,17 @@ func TestRunnerShutdownLeavesTheApplication(t *testing.T) {
 	go func() { errc <- r.Run(rctx) }()
 	s := waitRunner(t, ctx, r, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
 	jm := s.JobManager.PID
+	// The AM counts a TaskManager running once its NodeManager accepted the
+	// start; wait for the NodeManagers to run them too, so that the check
+	// after the shutdown sees what the shutdown left, not a localization.
+	testutil.Eventually(t, func() bool {
+		for _, id := range tmIDs(s) {
+			if info, _ := h.nodeOf(mustParse(t, id)).Container(mustParse(t, id)); info.State != yarn.ContainerRunning {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "the NodeManagers run both TaskManagers")
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	_, ok := r.Final()
@@ -298,7 +309,7 @@ func TestLocalFileResource(t *testing.T) {
 // container storm, so it counts against the policy like a failure.
 func TestRunnerCountsTaskManagersThatEndByThemselves(t *testing.T) {
 	h := newHarness(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	spec := sleeperSpec(2)
 	spec.TaskManagers.Command = "exit 0"
@@ -320,21 +331,12 @@ func TestRunnerCountsTaskManagersThatEndByThemselves(t *testing.T) {
 // TaskManagers of the other nodes.
 func TestRunnerLaunchesNodesIndependently(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	slow := h.c.NodeManager(0)
-	r := p.runner(sleeperSpec(6), nil, nil, func(o *am.Options) {
-		o.NM.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if addr == slow.Addr() {
-				select {
-				case <-time.After(2 * time.Second):
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				}
-			}
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		}
-	})
+	d := &testutil.Dialer{}
+	d.Set(slow.Addr(), testutil.Delay(2*time.Second))
+	r := p.runner(sleeperSpec(6), nil, nil, func(o *am.Options) { o.NM.Dial = d.Dial })
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(rctx) }()
@@ -357,7 +359,7 @@ func TestRunnerLaunchesNodesIndependently(t *testing.T) {
 // ErrAttemptNotFound and Run returns it without unregistering.
 func TestRunnerAttemptEndedByRM(t *testing.T) {
 	h := newHarness(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	r := p.runner(sleeperSpec(1), nil, nil)
 	errc := make(chan error, 1)
@@ -391,7 +393,7 @@ func httpGet(t *testing.T, ctx context.Context, url string) string {
 // node comes off the blacklist.
 func TestRunnerQuarantinesABadNode(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	bad := h.c.NodeManager(0).ID()
 	spec := sleeperSpec(6)

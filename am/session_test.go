@@ -18,6 +18,7 @@ import (
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/am/example"
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -102,7 +103,7 @@ func (a *app) runWordCount(ctx context.Context, rest string, splits int) example
 // cluster never ran more containers than AM + 4.
 func TestSessionReplacesAKilledTaskManager(t *testing.T) {
 	h := newHarness(t, 4, nil)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testutil.Context(t, 90*time.Second)
 	a := h.submit(ctx, h.sessionSpec(4), fastAM, nil)
 	peak := a.watchLive(ctx)
 	url := a.amURL(ctx, 1)
@@ -173,7 +174,7 @@ func eventuallyReport(t *testing.T, ctx context.Context, a *app, what string, ok
 // request's diagnostics and removes the staging directory.
 func TestStopNeedsTheStopSecret(t *testing.T) {
 	h := newHarness(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	a := h.submit(ctx, h.sessionSpec(2), fastAM, nil)
 	url := a.amURL(ctx, 1)
 	a.waitStatus(ctx, url, "2 running", func(s amapi.Status) bool { return s.Running == 2 })
@@ -183,7 +184,15 @@ func TestStopNeedsTheStopSecret(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, a.stop(ctx, url, nil))
 	require.Equal(t, http.StatusForbidden, a.stop(ctx, url, []byte("not-the-secret")))
 	require.Equal(t, http.StatusForbidden, a.stop(ctx, url, append(bytes.Clone(a.secret), 'x')))
-	time.Sleep(500 * time.Millisecond) // time enough for a wrongly accepted stop to show
+	// A stop the AM had accepted would be taken by its loop at its next
+	// wake-up, before the heartbeat after it: two heartbeats later it shows.
+	refused := time.Now()
+	hb := a.waitStatus(ctx, url, "a heartbeat after the refusals", func(s amapi.Status) bool {
+		return s.LastHeartbeat != nil && s.LastHeartbeat.After(refused) || s.Phase != amapi.PhaseRunning
+	})
+	a.waitStatus(ctx, url, "another heartbeat", func(s amapi.Status) bool {
+		return s.LastHeartbeat != nil && s.LastHeartbeat.After(*hb.LastHeartbeat) || s.Phase != amapi.PhaseRunning
+	})
 	s, err := a.status(ctx, url)
 	require.NoError(t, err)
 	require.Equal(t, amapi.PhaseRunning, s.Phase)

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/am"
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -58,7 +60,7 @@ func hdfsPassword(t *testing.T, b []byte) string {
 // with another, the AM serves nothing.
 func TestRunnerRefreshesTokens(t *testing.T) {
 	h := newHarness(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p := h.submitPlaceholder(ctx)
 	src := &fakeTokens{every: 300 * time.Millisecond}
 	amTokens := filepath.Join(t.TempDir(), "container_tokens")
@@ -89,7 +91,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	fctx, stopFollow := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() {
-		require.NoError(t, amapi.FollowCredentials(fctx, amapi.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
+		assert.NoError(t, amapi.FollowCredentials(fctx, amapi.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
 	})
 	seen := map[string]bool{}
 	eventually(t, ctx, "the follower given three fresh tokens", func() bool {
@@ -159,9 +161,9 @@ func TestFollowCredentialsWithoutSecret(t *testing.T) {
 	c := &yarn.Credentials{}
 	c.AddToken("s", &ipc.Token{Kind: ipc.KindHDFSDelegation, Service: "s", Identifier: []byte("i"), Password: []byte("p")})
 	require.NoError(t, os.WriteFile(f, c.Marshal(), 0o600))
-	require.NoError(t, amapi.FollowCredentials(context.Background(), amapi.FollowOptions{AMURL: "http://127.0.0.1:1/", TokenFile: f}))
+	require.NoError(t, amapi.FollowCredentials(testutil.Context(t, 10*time.Second), amapi.FollowOptions{AMURL: "http://127.0.0.1:1/", TokenFile: f}))
 	b, err := os.ReadFile(f)
 	require.NoError(t, err)
 	require.Equal(t, c.Marshal(), b)
-	require.ErrorContains(t, amapi.FollowCredentials(context.Background(), amapi.FollowOptions{TokenFile: filepath.Join(t.TempDir(), "none")}), "container token file")
+	require.ErrorContains(t, amapi.FollowCredentials(testutil.Context(t, 10*time.Second), amapi.FollowOptions{TokenFile: filepath.Join(t.TempDir(), "none")}), "container token file")
 }

@@ -1,7 +1,6 @@
 package amapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -56,8 +56,7 @@ func fakeAM(t *testing.T, creds []byte) *httptest.Server {
 }
 
 func TestClient(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 10*time.Second)
 	creds := &yarn.Credentials{}
 	creds.AddSecret(amapi.CredentialsSecretAlias, []byte("cred-secret"))
 	srv := fakeAM(t, creds.Marshal())

@@ -21,6 +21,7 @@ import (
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 // container lays out a container's working directory from the plan's
@@ -58,6 +59,7 @@ type launch struct {
 	plan       amapi.PayloadPlan
 	spec       flink.Spec
 	work, logs string
+	javaHome   string
 	opts       flink.LaunchOptions
 }
 
@@ -65,7 +67,7 @@ func jobManager(t *testing.T, plan amapi.PayloadPlan, extraEnv ...string) *launc
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.JobManagerFiles)
 	spec := specOf(t, plan.JobManager.Env)
-	return &launch{plan: plan, spec: spec, work: work, logs: logs, opts: flink.LaunchOptions{Role: flink.RoleJobManager, Spec: spec,
+	return &launch{plan: plan, spec: spec, work: work, logs: logs, javaHome: fakeJavaHome(t), opts: flink.LaunchOptions{Role: flink.RoleJobManager, Spec: spec,
 		WorkDir: work, LogDir: logs, AppID: appID, Host: "127.0.0.1", RPCPort: freePort(t), RESTPort: freePort(t),
 		LocalDirs: work + "/tmp1," + work + "/tmp2", Environ: environ(t, plan.JobManager.Env, extraEnv...)}}
 }
@@ -74,7 +76,7 @@ func taskManager(t *testing.T, plan amapi.PayloadPlan, jm *launch, id string, ex
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.TaskManagerFiles)
 	spec := specOf(t, plan.TaskManagerEnv)
-	return &launch{plan: plan, spec: spec, work: work, logs: logs, opts: flink.LaunchOptions{Role: flink.RoleTaskManager, Spec: spec,
+	return &launch{plan: plan, spec: spec, work: work, logs: logs, javaHome: fakeJavaHome(t), opts: flink.LaunchOptions{Role: flink.RoleTaskManager, Spec: spec,
 		WorkDir: work, LogDir: logs, AppID: appID, Host: "127.0.0.1", ResourceID: id,
 		JobManagerAddress: net.JoinHostPort(jm.opts.Host, strconv.Itoa(jm.opts.RPCPort)), LocalDirs: work + "/tmp",
 		Environ: environ(t, plan.TaskManagerEnv, extraEnv...)}}
@@ -83,7 +85,7 @@ func taskManager(t *testing.T, plan amapi.PayloadPlan, jm *launch, id string, ex
 // expand replaces W (working directory), L (log directory), J (java)
 // and the ports in an expected command line.
 func (l *launch) expand(s string) string {
-	return strings.NewReplacer("W/", l.work+"/", "L/", l.logs+"/", "J/", fake.home+"/",
+	return strings.NewReplacer("W/", l.work+"/", "L/", l.logs+"/", "J/", l.javaHome+"/",
 		"RPC", strconv.Itoa(l.opts.RPCPort), "REST", strconv.Itoa(l.opts.RESTPort)).Replace(s)
 }
 
@@ -465,8 +467,7 @@ func record(t *testing.T, dir, role string) map[string]any {
 // JobManager as it ends a JVM. The java stand-in finds every classpath
 // entry and reads the generated configuration as Flink would.
 func TestRunSession(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	rec := t.TempDir()
 	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession))
 	require.NoError(t, err)
@@ -515,8 +516,7 @@ func TestRunPerJob(t *testing.T) {
 		code int
 	}{{home117, []string{"--input", "x"}, 0}, {home200, []string{"--fail"}, 1}} {
 		t.Run(filepath.Base(tc.home)+fmt.Sprint(tc.code), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
+			ctx := testutil.Context(t, 20*time.Second)
 			r := request(amapi.ModePerJob)
 			r.Job, r.Args, r.TaskManagers = "examples/streaming/WordCount.jar", tc.args, 1
 			plan, err := newPayload(t, tc.home, "").Plan(r)
@@ -534,11 +534,22 @@ func TestRunPerJob(t *testing.T) {
 				require.Contains(t, out, "job failed (--fail)")
 			}
 			// The TaskManager loses its JobManager and keeps trying, as
-			// Flink's does; the AM stops it when the application ends.
-			select {
-			case <-tmProc.done:
+			// Flink's does; the AM stops it when the application ends. It
+			// says so when it notices the loss, which an exit would follow.
+			exited := func() bool {
+				select {
+				case <-tmProc.done:
+					return true
+				default:
+					return false
+				}
+			}
+			require.Eventually(t, func() bool {
+				out, _ := os.ReadFile(filepath.Join(tm.logs, "out"))
+				return exited() || strings.Contains(string(out), "lost JobManager")
+			}, 10*time.Second, 10*time.Millisecond)
+			if exited() {
 				t.Fatalf("the TaskManager exited with %d", tmProc.code)
-			case <-time.After(50 * time.Millisecond):
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package flink_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,27 +15,8 @@ import (
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the supervisor's and java's
-// writes while the test reads it.
-// TODO(issue 14): internal/testutil's buffer once it exists.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // After an AM attempt change the JobManager is somewhere else (the new
 // attempt's node and ports) while the adopted TaskManagers keep running:
@@ -45,8 +25,7 @@ func (s *syncBuffer) String() string {
 // in), and restarts java against it. Java's own end is the supervisor's,
 // and SIGTERM (the context's end) reaches java.
 func TestSuperviseTaskManagerFollowsItsJobManager(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	plan, err := newPayload(t, home200, "").Plan(request(amapi.ModeSession))
 	require.NoError(t, err)
 	startJM := func() (jm *launch, stop func()) {
@@ -70,9 +49,9 @@ func TestSuperviseTaskManagerFollowsItsJobManager(t *testing.T) {
 		return current, nil
 	}
 	const id = "container_1700000000000_0007_01_000002"
-	supervise := func(ctx context.Context, jm *launch) (<-chan error, *syncBuffer) {
+	supervise := func(ctx context.Context, jm *launch) (<-chan error, *testutil.Buffer) {
 		tm := taskManager(t, plan, jm, id)
-		var out, errb syncBuffer
+		var out, errb testutil.Buffer
 		done := make(chan error, 1)
 		go func() {
 			done <- flink.SuperviseTaskManager(ctx, flink.SuperviseOptions{Launch: tm.opts, Every: 50 * time.Millisecond, Locate: locate,
@@ -93,7 +72,7 @@ func TestSuperviseTaskManagerFollowsItsJobManager(t *testing.T) {
 		return len(body.TaskManagers) == 1 && body.TaskManagers[0].ID == id
 	}
 	done, errb := supervise(ctx, jm1)
-	require.Eventually(t, func() bool { return registered(rest1) }, 10*time.Second, 20*time.Millisecond)
+	testutil.Eventually(t, func() bool { return registered(rest1) }, 10*time.Second, 20*time.Millisecond)
 
 	stop1() // the old attempt's JobManager is gone; the new one is elsewhere
 	jm2, _ := startJM()
@@ -101,7 +80,7 @@ func TestSuperviseTaskManagerFollowsItsJobManager(t *testing.T) {
 	mu.Lock()
 	current = rpc2
 	mu.Unlock()
-	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond,
+	testutil.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond,
 		"the TaskManager follows its JobManager; supervisor: %s", errb)
 	require.Contains(t, errb.String(), " org.apache.flink.runtime.taskexecutor.TaskManagerRunner (pid ")
 	require.Contains(t, errb.String(), "the JobManager moved from "+rpc1+" to "+rpc2)
@@ -123,7 +102,7 @@ func TestSuperviseTaskManagerFollowsItsJobManager(t *testing.T) {
 	// (its context) and java (143, as a JVM on SIGTERM).
 	ctx2, cancel2 := context.WithCancel(ctx)
 	done, _ = supervise(ctx2, jm2)
-	require.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond)
+	testutil.Eventually(t, func() bool { return registered(rest2) }, 10*time.Second, 20*time.Millisecond)
 	cancel2()
 	select {
 	case err := <-done:

@@ -1,7 +1,6 @@
 package hdfs_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 )
 
@@ -35,8 +35,7 @@ func BenchmarkStage100MB(b *testing.B) {
 	}
 	for _, mode := range []string{"nocache", "cache-cold", "cache-warm"} {
 		b.Run(mode, func(b *testing.B) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
+			ctx := testutil.Context(b, 10*time.Minute)
 			c, err := minihdfs.Start(ctx, minihdfs.Options{Dir: b.TempDir(), Superuser: "root", Users: []string{"alice"}})
 			require.NoError(b, err)
 			defer c.Close()

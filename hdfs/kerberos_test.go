@@ -4,6 +4,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -11,6 +12,7 @@ import (
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 )
 
@@ -20,7 +22,7 @@ import (
 func TestStageKerberos(t *testing.T) {
 	kdc := krbtest.Start(t)
 	aliceKT, nnKT := kdc.AddPrincipal(t, "alice"), kdc.AddPrincipal(t, "nn/localhost")
-	c, err := minihdfs.Start(testCtx(t), minihdfs.Options{
+	c, err := minihdfs.Start(testutil.Context(t, 60*time.Second), minihdfs.Options{
 		Dir: t.TempDir(), BlockSize: 1 << 20, Superuser: "root", Users: []string{"alice"},
 		Security: &minihdfs.Security{Keytab: krbtest.LoadKeytab(t, nnKT), Principal: kdc.Principal("nn/localhost")},
 		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
@@ -34,30 +36,30 @@ func TestStageKerberos(t *testing.T) {
 	cfg.Set("dfs.namenode.kerberos.principal", "nn/_HOST@"+kdc.Realm, conf.Source{})
 
 	// No login: one error naming the fix.
-	_, err = hdfs.New(testCtx(t), hdfs.Options{Conf: cfg})
+	_, err = hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{Conf: cfg})
 	require.ErrorIs(t, err, hdfs.ErrAuthentication)
 	require.ErrorIs(t, err, hdfs.ErrNoKerberosCredentials)
 	require.ErrorContains(t, err, "no Kerberos credentials: hadoop.security.authentication is kerberos but there is no Kerberos login")
 	require.NotContains(t, err.Error(), "--keytab", "flags are cmd's advice")
 
 	cl := kdc.KinitClient(t, "alice", aliceKT, "1h")
-	s, err := hdfs.New(testCtx(t), hdfs.Options{Conf: cfg, KerberosClient: cl})
+	s, err := hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{Conf: cfg, KerberosClient: cl})
 	require.NoError(t, err)
 	require.Equal(t, "/user/alice", s.Home())
 	local := t.TempDir()
 	files := writeTree(t, local, map[string]int{"job.jar": 3000, "conf/a.yaml": 10})
-	staged, err := s.Stage(testCtx(t), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "job.jar")}, {Path: filepath.Join(local, "conf")}}, nil)
+	staged, err := s.Stage(testutil.Context(t, 60*time.Second), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "job.jar")}, {Path: filepath.Join(local, "conf")}}, nil)
 	require.NoError(t, err)
 	require.Len(t, staged, 2)
 	for _, f := range staged {
 		require.Contains(t, f.URL, "hdfs://localhost:"+port+"/user/alice/.spindle/")
 	}
 	require.Equal(t, int64(len(files["job.jar"])), staged[0].Size)
-	require.NoError(t, s.Delete(testCtx(t), "application_1_0001"))
+	require.NoError(t, s.Delete(testutil.Context(t, 60*time.Second), "application_1_0001"))
 
 	// A login the NameNode cannot verify (a principal unknown to the KDC).
 	bad := kdc.KeytabClient(t, "bob", aliceKT, kdc.Config(t))
-	_, err = hdfs.New(testCtx(t), hdfs.Options{Conf: cfg, KerberosClient: bad})
+	_, err = hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{Conf: cfg, KerberosClient: bad})
 	require.ErrorIs(t, err, hdfs.ErrAuthentication)
 	require.ErrorIs(t, err, hdfs.ErrKerberosRefused)
 	require.ErrorContains(t, err, "(check dfs.namenode.kerberos.principal nn/_HOST)")

@@ -19,22 +19,18 @@ import (
 
 	colinmarc "github.com/colinmarc/hdfs/v2"
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 )
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func startHDFS(t testing.TB) *minihdfs.Cluster {
 	t.Helper()
-	c, err := minihdfs.Start(testCtx(t), minihdfs.Options{
+	c, err := minihdfs.Start(testutil.Context(t, 60*time.Second), minihdfs.Options{
 		Dir: t.TempDir(), BlockSize: 1 << 20, Superuser: "root", Users: []string{"alice"},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	})
@@ -49,7 +45,7 @@ func newStager(t testing.TB, c *minihdfs.Cluster, mod func(*hdfs.Options)) *hdfs
 	if mod != nil {
 		mod(&o)
 	}
-	s, err := hdfs.New(testCtx(t), o)
+	s, err := hdfs.New(testutil.Context(t, 60*time.Second), o)
 	require.NoError(t, err)
 	return s
 }
@@ -85,7 +81,8 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// progressLog records progress reports, checking they never overlap.
+// progressLog records progress reports, checking they never overlap. The
+// callbacks run on the stager's goroutines, so they assert, not require.
 type progressLog struct {
 	mu       sync.Mutex
 	finished map[string]hdfs.Progress
@@ -104,11 +101,11 @@ func (l *progressLog) fn(t *testing.T) func(hdfs.Progress) {
 		}
 		if p.Finished {
 			_, dup := l.finished[p.Name]
-			require.False(t, dup, "%s finished twice", p.Name)
+			assert.False(t, dup, "%s finished twice", p.Name)
 			l.finished[p.Name] = p
 		}
-		require.LessOrEqual(t, p.Bytes, p.Size)
-		require.LessOrEqual(t, p.TotalBytes, p.TotalSize)
+		assert.LessOrEqual(t, p.Bytes, p.Size)
+		assert.LessOrEqual(t, p.TotalBytes, p.TotalSize)
 		l.last = p
 	}
 }
@@ -126,7 +123,7 @@ func TestStageFilesDirectoriesArchives(t *testing.T) {
 		"lib/b.so":         0,
 	})
 	var plog progressLog
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	staged, err := s.Stage(ctx, "application_1700000000000_0001", []hdfs.Source{
 		{Path: filepath.Join(local, "app.jar")},
 		{Path: filepath.Join(local, "conf"), Name: "etc"},
@@ -202,7 +199,7 @@ func TestStageSecondSubmissionUploadsNothing(t *testing.T) {
 	local := t.TempDir()
 	writeTree(t, local, map[string]int{"a.jar": 2<<20 + 5, "b.jar": 300000, "conf/x.xml": 1234})
 	srcs := []hdfs.Source{{Path: filepath.Join(local, "a.jar")}, {Path: filepath.Join(local, "b.jar")}, {Path: filepath.Join(local, "conf")}}
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	total := int64(2<<20 + 5 + 300000 + 1234)
 
 	before := c.DataNodeBytesReceived()
@@ -244,7 +241,7 @@ func TestStageDuplicateContentUploadedOnce(t *testing.T) {
 	data := writeTree(t, local, map[string]int{"one": 500000})
 	require.NoError(t, os.WriteFile(filepath.Join(local, "two"), data["one"], 0o644))
 	before := c.DataNodeBytesReceived()
-	staged, err := s.Stage(testCtx(t), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "one")}, {Path: filepath.Join(local, "two")}}, nil)
+	staged, err := s.Stage(testutil.Context(t, 60*time.Second), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "one")}, {Path: filepath.Join(local, "two")}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(500000), c.DataNodeBytesReceived()-before)
 	require.Equal(t, staged[0].Path, staged[1].Path)
@@ -257,7 +254,7 @@ func TestStageWithoutCache(t *testing.T) {
 	cl := inspect(t, c)
 	local := t.TempDir()
 	content := writeTree(t, local, map[string]int{"a.jar": 1500000, "d/x": 10})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	staged, err := s.Stage(ctx, "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "a.jar")}, {Path: filepath.Join(local, "d")}}, nil)
 	require.NoError(t, err)
 	require.Len(t, staged, 2)
@@ -307,7 +304,7 @@ func TestStageInterruptedDataNodeDies(t *testing.T) {
 			cl := inspect(t, c)
 			local := t.TempDir()
 			writeTree(t, local, map[string]int{"small": 1000, "big1": 3 << 20, "big2": 3 << 20})
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 60*time.Second)
 			// The small file goes up first on its own; then the DataNode dies
 			// 1.5 MiB into the big ones.
 			done, err := s.Stage(ctx, "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "small")}}, nil)
@@ -334,7 +331,7 @@ func TestStageCancelled(t *testing.T) {
 	cl := inspect(t, c)
 	local := t.TempDir()
 	writeTree(t, local, map[string]int{"big1": 4 << 20, "big2": 4 << 20})
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t, 60*time.Second))
 	defer cancel()
 	var once sync.Once
 	_, err := s.Stage(ctx, "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "big1")}, {Path: filepath.Join(local, "big2")}},
@@ -349,7 +346,7 @@ func TestStageCancelled(t *testing.T) {
 	requireNoLeftovers(t, cl, s, "application_1_0001", nil)
 
 	// The cluster is fine afterwards and the same files stage normally.
-	staged, err := s.Stage(testCtx(t), "application_1_0002", []hdfs.Source{{Path: filepath.Join(local, "big1")}}, nil)
+	staged, err := s.Stage(testutil.Context(t, 60*time.Second), "application_1_0002", []hdfs.Source{{Path: filepath.Join(local, "big1")}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(4<<20), staged[0].Size)
 }
@@ -358,7 +355,7 @@ func TestPublicCache(t *testing.T) {
 	c := startHDFS(t)
 	local := t.TempDir()
 	content := writeTree(t, local, map[string]int{"flink-dist.jar": 1 << 20, "private.jar": 1000})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	admin := newStager(t, c, func(o *hdfs.Options) { o.User = "root"; o.PublicCacheDir = "/public/spindle" })
 	pub, err := admin.Publish(ctx, filepath.Join(local, "flink-dist.jar"), false)
@@ -398,14 +395,14 @@ func TestStageHANameservice(t *testing.T) {
 	cfg.Set("dfs.ha.namenodes.ns1", "nn1,nn2", src)
 	cfg.Set("dfs.namenode.rpc-address.ns1.nn1", "127.0.0.1:1", src) // down
 	cfg.Set("dfs.namenode.rpc-address.ns1.nn2", c.NameNodeAddr(), src)
-	s, err := hdfs.New(testCtx(t), hdfs.Options{Conf: cfg, User: "alice"})
+	s, err := hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{Conf: cfg, User: "alice"})
 	require.NoError(t, err)
 	local := t.TempDir()
 	writeTree(t, local, map[string]int{"x": 100})
-	staged, err := s.Stage(testCtx(t), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "x")}}, nil)
+	staged, err := s.Stage(testutil.Context(t, 60*time.Second), "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "x")}}, nil)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(staged[0].URL, "hdfs://ns1/user/alice/.spindle/cache/"), staged[0].URL)
-	st, err := s.Stat(testCtx(t), staged[0].Path)
+	st, err := s.Stat(testutil.Context(t, 60*time.Second), staged[0].Path)
 	require.NoError(t, err)
 	require.Equal(t, staged[0].ModTime, st.ModTime)
 	require.Equal(t, int64(100), st.Size)
@@ -413,11 +410,11 @@ func TestStageHANameservice(t *testing.T) {
 
 func TestFileStaging(t *testing.T) {
 	home := t.TempDir()
-	s, err := hdfs.New(testCtx(t), hdfs.Options{FS: "file:///", Home: home, PublicCacheDir: filepath.Join(home, "public")})
+	s, err := hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{FS: "file:///", Home: home, PublicCacheDir: filepath.Join(home, "public")})
 	require.NoError(t, err)
 	local := t.TempDir()
 	content := writeTree(t, local, map[string]int{"a.jar": 100000, "d/y": 5})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	srcs := []hdfs.Source{{Path: filepath.Join(local, "a.jar")}, {Path: filepath.Join(local, "d")}, {Path: filepath.Join(local, "d"), Name: "dz", Archive: true}}
 	staged, err := s.Stage(ctx, "application_1_0001", srcs, nil)
 	require.NoError(t, err)
@@ -465,7 +462,7 @@ func TestFileStaging(t *testing.T) {
 }
 
 func TestOptionsAndArguments(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	for name, o := range map[string]hdfs.Options{
 		"no fs":         {},
 		"bad scheme":    {FS: "s3a://bucket"},
@@ -506,7 +503,7 @@ func TestOptionsAndArguments(t *testing.T) {
 func TestStagedApps(t *testing.T) {
 	c := startHDFS(t)
 	s := newStager(t, c, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 60*time.Second)
 	apps, err := s.StagedApps(ctx)
 	require.NoError(t, err)
 	require.Empty(t, apps, "no .spindle directory yet")
@@ -529,11 +526,11 @@ func TestStagedApps(t *testing.T) {
 // on file://, and says os.ErrNotExist once the directory is deleted.
 func TestReadFile(t *testing.T) {
 	c := startHDFS(t)
-	fileStager, err := hdfs.New(testCtx(t), hdfs.Options{FS: "file:///", Home: t.TempDir()})
+	fileStager, err := hdfs.New(testutil.Context(t, 60*time.Second), hdfs.Options{FS: "file:///", Home: t.TempDir()})
 	require.NoError(t, err)
 	for name, s := range map[string]*hdfs.Stager{"hdfs": newStager(t, c, nil), "file": fileStager} {
 		t.Run(name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 60*time.Second)
 			local := t.TempDir()
 			content := writeTree(t, local, map[string]int{"stop-secret": 64, "big": 1<<20 + 1})
 			_, err := s.Stage(ctx, "application_1_0001", []hdfs.Source{{Path: filepath.Join(local, "stop-secret"), NoCache: true}, {Path: filepath.Join(local, "big"), NoCache: true}}, nil)

@@ -1,14 +1,15 @@
 package ipc
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
 )
 
@@ -31,7 +32,7 @@ func benchConn(b *testing.B, qop, cipher string) *Conn {
 	if qop != "" {
 		co.Mechanisms = []ClientMechanism{&TokenMechanism{Token: &Token{Identifier: []byte("id"), Password: []byte("pw")}, Cipher: cipher}}
 	}
-	c, err := Dial(context.Background(), co)
+	c, err := Dial(testutil.Context(b, time.Minute), co)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func benchConn(b *testing.B, qop, cipher string) *Conn {
 // BenchmarkCall is one small call round trip on loopback (latency).
 func BenchmarkCall(b *testing.B) {
 	c := benchConn(b, "", "")
-	ctx := context.Background()
+	ctx := testutil.Context(b, 10*time.Minute)
 	req := &commonpb.GetDelegationTokenRequestProto{Renewer: proto.String("r")}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -57,7 +58,7 @@ func BenchmarkCall(b *testing.B) {
 // (the AM heartbeating while it launches containers).
 func BenchmarkCallParallel(b *testing.B) {
 	c := benchConn(b, "", "")
-	ctx := context.Background()
+	ctx := testutil.Context(b, 10*time.Minute)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -81,7 +82,7 @@ func BenchmarkQOP(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := benchConn(b, tc.qop, tc.cipher)
-			ctx := context.Background()
+			ctx := testutil.Context(b, 10*time.Minute)
 			req := &commonpb.GetDelegationTokenRequestProto{Renewer: proto.String(payload)}
 			b.SetBytes(2 * int64(len(payload))) // request and echoed response
 			b.ResetTimer()

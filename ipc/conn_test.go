@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
 )
 
@@ -65,10 +66,11 @@ func startServer(t *testing.T, opts ServerOptions) string {
 	return l.Addr().String()
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+// callResult is what a call made on another goroutine returned.
+type callResult struct {
+	renewer string
+	resp    *commonpb.GetDelegationTokenResponseProto
+	err     error
 }
 
 func call(ctx context.Context, c interface {
@@ -81,7 +83,7 @@ func call(ctx context.Context, c interface {
 
 func TestSimpleWithoutSASL(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "alice"})
 	require.NoError(t, err)
 	defer c.Close()
@@ -100,8 +102,7 @@ func TestDigestEachQOP(t *testing.T) {
 			addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{
 				&TokenServerMechanism{Secrets: mapSecrets{"id-1": "secret"}, QOPs: []string{tc.qop}},
 			}})
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a speed check
-			defer cancel()
+			ctx := testutil.Context(t, time.Minute) // a hang guard, not a speed check
 			tok := &Token{Identifier: []byte("id-1"), Password: []byte("secret"), Kind: KindAMRMToken}
 			mech := &TokenMechanism{Token: tok, Cipher: tc.cipher}
 			c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}})
@@ -113,8 +114,10 @@ func TestDigestEachQOP(t *testing.T) {
 			}
 			// Concurrent calls; one is larger than a wrap chunk (65510 bytes),
 			// so it travels as two WRAP messages each way.
+			// The calls run on goroutines; their results are checked here.
 			var wg sync.WaitGroup
 			big := string(bytes.Repeat([]byte("x"), 70000))
+			results := make(chan callResult, 6)
 			for i := 0; i < 6; i++ {
 				wg.Add(1)
 				go func(i int) {
@@ -124,19 +127,23 @@ func TestDigestEachQOP(t *testing.T) {
 						renewer = big
 					}
 					resp, err := call(ctx, c, renewer)
-					require.NoError(t, err)
-					require.Equal(t, "user-of-id-1", resp.GetToken().GetKind())
-					require.Equal(t, renewer, string(resp.GetToken().GetIdentifier()))
+					results <- callResult{renewer, resp, err}
 				}(i)
 			}
 			wg.Wait()
+			close(results)
+			for r := range results {
+				require.NoError(t, r.err)
+				require.Equal(t, "user-of-id-1", r.resp.GetToken().GetKind())
+				require.Equal(t, r.renewer, string(r.resp.GetToken().GetIdentifier()))
+			}
 		})
 	}
 }
 
 func TestDigestWrongPassword(t *testing.T) {
 	addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{&TokenServerMechanism{Secrets: mapSecrets{"id-1": "secret"}}}})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	tok := &Token{Identifier: []byte("id-1"), Password: []byte("wrong"), Kind: KindAMRMToken}
 	_, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{&TokenMechanism{Token: tok}}})
 	var re *RemoteError
@@ -155,7 +162,7 @@ func TestDigestWrongPassword(t *testing.T) {
 // The YARN scheduler port and NodeManagers refuse SIMPLE, like Hadoop.
 func TestSimpleRefusedWhenTokenRequired(t *testing.T) {
 	addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{&TokenServerMechanism{Secrets: mapSecrets{}}}})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "alice"})
 	if err == nil {
 		_, err = call(ctx, c, "r")
@@ -169,7 +176,7 @@ func TestSimpleRefusedWhenTokenRequired(t *testing.T) {
 
 func TestRemoteErrorsAndUnknownMethod(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "u"})
 	require.NoError(t, err)
 	defer c.Close()
@@ -189,7 +196,7 @@ func TestRemoteErrorsAndUnknownMethod(t *testing.T) {
 
 func TestCallContextCancel(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "u"})
 	require.NoError(t, err)
 	defer c.Close()
@@ -213,7 +220,7 @@ func TestConnLossFailsCallsInFlight(t *testing.T) {
 			accepted <- nc
 		}
 	}()
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := Dial(ctx, Options{Addr: l.Addr().String(), Protocol: testProtocol, User: "u"})
 	require.NoError(t, err)
 	defer c.Close()
@@ -236,7 +243,7 @@ func TestConnLossFailsCallsInFlight(t *testing.T) {
 
 func TestIdleCloseAndClientRedial(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	cl, err := NewClient(Options{Addr: addr, Protocol: testProtocol, User: "u", IdleTimeout: 50 * time.Millisecond})
 	require.NoError(t, err)
 	defer cl.Close()
@@ -258,7 +265,7 @@ func TestDialRefusedIsConnError(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	l.Close()
-	_, err = Dial(testCtx(t), Options{Addr: addr, Protocol: testProtocol})
+	_, err = Dial(testutil.Context(t, 10*time.Second), Options{Addr: addr, Protocol: testProtocol})
 	var ce *ConnError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "dial", ce.Op)
@@ -270,14 +277,13 @@ func TestDialRefusedIsConnError(t *testing.T) {
 // (callId -4) every PingInterval, as Java does with ipc.ping.interval.
 func TestPingWhileWaiting(t *testing.T) {
 	addr := startServer(t, ServerOptions{AllowSimple: true})
-	ctx := testCtx(t)
-	var sent []byte
-	var mu sync.Mutex
+	ctx := testutil.Context(t, 10*time.Second)
+	var sent testutil.Buffer
 	c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "u", PingInterval: 30 * time.Millisecond,
 		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
 			var d net.Dialer
 			nc, err := d.DialContext(ctx, network, a)
-			return &teeConn{Conn: nc, mu: &mu, out: &sent}, err
+			return &teeConn{Conn: nc, out: &sent}, err
 		}})
 	require.NoError(t, err)
 	defer c.Close()
@@ -285,21 +291,17 @@ func TestPingWhileWaiting(t *testing.T) {
 	require.NoError(t, err)
 	ping, err := AppendFrame(nil, RequestHeader(CallIDPing, c.clientID, -1))
 	require.NoError(t, err)
-	mu.Lock()
-	defer mu.Unlock()
-	require.GreaterOrEqual(t, bytes.Count(sent, ping), 2, "expected pings during a 200 ms call with a 30 ms ping interval")
+	require.GreaterOrEqual(t, bytes.Count(sent.Bytes(), ping), 2, "expected pings during a 200 ms call with a 30 ms ping interval")
 }
 
+// teeConn copies what the client writes to out.
 type teeConn struct {
 	net.Conn
-	mu  *sync.Mutex
-	out *[]byte
+	out *testutil.Buffer
 }
 
 func (c *teeConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	*c.out = append(*c.out, b...)
-	c.mu.Unlock()
+	_, _ = c.out.Write(b)
 	return c.Conn.Write(b)
 }
 
@@ -312,7 +314,7 @@ func TestConnLogsPeerAddress(t *testing.T) {
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			var buf bytes.Buffer
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 10*time.Second)
 			c, err := Dial(ctx, Options{Addr: addr, Peer: tc.peer, Protocol: testProtocol, User: "alice", Logger: zerolog.New(&buf).Level(zerolog.DebugLevel)})
 			require.NoError(t, err)
 			_, err = call(ctx, c, "r")

@@ -1,7 +1,6 @@
 package ipc
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 type kdcFixture struct {
@@ -45,7 +45,7 @@ func TestKerberosMITKDC(t *testing.T) {
 	for _, qop := range []string{QOPAuth, QOPAuthInt, QOPAuthConf} {
 		t.Run(qop, func(t *testing.T) {
 			addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{f.server(qop)}})
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 10*time.Second)
 			c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "alice@" + fakeRealm, Mechanisms: []ClientMechanism{f.mech(cl)}})
 			require.NoError(t, err)
 			defer c.Close()
@@ -57,7 +57,7 @@ func TestKerberosMITKDC(t *testing.T) {
 	t.Run("ticket cache", func(t *testing.T) {
 		cc := f.kdc.KinitClient(t, "alice", f.aliceK, "1h")
 		addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{f.server(QOPAuthConf)}})
-		ctx := testCtx(t)
+		ctx := testutil.Context(t, 10*time.Second)
 		c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{f.mech(cc)}})
 		require.NoError(t, err)
 		defer c.Close()
@@ -72,8 +72,7 @@ func TestKerberosMITKDCBadInputs(t *testing.T) {
 	dial := func(t *testing.T, srv *KerberosServerMechanism, mech *KerberosMechanism) error {
 		t.Helper()
 		addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{srv}})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
+		ctx := testutil.Context(t, 20*time.Second)
 		c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}})
 		if err == nil {
 			c.Close()

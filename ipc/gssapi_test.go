@@ -22,6 +22,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 // These tests need no KDC: the "KDC" is messages.NewTicket with the
@@ -86,6 +88,7 @@ func runCalls(t *testing.T, ctx context.Context, c *Conn, user string) {
 	t.Helper()
 	var wg sync.WaitGroup
 	big := strings.Repeat("k", 150000) // three WRAP chunks each way
+	results := make(chan callResult, 8)
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -95,13 +98,17 @@ func runCalls(t *testing.T, ctx context.Context, c *Conn, user string) {
 				renewer = big
 			}
 			resp, err := call(ctx, c, renewer)
-			require.NoError(t, err)
-			require.Equal(t, user, resp.GetToken().GetKind())
-			require.Equal(t, MethodKerberos, resp.GetToken().GetService())
-			require.Equal(t, renewer, string(resp.GetToken().GetIdentifier()))
+			results <- callResult{renewer, resp, err}
 		}(i)
 	}
 	wg.Wait()
+	close(results)
+	for r := range results {
+		require.NoError(t, r.err)
+		require.Equal(t, user, r.resp.GetToken().GetKind())
+		require.Equal(t, MethodKerberos, r.resp.GetToken().GetService())
+		require.Equal(t, r.renewer, string(r.resp.GetToken().GetIdentifier()))
+	}
 }
 
 func TestKerberosEachQOPForgedTicket(t *testing.T) {
@@ -109,7 +116,7 @@ func TestKerberosEachQOPForgedTicket(t *testing.T) {
 		t.Run(qop, func(t *testing.T) {
 			kdc, kt := newFakeKDC(t)
 			addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{krbServer(kt, qop)}})
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 10*time.Second)
 			mech := fakeClientMech(t, kdc, "alice")
 			c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, User: "alice@" + fakeRealm, Mechanisms: []ClientMechanism{mech}})
 			require.NoError(t, err)
@@ -132,7 +139,7 @@ func TestKerberosEachQOPForgedTicket(t *testing.T) {
 func TestKerberosQOPPreference(t *testing.T) {
 	kdc, kt := newFakeKDC(t)
 	addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{krbServer(kt, QOPAuthConf, QOPAuthInt, QOPAuth)}})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	for _, tc := range []struct {
 		pref []string
 		want string
@@ -157,7 +164,7 @@ func TestKerberosQOPPreference(t *testing.T) {
 func dialErr(t *testing.T, srv *KerberosServerMechanism, mech *KerberosMechanism) error {
 	t.Helper()
 	addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{srv}})
-	c, err := Dial(testCtx(t), Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}})
+	c, err := Dial(testutil.Context(t, 10*time.Second), Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}})
 	if err == nil {
 		c.Close()
 	}
@@ -242,7 +249,7 @@ func TestKerberosBadInputs(t *testing.T) {
 		require.NoError(t, kt.AddEntry("rm/localhost", fakeRealm, "rm-secret", time.Now(), 2, 23))
 		kdc.etype = 23 // rc4-hmac session key: wrap tokens use an aes256 subkey
 		addr := startServer(t, ServerOptions{Mechanisms: []ServerMechanism{krbServer(kt, QOPAuthConf)}})
-		ctx := testCtx(t)
+		ctx := testutil.Context(t, 10*time.Second)
 		c, err := Dial(ctx, Options{Addr: addr, Protocol: testProtocol, Mechanisms: []ClientMechanism{fakeClientMech(t, kdc, "alice")}})
 		require.NoError(t, err)
 		defer c.Close()
@@ -448,21 +455,10 @@ func (r *recordingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // No key, ticket or token byte reaches a log line or an error message, on
 // success and on each failure path.
 func TestKerberosNoSecretsInLogsOrErrors(t *testing.T) {
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	lg := zerolog.New(&logs).Level(zerolog.DebugLevel)
 	var secrets [][]byte
 	kdc, kt := newFakeKDC(t)
@@ -500,7 +496,7 @@ func TestKerberosNoSecretsInLogsOrErrors(t *testing.T) {
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(l) }()
-		ctx := testCtx(t)
+		ctx := testutil.Context(t, 10*time.Second)
 		c, err := Dial(ctx, Options{Addr: l.Addr().String(), Protocol: testProtocol, Mechanisms: []ClientMechanism{mech}, Logger: lg})
 		if err == nil {
 			_, err = call(ctx, c, "payload")
@@ -516,9 +512,7 @@ func TestKerberosNoSecretsInLogsOrErrors(t *testing.T) {
 		rec.mu.Unlock()
 		require.Equal(t, tc.name == "ok", err == nil, tc.name)
 	}
-	logs.mu.Lock()
-	texts = append(texts, logs.b.String())
-	logs.mu.Unlock()
+	texts = append(texts, logs.String())
 	all := strings.Join(texts, "\n")
 	require.Contains(t, all, "authentication failed") // the server did log the failures
 	for _, sec := range secrets {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -40,8 +41,7 @@ func TestWatchShortRunEmitsRunning(t *testing.T) {
 		Logger: zerolog.New(zerolog.NewTestWriter(t))})
 	require.NoError(t, err)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 10*time.Second)
 	var evs []launch.Event
 	_, err = launch.Watch(ctx, launch.WatchOptions{RM: c, AM: &amapi.Client{}, ID: id, Until: launch.UntilEnd, Interval: time.Millisecond,
 		Emit: func(e launch.Event) { evs = append(evs, e) }})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -20,7 +21,7 @@ import (
 func BenchmarkSubmitToRegistered(b *testing.B) {
 	c := newTestCluster(b, 1, func(o *Options) { o.NodeManager.HeartbeatInterval = DefaultHeartbeatInterval })
 	rmc := rmClient(b, c)
-	ctx := testCtx(b, 10*time.Minute)
+	ctx := testutil.Context(b, 10*time.Minute)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p := submitPuppet(b, ctx, c, rmc, nil)
@@ -45,7 +46,7 @@ func BenchmarkContainersRunning(b *testing.B) {
 				o.NodeManager.Resource = yarn.Resource{MemoryMB: 64 * 1024, VCores: 64}
 			})
 			rmc := rmClient(b, c)
-			ctx := testCtx(b, 10*time.Minute)
+			ctx := testutil.Context(b, 10*time.Minute)
 			p := submitPuppet(b, ctx, c, rmc, nil)
 			amrm := p.client()
 			_, err := amrm.Register(ctx, "am-host", -1, "")

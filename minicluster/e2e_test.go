@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -23,7 +24,7 @@ import (
 func TestApplicationRunsToSucceeded(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	am := amBinary(t)
 	tmp := t.TempDir()
 	worker := filepath.Join(tmp, "worker.sh")
@@ -155,7 +156,7 @@ func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 func TestAMContainerTokensFile(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p := submitPuppet(t, ctx, c, rmc, nil)
 	b, err := os.ReadFile(filepath.Join(p.dir, "container_tokens"))
 	require.NoError(t, err)

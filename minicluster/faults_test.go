@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/proc"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -66,7 +67,7 @@ func completedByID(acc *yarn.AllocateResult) map[yarn.ContainerID]yarn.Container
 // worded exactly as in the 3.3.6 captures.
 func TestContainerExitStatuses(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	for i := 0; i < 5; i++ {
 		require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
@@ -139,7 +140,7 @@ func TestContainerExitStatuses(t *testing.T) {
 // scheduler port.
 func TestForceKill(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
@@ -193,7 +194,7 @@ func rawClient(t testing.TB, ctx context.Context, c *Cluster) *ipc.Conn {
 // expires too the application fails with YARN's diagnostics.
 func TestAMLivenessExpiry(t *testing.T) {
 	c := newTestCluster(t, 1, func(o *Options) { o.RM.AMExpiry = 700 * time.Millisecond })
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, _ := registered(t, ctx, c, nil)
 	_, err := amrm.Allocate(ctx, 0)
 	require.NoError(t, err)
@@ -220,7 +221,7 @@ func TestAMLivenessExpiry(t *testing.T) {
 // attempt gets it, with an NMToken, in its register response.
 func TestAMExitNextAttemptKeepsContainers(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, func(s *yarn.AppSpec) { s.KeepContainersAcrossAttempts = true })
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
@@ -272,7 +273,7 @@ func TestAMExitNextAttemptKeepsContainers(t *testing.T) {
 // attempt's containers are killed.
 func TestAMExitWithoutKeepKillsContainers(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
@@ -299,7 +300,7 @@ func TestAMExitWithoutKeepKillsContainers(t *testing.T) {
 // carry the RM's epoch.
 func TestRMRestart(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
@@ -343,7 +344,7 @@ func TestRMRestart(t *testing.T) {
 // containers it ran are reported to the AM as lost.
 func TestNodeManagerRestart(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	target := c.NodeManager(1)
 	if target == p.nm {
@@ -371,7 +372,7 @@ func TestNodeManagerRestart(t *testing.T) {
 // containers as lost; when it comes back it is RUNNING again.
 func TestNodeManagerLost(t *testing.T) {
 	c := newTestCluster(t, 2, func(o *Options) { o.RM.NMExpiry = 1500 * time.Millisecond })
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	target := c.NodeManager(1)
 	if target == p.nm {
@@ -407,7 +408,7 @@ func TestNodeManagerLost(t *testing.T) {
 // new containers go elsewhere.
 func TestUnhealthyNode(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	bad := c.NodeManager(1)
 	if bad == p.nm {
@@ -442,7 +443,7 @@ func TestUnhealthyNode(t *testing.T) {
 // the container with YARN's diagnostics and exit status -1000.
 func TestLocalization(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	_, amrm, nmc := registered(t, ctx, c, nil)
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "data.txt")

@@ -3,7 +3,6 @@
 package minicluster
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -37,8 +37,7 @@ func TestDistributedShellFidelity(t *testing.T) {
 			t.Setenv(k, home)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx := testutil.Context(t, 5*time.Minute)
 	dir := filepath.Join(t.TempDir(), "local")
 	l, err := StartLocal(ctx, LocalOptions{Dir: dir, Nodes: 2, Logger: testLogger(t),
 		RM: RMOptions{MinAllocation: yarn.Resource{MemoryMB: 256, VCores: 1}}})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -20,7 +21,7 @@ import (
 // ARCHIVE) are localized by a NodeManager from hdfs:// into a container
 // that reads them; the container's output proves the bytes arrived.
 func TestStagedInHDFSLocalizedIntoContainer(t *testing.T) {
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testutil.Context(t, 90*time.Second)
 	l, err := StartLocal(ctx, LocalOptions{Dir: t.TempDir(), HDFS: true, HDFSUsers: []string{"alice"},
 		NodeManager: NMOptions{HeartbeatInterval: 20 * time.Millisecond, SigkillDelay: 100 * time.Millisecond},
 		Logger:      testLogger(t)})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,18 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/proc"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
 const testUser = "spindle"
-
-// testCtx is a context bounded by d, cancelled at the end of the test.
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func testLogger(t testing.TB) zerolog.Logger {
 	if testing.Verbose() {
@@ -50,7 +43,7 @@ func newTestCluster(t testing.TB, nodes int, mod func(*Options)) *Cluster {
 	if mod != nil {
 		mod(&opts)
 	}
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	c, err := New(ctx, opts)
 	require.NoError(t, err)
 	var pids []int
@@ -149,34 +142,9 @@ func fileResource(t testing.TB, path string) yarn.LocalResource {
 		Type: yarn.File, Visibility: yarn.Application}
 }
 
-var amBin struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
 // amBinary builds testdata/amprog once per test binary.
 func amBinary(t testing.TB) string {
-	amBin.once.Do(func() {
-		amBin.dir, amBin.err = os.MkdirTemp("", "minicluster-amprog-")
-		if amBin.err != nil {
-			return
-		}
-		amBin.path = filepath.Join(amBin.dir, "amprog")
-		out, err := exec.Command("go", "build", "-o", amBin.path, "./testdata/amprog").CombinedOutput()
-		if err != nil {
-			amBin.err = fmt.Errorf("go build ./testdata/amprog: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, amBin.err)
-	return amBin.path
-}
-
-func cleanupAMBinary() {
-	if amBin.dir != "" {
-		os.RemoveAll(amBin.dir)
-	}
+	return testutil.Build(t, "./testdata/amprog", "amprog")
 }
 
 // amEvent is one line of the test AM's event file.

@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cleanupAMBinary()
+	_ = testutil.RemoveBuilds()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			os.Stderr.WriteString("goleak: " + err.Error() + "\n")

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -51,7 +52,7 @@ func anyAsk(priority int32, mem int64, n int32) *yarnpb.ResourceRequestProto {
 func TestAuthentication(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p := submitPuppet(t, ctx, c, rmc, nil)
 
 	call := func(addr, protocol string, mech ipc.ClientMechanism, method string, req, resp proto.Message) error {
@@ -139,7 +140,7 @@ func TestAuthentication(t *testing.T) {
 func TestContainerTokenChecks(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p := submitPuppet(t, ctx, c, rmc, nil)
 	amrm := p.client()
 	_, err := amrm.Register(ctx, "am-host", -1, "")
@@ -173,7 +174,7 @@ func TestContainerTokenChecks(t *testing.T) {
 func TestInvalidResourceRequest(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p := submitPuppet(t, ctx, c, rmc, nil)
 	conn := p.raw(ctx)
 	reg := rawRegister(t, ctx, conn)
@@ -213,7 +214,7 @@ func TestInvalidResourceRequest(t *testing.T) {
 func TestAllocateSemantics(t *testing.T) {
 	c := newTestCluster(t, 1, func(o *Options) { o.NodeManager.Resource = yarn.Resource{MemoryMB: 16384, VCores: 16} })
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p := submitPuppet(t, ctx, c, rmc, nil)
 	conn := p.raw(ctx)
 
@@ -243,7 +244,7 @@ func TestAllocateSemantics(t *testing.T) {
 		got = append(got, r.GetAllocatedContainers()...)
 		nmTokens += len(r.GetNmTokens())
 		if len(got) < 2 {
-			time.Sleep(20 * time.Millisecond)
+			require.NoError(t, p.nm.Heartbeat(ctx)) // the scheduler assigns on node heartbeats
 		}
 	}
 	require.Len(t, got, 2)
@@ -276,14 +277,15 @@ func TestAllocateSemantics(t *testing.T) {
 	require.NoError(t, err)
 	rid = r.GetResponseId()
 	more := len(r.GetAllocatedContainers())
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	// The scheduler assigns on node heartbeats: after each of these, a
+	// container beyond the one asked for would be in the next allocate.
+	for range 5 {
+		require.NoError(t, p.nm.Heartbeat(ctx))
 		r, err = rawAllocate(ctx, conn, &yarnpb.AllocateRequestProto{ResponseId: proto.Int32(rid)})
 		require.NoError(t, err)
 		rid = r.GetResponseId()
 		more += len(r.GetAllocatedContainers())
 		require.Empty(t, r.GetNmTokens(), "no second NMToken for the same node")
-		time.Sleep(20 * time.Millisecond)
 	}
 	require.Equal(t, 1, more)
 
@@ -324,7 +326,7 @@ func TestAllocateSemantics(t *testing.T) {
 func TestUnmanagedAM(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	id := submit(t, ctx, rmc, yarn.AppSpec{UnmanagedAM: true})
 	rep := waitReport(t, ctx, rmc, id, "the AMRMToken", func(r yarn.AppReport) bool { return r.AMRMToken != nil })
 	require.True(t, rep.Unmanaged)
@@ -348,7 +350,7 @@ func TestUnmanagedAM(t *testing.T) {
 // back after the allocation expiry interval.
 func TestContainerAllocationExpiry(t *testing.T) {
 	c := newTestCluster(t, 1, func(o *Options) { o.RM.ContainerAllocationExpiry = 300 * time.Millisecond })
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, _ := registered(t, ctx, c, nil)
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
@@ -363,7 +365,7 @@ func TestContainerAllocationExpiry(t *testing.T) {
 // stays valid until the next roll; NMTokens are re-issued.
 func TestMasterKeyRoll(t *testing.T) {
 	c := newTestCluster(t, 1, nil)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	c.RM().RollMasterKeys()
 	r, err := amrm.Allocate(ctx, 0)
@@ -399,7 +401,7 @@ func TestPrivacyQOP(t *testing.T) {
 		o.RM.QOPs = []string{"auth-conf"}
 		o.NodeManager.QOPs = []string{"auth-conf"}
 	})
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	p, amrm, nmc := registered(t, ctx, c, nil)
 	require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 256, VCores: 1}}))
 	acc := allocateUntil(t, ctx, amrm, "a container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -34,14 +35,14 @@ type renewEnv struct {
 	nnAddr  string // localhost:<port>
 	alice   *krb.Client
 	rmc     *yarn.RMClient
-	logs    *syncBuf
+	logs    *testutil.Buffer
 	secrets [][]byte
 }
 
 func startRenewEnv(t *testing.T, s renewSetup) *renewEnv {
 	t.Helper()
-	ctx := testCtx(t, 30*time.Second)
-	e := &renewEnv{kdc: krbtest.Start(t), logs: &syncBuf{}}
+	ctx := testutil.Context(t, 30*time.Second)
+	e := &renewEnv{kdc: krbtest.Start(t), logs: &testutil.Buffer{}}
 	lg := zerolog.New(zerolog.MultiLevelWriter(e.logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
 	aliceKT, rmKT, nnKT := e.kdc.AddPrincipal(t, "alice"), e.kdc.AddPrincipal(t, "rm/localhost"), e.kdc.AddPrincipal(t, "nn/localhost")
 	e.secrets = krbtest.KeytabSecrets(t, aliceKT, rmKT, nnKT)
@@ -161,7 +162,7 @@ func TestRMRenewsAndCancelsHDFSDelegationTokens(t *testing.T) {
 	t.Parallel()
 	const renew, maxLife = 2 * time.Second, 7 * time.Second
 	e := startRenewEnv(t, renewSetup{renew: renew, maxLife: maxLife, login: true})
-	ctx := testCtx(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	issued := time.Now() // the tokens are issued after this: unrenewed, they die after issued+renew
 	tokA, tokK, tokM := e.token(t, ctx, e.rmRenewer()), e.token(t, ctx, e.rmRenewer()), e.token(t, ctx, e.rmRenewer())
 	appA := submit(t, ctx, e.rmc, e.spec(tokA))
@@ -207,7 +208,7 @@ func TestRMRenewsAndCancelsHDFSDelegationTokens(t *testing.T) {
 func TestRMRejectsApplicationWhoseTokenDoesNotRenew(t *testing.T) {
 	t.Parallel()
 	e := startRenewEnv(t, renewSetup{login: true})
-	ctx := testCtx(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	good, bad := e.token(t, ctx, e.rmRenewer()), e.token(t, ctx, "bob")
 	id, err := ipc.ParseDelegationTokenIdentifier(bad.Identifier)
 	require.NoError(t, err)
@@ -247,7 +248,7 @@ func TestRMWithoutHDFSLoginLetsTokensExpire(t *testing.T) {
 	t.Parallel()
 	const renew = time.Second
 	e := startRenewEnv(t, renewSetup{renew: renew, maxLife: time.Hour})
-	ctx := testCtx(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	issued := time.Now()
 	tok := e.token(t, ctx, e.rmRenewer())
 	submit(t, ctx, e.rmc, e.spec(tok))
@@ -264,7 +265,7 @@ func TestRMRenewsTokensAfterRestartAndCancelsAfterDelay(t *testing.T) {
 	t.Parallel()
 	const renew, delay = 2 * time.Second, time.Second
 	e := startRenewEnv(t, renewSetup{renew: renew, maxLife: time.Hour, login: true, removalDelay: delay})
-	ctx := testCtx(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	issued := time.Now()
 	tok := e.token(t, ctx, e.rmRenewer())
 	app := submit(t, ctx, e.rmc, e.spec(tok))

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -24,7 +25,7 @@ import (
 // the nodes that are left.
 func TestLocalityAndBlacklist(t *testing.T) {
 	c := newTestCluster(t, 2, func(o *Options) { o.RM.MinAllocation = yarn.Resource{MemoryMB: 128, VCores: 1} })
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	_, amrm, _ := registered(t, ctx, c, nil)
 	n0, n1 := c.NodeManager(0).ID(), c.NodeManager(1).ID()
 	res := yarn.Resource{MemoryMB: 128, VCores: 1}
@@ -65,7 +66,7 @@ func TestDelayScheduling(t *testing.T) {
 		o.NodeManager.Resource = yarn.Resource{MemoryMB: 2048, VCores: 8}
 		o.RM.MaxAllocation = yarn.Resource{MemoryMB: 2048, VCores: 4}
 	})
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	p, amrm, _ := registered(t, ctx, c, nil)
 	full := c.NodeManager(0)
 	if full != p.nm {
@@ -85,7 +86,7 @@ func TestQueues(t *testing.T) {
 		o.RM.Queues = []QueueOptions{{Name: "default", Capacity: 75}, {Name: "small", Capacity: 25, MaxCapacity: 25}, {Name: "closed", Stopped: true}}
 	})
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	closed, err := rmc.GetQueueInfo(ctx, "closed", yarn.QueueQuery{})
 	require.NoError(t, err)
@@ -110,7 +111,11 @@ func TestQueues(t *testing.T) {
 		require.NoError(t, amrm.AddRequest(yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: 512, VCores: 1}}))
 	}
 	acc := allocateUntil(t, ctx, amrm, "one container", func(a *yarn.AllocateResult) bool { return len(a.Allocated) == 1 })
-	time.Sleep(200 * time.Millisecond)
+	// The scheduler assigns containers on node heartbeats: after one from
+	// every node, a container the queue wrongly allowed would be there.
+	for _, nm := range c.NodeManagers() {
+		require.NoError(t, nm.Heartbeat(ctx))
+	}
 	r, err := amrm.Allocate(ctx, 0)
 	require.NoError(t, err)
 	require.Empty(t, r.Allocated, "the queue is at its maximum capacity")
@@ -131,7 +136,7 @@ func TestQueues(t *testing.T) {
 func TestClusterReports(t *testing.T) {
 	c := newTestCluster(t, 2, nil)
 	rmc := rmClient(t, c)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	nodes, err := rmc.GetClusterNodes(ctx)
 	require.NoError(t, err)
 	require.Len(t, nodes, 2)
@@ -192,8 +197,7 @@ func TestClusterReports(t *testing.T) {
 // use, prints one line, and Close removes what it made.
 func TestLocalMode(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "local")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)

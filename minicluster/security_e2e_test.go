@@ -1,12 +1,10 @@
 package minicluster
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +14,11 @@ import (
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSecureClusterEndToEnd: a secure mini cluster (Kerberized RM client
 // port, Kerberized NameNode, a NodeManager whose localizer needs the
@@ -55,8 +37,8 @@ func TestSecureClusterEndToEnd(t *testing.T) {
 }
 
 func secureEndToEnd(t *testing.T, qop string) {
-	ctx := testCtx(t, 60*time.Second)
-	logs := &syncBuf{}
+	ctx := testutil.Context(t, 60*time.Second)
+	logs := &testutil.Buffer{}
 	lg := zerolog.New(zerolog.MultiLevelWriter(logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
 	kdc := krbtest.Start(t)
 	aliceKT, rmKT, nnKT, nmKT := kdc.AddPrincipal(t, "alice"), kdc.AddPrincipal(t, "rm/localhost"), kdc.AddPrincipal(t, "nn/localhost"), kdc.AddPrincipal(t, "nm/localhost")

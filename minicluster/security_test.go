@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -19,7 +20,7 @@ func secureRM(t *testing.T, qop string) (*krbtest.KDC, *ResourceManager, string)
 	kdc := krbtest.Start(t)
 	aliceKT := kdc.AddPrincipal(t, "alice")
 	rmKT := kdc.AddPrincipal(t, "rm/localhost")
-	rm, err := NewResourceManager(testCtx(t, 10*time.Second), RMOptions{QOPs: []string{qop}, Logger: testLogger(t),
+	rm, err := NewResourceManager(testutil.Context(t, 10*time.Second), RMOptions{QOPs: []string{qop}, Logger: testLogger(t),
 		Security: &RMSecurity{Keytab: krbtest.LoadKeytab(t, rmKT), Principal: kdc.Principal("rm/localhost")}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, rm.Close()) })
@@ -50,7 +51,7 @@ func TestSecureResourceManager(t *testing.T) {
 	for _, qop := range []string{ipc.QOPAuth, ipc.QOPAuthInt, ipc.QOPAuthConf} {
 		t.Run(qop, func(t *testing.T) {
 			kdc, rm, aliceKT := secureRM(t, qop)
-			ctx := testCtx(t, 20*time.Second)
+			ctx := testutil.Context(t, 20*time.Second)
 			addr := localhostAddr(rm.ClientAddr())
 			cl := kdc.KeytabClient(t, "alice", aliceKT, kdc.Config(t))
 			krb := &yarn.Kerberos{Client: cl, ServerPrincipal: "rm/_HOST@" + kdc.Realm, QOPs: []string{qop}}

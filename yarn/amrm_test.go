@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
@@ -24,12 +26,6 @@ import (
 // ---------------------------------------------------------------------------
 // Helpers shared by the AMRM, NM, token and capture tests.
 // ---------------------------------------------------------------------------
-
-func amCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func amLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
 
@@ -91,49 +87,6 @@ func mintAMRMToken(t *testing.T, attempt AttemptID, keyID int32) *ipc.Token {
 	id, err := proto.Marshal(&yarnpb.AMRMTokenIdentifierProto{AppAttemptId: AttemptIDToProto(attempt), KeyId: proto.Int32(keyID)})
 	require.NoError(t, err)
 	return &ipc.Token{Identifier: id, Password: []byte(fmt.Sprintf("amrm-password-%d", keyID)), Kind: ipc.KindAMRMToken}
-}
-
-// cutDialer dials loopback and can cut every connection it made, as a
-// network failure would.
-type cutDialer struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	addrs []string
-	// rewrite maps a dialed address to the one to connect to.
-	rewrite map[string]string
-}
-
-func (d *cutDialer) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.mu.Lock()
-	d.addrs = append(d.addrs, addr)
-	if a, ok := d.rewrite[addr]; ok {
-		addr = a
-	}
-	d.mu.Unlock()
-	var nd net.Dialer
-	c, err := nd.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.conns = append(d.conns, c)
-	d.mu.Unlock()
-	return c, nil
-}
-
-func (d *cutDialer) cut() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, c := range d.conns {
-		_ = c.Close()
-	}
-	d.conns = nil
-}
-
-func (d *cutDialer) dialed() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.addrs)
 }
 
 var amFastRetry = RetryPolicy{MaxWait: time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
@@ -401,7 +354,7 @@ func TestRegister(t *testing.T) {
 			NmTokensFromPreviousAttempts:   []*yarnpb.NMTokenProto{{NodeId: NodeIDToProto(NodeID{Host: "node-a", Port: 8041}), Token: nmTok.Proto()}},
 		}, nil
 	}
-	r, err := c.Register(amCtx(t), "am-host", 4242, "http://am-host:8080/")
+	r, err := c.Register(testutil.Context(t, 20*time.Second), "am-host", 4242, "http://am-host:8080/")
 	require.NoError(t, err)
 	require.Equal(t, "am-host", got.GetHost())
 	require.EqualValues(t, 4242, got.GetRpcPort())
@@ -433,7 +386,7 @@ func TestRegisterErrorsAreTyped(t *testing.T) {
 			am.RegisterApplicationMasterF = func(context.Context, *yarnpb.RegisterApplicationMasterRequestProto) (*yarnpb.RegisterApplicationMasterResponseProto, error) {
 				return nil, remoteErr(tc.class, "Application Master is already registered : application_1795317067845_0002")
 			}
-			_, err := c.Register(amCtx(t), "h", -1, "")
+			_, err := c.Register(testutil.Context(t, 20*time.Second), "h", -1, "")
 			require.ErrorIs(t, err, tc.want)
 			var re *ipc.RemoteError
 			require.ErrorAs(t, err, &re)
@@ -449,7 +402,7 @@ func TestUnknownAMRMTokenIsRefused(t *testing.T) {
 	am := yarntest.NewAM(t, yarntest.RequireToken(sec))
 	c := newAMRMClient(t, []string{am.Addr()}, mintAMRMToken(t, att1, 9))
 	start := time.Now()
-	_, err := c.Register(amCtx(t), "h", -1, "")
+	_, err := c.Register(testutil.Context(t, 20*time.Second), "h", -1, "")
 	require.ErrorIs(t, err, ErrInvalidToken)
 	require.Less(t, time.Since(start), 500*time.Millisecond)
 }
@@ -465,7 +418,7 @@ func TestSchedulerFailover(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	c := newAMRMClient(t, []string{closed, am.Addr()}, tok)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err = c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	_, err = c.Allocate(ctx, 0)
@@ -475,7 +428,7 @@ func TestSchedulerFailover(t *testing.T) {
 func TestAllocateBeforeRegisterAndAfterFinish(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Allocate(ctx, 0)
 	require.ErrorIs(t, err, ErrAMNotRegistered)
 	require.ErrorContains(t, err, "before Register")
@@ -500,11 +453,11 @@ func TestAllocateEchoesResponseID(t *testing.T) {
 	var sent []int32
 	am.AllocateF = func(_ context.Context, req *yarnpb.AllocateRequestProto) (*yarnpb.AllocateResponseProto, error) {
 		sent = append(sent, req.GetResponseId())
-		require.NotNil(t, req.BlacklistRequest, "Java always sends the blacklist request")
-		require.NotNil(t, req.Progress)
+		assert.NotNil(t, req.BlacklistRequest, "Java always sends the blacklist request")
+		assert.NotNil(t, req.Progress)
 		return &yarnpb.AllocateResponseProto{ResponseId: proto.Int32(replies[len(sent)-1])}, nil
 	}
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	for range replies {
@@ -520,7 +473,7 @@ func TestAllocateEchoesResponseID(t *testing.T) {
 func TestAllocateResult(t *testing.T) {
 	am, c, sec := tokenAM(t)
 	newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	require.NoError(t, c.AddRequest(ContainerRequest{Resource: small}))
@@ -590,7 +543,7 @@ func TestAllocateResult(t *testing.T) {
 func TestAddRequestAboveMaximumIsRefused(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	rm := newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	err = c.AddRequest(ContainerRequest{Resource: Resource{MemoryMB: 16384, VCores: 1}})
@@ -611,7 +564,7 @@ func TestAddRequestAboveMaximumIsRefused(t *testing.T) {
 func TestAskSequenceAgainstScheduler(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	rm := newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	plain := ContainerRequest{Resource: small}
@@ -696,7 +649,7 @@ func TestAskSequenceAgainstScheduler(t *testing.T) {
 func TestResyncAfterRMRestart(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	rm := newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	for range 3 {
@@ -750,7 +703,7 @@ func TestAMCommands(t *testing.T) {
 	t.Run("resync", func(t *testing.T) {
 		am, c, _ := tokenAM(t)
 		rm := newFakeRM(t, am)
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		require.NoError(t, c.AddRequest(ContainerRequest{Resource: small}))
@@ -775,7 +728,7 @@ func TestAMCommands(t *testing.T) {
 	t.Run("shutdown", func(t *testing.T) {
 		am, c, _ := tokenAM(t)
 		newFakeRM(t, am)
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		am.AllocateF = func(context.Context, *yarnpb.AllocateRequestProto) (*yarnpb.AllocateResponseProto, error) {
@@ -801,7 +754,7 @@ func TestAllocateRemoteErrors(t *testing.T) {
 		t.Run(tc.class, func(t *testing.T) {
 			am, c, _ := tokenAM(t)
 			rm := newFakeRM(t, am)
-			ctx := amCtx(t)
+			ctx := testutil.Context(t, 20*time.Second)
 			_, err := c.Register(ctx, "h", -1, "")
 			require.NoError(t, err)
 			require.NoError(t, c.AddRequest(ContainerRequest{Resource: small}))
@@ -832,16 +785,16 @@ func TestAllocateConnectionLostMidCall(t *testing.T) {
 	tok := mintAMRMToken(t, att1, 1)
 	am := yarntest.NewAM(t, yarntest.RequireToken(newSecrets(tok)))
 	rm := newFakeRM(t, am)
-	d := &cutDialer{}
+	d := &testutil.Dialer{}
 	c := newAMRMClient(t, []string{am.Addr()}, tok, func(o *AMRMOptions) { o.Dial = d.Dial })
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	req := ContainerRequest{Resource: small}
 	require.NoError(t, c.AddRequest(req))
 	rm.onAllocate = func(n int, _ *yarnpb.AllocateRequestProto) {
 		if n == 1 {
-			d.cut() // the reply to the first allocate is lost
+			d.Cut() // the reply to the first allocate is lost
 		}
 	}
 	_, err = c.Allocate(ctx, 0)
@@ -871,7 +824,7 @@ func TestAllocateConnectionLostMidCall(t *testing.T) {
 	_, err = c.Allocate(ctx, 0)
 	require.NoError(t, err)
 	require.Empty(t, rm.outstanding(), "the cancel was sent again and applied")
-	require.Len(t, d.dialed(), 2)
+	require.Len(t, d.Dialed(), 2)
 }
 
 // After the RM rolls its master key, the allocate response carries a new
@@ -883,9 +836,9 @@ func TestRolledAMRMTokenUsedByNextConnection(t *testing.T) {
 	sec := newSecrets(old)
 	am := yarntest.NewAM(t, yarntest.RequireToken(sec))
 	rm := newFakeRM(t, am)
-	d := &cutDialer{}
+	d := &testutil.Dialer{}
 	c := newAMRMClient(t, []string{am.Addr()}, old, func(o *AMRMOptions) { o.Dial = d.Dial })
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	inner := am.AllocateF
@@ -909,7 +862,7 @@ func TestRolledAMRMTokenUsedByNextConnection(t *testing.T) {
 	require.Equal(t, []int{0}, sec.usedBy(old, rolled))
 
 	sec.revoke(old)
-	d.cut()
+	d.Cut()
 	for i := 0; ; i++ {
 		_, err = c.Allocate(ctx, 0)
 		if err == nil || i == 3 {
@@ -929,7 +882,7 @@ func TestFinishRepeatsUntilUnregistered(t *testing.T) {
 		reqs = append(reqs, req)
 		return &yarnpb.FinishApplicationMasterResponseProto{IsUnregistered: proto.Bool(len(reqs) == 3)}, nil
 	}
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	require.NoError(t, c.Finish(ctx, FinalFailed, "container exited with 3", "http://history/app"))
@@ -945,7 +898,7 @@ func TestFinishResyncsAndRetries(t *testing.T) {
 	t.Run("not registered", func(t *testing.T) {
 		am, c, _ := tokenAM(t)
 		rm := newFakeRM(t, am)
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		rm.restart()
@@ -964,16 +917,16 @@ func TestFinishResyncsAndRetries(t *testing.T) {
 		tok := mintAMRMToken(t, att1, 1)
 		am := yarntest.NewAM(t, yarntest.RequireToken(newSecrets(tok)))
 		newFakeRM(t, am)
-		d := &cutDialer{}
+		d := &testutil.Dialer{}
 		c := newAMRMClient(t, []string{am.Addr()}, tok, func(o *AMRMOptions) { o.Dial = d.Dial })
 		var calls atomic.Int32
 		am.FinishApplicationMasterF = func(context.Context, *yarnpb.FinishApplicationMasterRequestProto) (*yarnpb.FinishApplicationMasterResponseProto, error) {
 			if calls.Add(1) == 1 {
-				d.cut()
+				d.Cut()
 			}
 			return &yarnpb.FinishApplicationMasterResponseProto{IsUnregistered: proto.Bool(true)}, nil
 		}
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		require.NoError(t, c.Finish(ctx, FinalSucceeded, "", ""))
@@ -982,7 +935,7 @@ func TestFinishResyncsAndRetries(t *testing.T) {
 	t.Run("refused", func(t *testing.T) {
 		am, c, _ := tokenAM(t)
 		newFakeRM(t, am)
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		var calls atomic.Int32
@@ -996,7 +949,7 @@ func TestFinishResyncsAndRetries(t *testing.T) {
 	t.Run("never confirmed", func(t *testing.T) {
 		am, c, _ := tokenAM(t)
 		newFakeRM(t, am)
-		ctx := amCtx(t)
+		ctx := testutil.Context(t, 20*time.Second)
 		_, err := c.Register(ctx, "h", -1, "")
 		require.NoError(t, err)
 		am.FinishApplicationMasterF = func(context.Context, *yarnpb.FinishApplicationMasterRequestProto) (*yarnpb.FinishApplicationMasterResponseProto, error) {
@@ -1017,7 +970,7 @@ func TestFinishResyncsAndRetries(t *testing.T) {
 func TestConcurrentUseWhileHeartbeating(t *testing.T) {
 	am, c, _ := tokenAM(t)
 	rm := newFakeRM(t, am)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.Register(ctx, "h", -1, "")
 	require.NoError(t, err)
 	rm.onAllocate = func(n int, _ *yarnpb.AllocateRequestProto) { rm.schedule(n%3, fmt.Sprintf("node-%d", n%4)) }

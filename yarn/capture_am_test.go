@@ -9,12 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
@@ -135,7 +137,7 @@ func TestAMRMMatchesDistributedShell(t *testing.T) {
 	fin := &recorder[*yarnpb.FinishApplicationMasterRequestProto, *yarnpb.FinishApplicationMasterResponseProto]{replies: ex[mFinishApplicationMaster]}
 	am.RegisterApplicationMasterF, am.AllocateF, am.FinishApplicationMasterF = reg.serve, alloc.serve, fin.serve
 	c := newAMRMClient(t, []string{am.Addr()}, tok)
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 
 	r, err := c.Register(ctx, "vm/127.0.0.1", -1, "")
 	require.NoError(t, err)
@@ -247,11 +249,12 @@ func TestNMMatchesDistributedShell(t *testing.T) {
 			stop := &recorder[*yarnpb.StopContainersRequestProto, *yarnpb.StopContainersResponseProto]{replies: ex[mStopContainers]}
 			status := &recorder[*yarnpb.GetContainerStatusesRequestProto, *yarnpb.GetContainerStatusesResponseProto]{replies: ex[mGetContainerStatuses]}
 			nm.StartContainersF, nm.StopContainersF, nm.GetContainerStatusesF = start.serve, stop.serve, status.serve
-			d := &cutDialer{rewrite: map[string]string{node.String(): nm.Addr()}}
+			d := &testutil.Dialer{}
+			d.Route(node.String(), nm.Addr())
 			c, err := NewNMClient(NMOptions{Tokens: store, Dial: d.Dial, Logger: amLogger(t)})
 			require.NoError(t, err)
 			defer c.Close()
-			ctx := amCtx(t)
+			ctx := testutil.Context(t, 20*time.Second)
 			for _, e := range ex[mStartContainers] {
 				want := e.req.(*yarnpb.StartContainersRequestProto)
 				var reqs []StartRequest
@@ -303,7 +306,7 @@ func TestNMMatchesDistributedShell(t *testing.T) {
 				requireSame(t, e, stop.received()[len(stop.received())-1], "stopContainers")
 				require.NoError(t, res.Err())
 			}
-			require.Equal(t, []string{node.String()}, d.dialed(), "dialled the NodeId, not the token's service")
+			require.Equal(t, []string{node.String()}, d.Dialed(), "dialled the NodeId, not the token's service")
 		})
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
 )
@@ -84,7 +86,7 @@ func TestSubmitMatchesDistributedShell(t *testing.T) {
 		return report(id, StateAccepted), nil
 	}
 	c := newRM(t, ep(rm.Addr()))
-	require.NoError(t, c.SubmitApplication(testCtx(t), spec))
+	require.NoError(t, c.SubmitApplication(testutil.Context(t, 20*time.Second), spec))
 	require.NotNil(t, got)
 
 	sortEnv(want.ApplicationSubmissionContext)

@@ -1,13 +1,10 @@
 package yarn_test
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,27 +14,11 @@ import (
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/internal/capture"
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/yarn"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func secureConf(nnPort, realm, qop string) *conf.Configuration {
 	c := conf.New(conf.Options{})
@@ -68,9 +49,9 @@ func TestObtainDelegationTokens(t *testing.T) {
 	fixture := fetchdtFixture(t)
 	for _, p := range []struct{ name, sasl string }{{"authentication", ipc.QOPAuth}, {"integrity", ipc.QOPAuthInt}, {"privacy", ipc.QOPAuthConf}} {
 		t.Run(p.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &testutil.Buffer{}
 			lg := zerolog.New(logs).Level(zerolog.DebugLevel)
-			nn, err := minihdfs.Start(testContext(t), minihdfs.Options{Dir: t.TempDir(), Superuser: "root", Users: []string{"alice"}, Logger: lg,
+			nn, err := minihdfs.Start(testutil.Context(t, 30*time.Second), minihdfs.Options{Dir: t.TempDir(), Superuser: "root", Users: []string{"alice"}, Logger: lg,
 				Security: &minihdfs.Security{Keytab: krbtest.LoadKeytab(t, nnKT), Principal: kdc.Principal("nn/localhost"), QOPs: []string{p.sasl}}})
 			require.NoError(t, err)
 			t.Cleanup(func() { nn.Close() })
@@ -84,7 +65,7 @@ func TestObtainDelegationTokens(t *testing.T) {
 			ccache := kdc.Kinit(t, "alice", aliceKT, "1h")
 			opts.Kerberos.Client = kdc.CCacheClient(t, ccache)
 			opts.Logger = lg
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			creds, err := yarn.ObtainDelegationTokens(ctx, opts)
 			require.NoError(t, err)
 
@@ -146,7 +127,7 @@ func TestDelegationTokenOptionsFromConf(t *testing.T) {
 	o, err := yarn.DelegationTokenOptionsFromConf(c, "")
 	require.NoError(t, err)
 	require.Nil(t, o.Kerberos)
-	creds, err := yarn.ObtainDelegationTokens(testContext(t), o)
+	creds, err := yarn.ObtainDelegationTokens(testutil.Context(t, 30*time.Second), o)
 	require.NoError(t, err)
 	require.Equal(t, 0, creds.Len())
 
@@ -185,12 +166,6 @@ func fetchdtFixture(t *testing.T) fetchdt {
 	require.NoError(t, err)
 	require.Equal(t, 1, creds.Len())
 	return fetchdt{raw: raw, creds: creds}
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // The real NameNode's token (hdfs fetchdt on the 3.3.6 secure cluster)

@@ -5,9 +5,7 @@ package yarn
 import (
 	"context"
 	"os"
-	"os/exec"
 	"os/user"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/conf"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 // realRM connects to the ResourceManager named by $HADOOP_CONF_DIR.
@@ -66,8 +65,7 @@ func waitState(ctx context.Context, t *testing.T, rm *RMClient, id ApplicationID
 // so the AM container being launched shows as ACCEPTED with an attempt.)
 func TestRealRM(t *testing.T) {
 	rm := realRM(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testutil.Context(t, 2*time.Minute)
 
 	m, err := rm.GetClusterMetrics(ctx)
 	require.NoError(t, err)
@@ -118,9 +116,7 @@ func TestRealRM(t *testing.T) {
 // buildAM compiles testdata/itam and describes it as a file:// resource
 // with the size and modification time the NodeManager checks.
 func buildAM(t *testing.T) LocalResource {
-	bin := filepath.Join(t.TempDir(), "itam")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/itam").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := testutil.Build(t, "./testdata/itam", "itam")
 	st, err := os.Stat(bin)
 	require.NoError(t, err)
 	return LocalResource{URL: URL{Scheme: "file", File: bin, Port: -1}, Size: st.Size(), Timestamp: st.ModTime().UnixMilli(),
@@ -158,8 +154,7 @@ func submitAM(ctx context.Context, t *testing.T, rm *RMClient, mode string) Appl
 // complete with exit status 7, and finishes SUCCEEDED.
 func TestRealAMWorker(t *testing.T) {
 	rm := realRM(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testutil.Context(t, 3*time.Minute)
 	id := submitAM(ctx, t, rm, "worker")
 	waitState(ctx, t, rm, id, StateRunning)
 	r := waitState(ctx, t, rm, id, StateFinished)
@@ -171,8 +166,7 @@ func TestRealAMWorker(t *testing.T) {
 // TestRealAMKilled: a registered AM shows RUNNING; a kill ends it KILLED.
 func TestRealAMKilled(t *testing.T) {
 	rm := realRM(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testutil.Context(t, 3*time.Minute)
 	id := submitAM(ctx, t, rm, "sleep")
 	r := waitState(ctx, t, rm, id, StateRunning)
 	require.NotEqual(t, "N/A", r.Host)

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
@@ -34,11 +36,11 @@ type nmCluster struct {
 	t      *testing.T
 	sec    *tokenSecrets
 	tokens *NMTokens
-	d      *cutDialer
+	d      *testutil.Dialer
 }
 
 func newNMCluster(t *testing.T) *nmCluster {
-	return &nmCluster{t: t, sec: newSecrets(), tokens: &NMTokens{}, d: &cutDialer{rewrite: map[string]string{}}}
+	return &nmCluster{t: t, sec: newSecrets(), tokens: &NMTokens{}, d: &testutil.Dialer{}}
 }
 
 // node starts a stub NodeManager named host and hands out its token.
@@ -50,9 +52,7 @@ func (cl *nmCluster) node(host string) (*yarntest.NM, NodeID) {
 	_, err = fmt.Sscan(port, &p)
 	require.NoError(cl.t, err)
 	id := NodeID{Host: host, Port: p}
-	cl.d.mu.Lock()
-	cl.d.rewrite[id.String()] = nm.Addr()
-	cl.d.mu.Unlock()
+	cl.d.Route(id.String(), nm.Addr())
 	tok := mintNMToken(cl.t, id, 1)
 	cl.sec.add(tok)
 	cl.tokens.Set(id, tok)
@@ -124,7 +124,7 @@ func TestStartContainersBatchedPerNode(t *testing.T) {
 	}
 	c := cl.client()
 	launch := ContainerLaunchContext{Commands: []string{"env > out"}, Environment: map[string]string{"B": "2", "A": "1"}}
-	res, err := c.StartContainers(amCtx(t), []StartRequest{
+	res, err := c.StartContainers(testutil.Context(t, 20*time.Second), []StartRequest{
 		{Container: allocatedOn(a, 2), Launch: launch},
 		{Container: allocatedOn(b, 4), Launch: launch},
 		{Container: allocatedOn(a, 3), Launch: launch},
@@ -154,7 +154,7 @@ func TestStartContainersBatchedPerNode(t *testing.T) {
 	require.Equal(t, map[string][]byte{"mapreduce_shuffle": {0, 0, 0x34, 0x56}}, res.ServicesMetaData)
 
 	// Dialled by NodeId (host:port), never by the tokens' ip:port service.
-	require.ElementsMatch(t, []string{a.String(), b.String()}, cl.d.dialed())
+	require.ElementsMatch(t, []string{a.String(), b.String()}, cl.d.Dialed())
 	require.Len(t, cl.sec.usedBy(cl.tokens.Get(a), cl.tokens.Get(b)), 2)
 	require.ElementsMatch(t, []int{0, 1}, cl.sec.usedBy(cl.tokens.Get(a), cl.tokens.Get(b)))
 }
@@ -166,10 +166,7 @@ func TestStartContainersNodeFailures(t *testing.T) {
 	nmOK, ok := cl.node("ok")
 	nmBad, bad := cl.node("bad-token")
 	down := NodeID{Host: "down", Port: 1}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	cl.d.rewrite[down.String()] = l.Addr().String()
-	l.Close()
+	cl.d.Set(down.String(), testutil.Refuse())
 	cl.tokens.Set(down, mintNMToken(t, down, 1))
 	unknown := NodeID{Host: "never-seen", Port: 2}
 
@@ -180,7 +177,7 @@ func TestStartContainersNodeFailures(t *testing.T) {
 		return nil, &ipc.ServerError{Class: ipc.ClassInvalidToken, Message: "NMToken for application attempt : appattempt_1795317067845_0002_000001 was used for starting container with container token issued for application attempt : appattempt_1795317067845_0003_000001"}
 	}
 	c := cl.client()
-	res, err := c.StartContainers(amCtx(t), []StartRequest{
+	res, err := c.StartContainers(testutil.Context(t, 20*time.Second), []StartRequest{
 		{Container: allocatedOn(ok, 2)}, {Container: allocatedOn(bad, 3)}, {Container: allocatedOn(down, 4)},
 		{Container: allocatedOn(down, 5)}, {Container: allocatedOn(unknown, 6)},
 	})
@@ -200,7 +197,7 @@ func TestStartContainersNodeFailures(t *testing.T) {
 	nmOK.StartContainersF = func(context.Context, *yarnpb.StartContainersRequestProto) (*yarnpb.StartContainersResponseProto, error) {
 		return &yarnpb.StartContainersResponseProto{}, nil
 	}
-	res, err = c.StartContainers(amCtx(t), []StartRequest{{Container: allocatedOn(ok, 7)}})
+	res, err = c.StartContainers(testutil.Context(t, 20*time.Second), []StartRequest{{Container: allocatedOn(ok, 7)}})
 	require.NoError(t, err)
 	require.ErrorContains(t, res.Failed[ContainerID{Attempt: att1, ID: 7}], "neither the succeeded nor the failed list")
 }
@@ -221,11 +218,11 @@ func TestStartContainersRejectsBadInput(t *testing.T) {
 		"duplicate": {{Container: allocatedOn(n, 4)}, {Container: allocatedOn(n, 4)}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.StartContainers(amCtx(t), reqs)
+			_, err := c.StartContainers(testutil.Context(t, 20*time.Second), reqs)
 			require.Error(t, err)
 		})
 	}
-	require.Empty(t, cl.d.dialed(), "nothing was sent")
+	require.Empty(t, cl.d.Dialed(), "nothing was sent")
 }
 
 func TestStopContainersAndStatuses(t *testing.T) {
@@ -233,7 +230,7 @@ func TestStopContainersAndStatuses(t *testing.T) {
 	nm, n := cl.node("n")
 	id := func(s int64) ContainerID { return ContainerID{Attempt: att1, ID: s} }
 	nm.StopContainersF = func(_ context.Context, req *yarnpb.StopContainersRequestProto) (*yarnpb.StopContainersResponseProto, error) {
-		require.Equal(t, []int64{2, 3}, seqs(req.GetContainerId()))
+		assert.Equal(t, []int64{2, 3}, seqs(req.GetContainerId()))
 		return &yarnpb.StopContainersResponseProto{SucceededRequests: req.GetContainerId()[:1],
 			FailedRequests: []*yarnpb.ContainerExceptionMapProto{failedOn(req.GetContainerId()[1], "org.apache.hadoop.yarn.exceptions.ContainerNotFoundException", "Container container_1795317067845_0002_01_000003 is not handled by this NodeManager", nil)}}, nil
 	}
@@ -246,7 +243,7 @@ func TestStopContainersAndStatuses(t *testing.T) {
 		}, nil
 	}
 	c := cl.client()
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	res, err := c.StopContainers(ctx, n, []ContainerID{id(2), id(3)})
 	require.NoError(t, err)
 	require.Equal(t, []ContainerID{id(2)}, res.Succeeded)
@@ -275,7 +272,7 @@ func TestNMTokenReplacedForNewConnections(t *testing.T) {
 		return &yarnpb.GetContainerStatusesResponseProto{}, nil
 	}
 	c := cl.client()
-	ctx := amCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	old := cl.tokens.Get(n)
 	_, err := c.GetContainerStatuses(ctx, n, nil)
 	require.NoError(t, err)
@@ -288,7 +285,7 @@ func TestNMTokenReplacedForNewConnections(t *testing.T) {
 	require.Equal(t, []int{0}, cl.sec.usedBy(old, rolled))
 
 	cl.sec.revoke(old)
-	cl.d.cut()
+	cl.d.Cut()
 	for i := 0; ; i++ {
 		_, err = c.GetContainerStatuses(ctx, n, nil)
 		if err == nil || i == 3 {
@@ -312,7 +309,7 @@ func TestNMNotYetReadyIsRetried(t *testing.T) {
 		return &yarnpb.GetContainerStatusesResponseProto{}, nil
 	}
 	c := cl.client(func(o *NMOptions) { o.Retry.MaxWait = 5 * time.Second })
-	_, err := c.GetContainerStatuses(amCtx(t), n, nil)
+	_, err := c.GetContainerStatuses(testutil.Context(t, 20*time.Second), n, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 3, calls.Load())
 }
@@ -324,11 +321,11 @@ func TestNMClientClosed(t *testing.T) {
 		return &yarnpb.GetContainerStatusesResponseProto{}, nil
 	}
 	c := cl.client()
-	_, err := c.GetContainerStatuses(amCtx(t), n, nil)
+	_, err := c.GetContainerStatuses(testutil.Context(t, 20*time.Second), n, nil)
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	require.NoError(t, c.Close())
-	_, err = c.GetContainerStatuses(amCtx(t), n, nil)
+	_, err = c.GetContainerStatuses(testutil.Context(t, 20*time.Second), n, nil)
 	require.ErrorIs(t, err, ipc.ErrClosed)
 }
 

@@ -1,30 +1,26 @@
 package yarn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
 )
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 var fastRetry = RetryPolicy{MaxWait: 2 * time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
@@ -62,7 +58,7 @@ func TestGetNewApplicationAndSubmit(t *testing.T) {
 	var polls atomic.Int32
 	rm.SubmitApplicationF = func(_ context.Context, req *yarnpb.SubmitApplicationRequestProto) (*yarnpb.SubmitApplicationResponseProto, error) {
 		submitted.Add(1)
-		require.Equal(t, "spindle", req.GetApplicationSubmissionContext().GetApplicationName())
+		assert.Equal(t, "spindle", req.GetApplicationSubmissionContext().GetApplicationName())
 		return &yarnpb.SubmitApplicationResponseProto{}, nil
 	}
 	rm.GetApplicationReportF = func(_ context.Context, req *yarnpb.GetApplicationReportRequestProto) (*yarnpb.GetApplicationReportResponseProto, error) {
@@ -73,7 +69,7 @@ func TestGetNewApplicationAndSubmit(t *testing.T) {
 		return report(app7, StateAccepted), nil
 	}
 	c := newRM(t, ep(rm.Addr()))
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	id, max, err := c.GetNewApplication(ctx)
 	require.NoError(t, err)
 	require.Equal(t, app7, id)
@@ -107,7 +103,7 @@ func TestSubmitResubmitsWhenNotFound(t *testing.T) {
 		return report(app7, StateSubmitted), nil
 	}
 	c := newRM(t, ep(rm.Addr()))
-	require.NoError(t, c.SubmitApplication(testCtx(t), AppSpec{ID: app7, AMResource: Resource{MemoryMB: 512, VCores: 1}}))
+	require.NoError(t, c.SubmitApplication(testutil.Context(t, 20*time.Second), AppSpec{ID: app7, AMResource: Resource{MemoryMB: 512, VCores: 1}}))
 	require.EqualValues(t, 2, submitted.Load())
 }
 
@@ -117,7 +113,7 @@ func TestReportNotFoundIsTyped(t *testing.T) {
 		return nil, notFound(app7)
 	}
 	c := newRM(t, ep(rm.Addr()))
-	_, err := c.GetApplicationReport(testCtx(t), app7)
+	_, err := c.GetApplicationReport(testutil.Context(t, 20*time.Second), app7)
 	require.ErrorIs(t, err, ErrApplicationNotFound)
 	var re *ipc.RemoteError
 	require.ErrorAs(t, err, &re)
@@ -129,34 +125,34 @@ func TestKillRepeatsUntilCompleted(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	var n atomic.Int32
 	rm.ForceKillApplicationF = func(_ context.Context, req *yarnpb.KillApplicationRequestProto) (*yarnpb.KillApplicationResponseProto, error) {
-		require.Equal(t, "stopped by test", req.GetDiagnostics())
+		assert.Equal(t, "stopped by test", req.GetDiagnostics())
 		return &yarnpb.KillApplicationResponseProto{IsKillCompleted: proto.Bool(n.Add(1) >= 3)}, nil
 	}
 	c := newRM(t, ep(rm.Addr()))
-	require.NoError(t, c.KillApplication(testCtx(t), app7, "stopped by test"))
+	require.NoError(t, c.KillApplication(testutil.Context(t, 20*time.Second), app7, "stopped by test"))
 	require.EqualValues(t, 3, n.Load())
 }
 
 func TestQueriesRoundTrip(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	rm.GetApplicationsF = func(_ context.Context, req *yarnpb.GetApplicationsRequestProto) (*yarnpb.GetApplicationsResponseProto, error) {
-		require.Equal(t, []yarnpb.YarnApplicationStateProto{yarnpb.YarnApplicationStateProto_RUNNING}, req.GetApplicationStates())
-		require.Equal(t, []string{"SPINDLE"}, req.GetApplicationTypes())
-		require.Equal(t, []string{"team-a"}, req.GetApplicationTags())
-		require.Equal(t, []string{"prod"}, req.GetQueues())
-		require.Equal(t, []string{"alice"}, req.GetUsers())
+		assert.Equal(t, []yarnpb.YarnApplicationStateProto{yarnpb.YarnApplicationStateProto_RUNNING}, req.GetApplicationStates())
+		assert.Equal(t, []string{"SPINDLE"}, req.GetApplicationTypes())
+		assert.Equal(t, []string{"team-a"}, req.GetApplicationTags())
+		assert.Equal(t, []string{"prod"}, req.GetQueues())
+		assert.Equal(t, []string{"alice"}, req.GetUsers())
 		return &yarnpb.GetApplicationsResponseProto{Applications: []*yarnpb.ApplicationReportProto{report(app7, StateRunning).ApplicationReport}}, nil
 	}
 	rm.GetClusterMetricsF = func(context.Context, *yarnpb.GetClusterMetricsRequestProto) (*yarnpb.GetClusterMetricsResponseProto, error) {
 		return &yarnpb.GetClusterMetricsResponseProto{ClusterMetrics: &yarnpb.YarnClusterMetricsProto{NumNodeManagers: proto.Int32(2), NumActiveNms: proto.Int32(2)}}, nil
 	}
 	rm.GetClusterNodesF = func(_ context.Context, req *yarnpb.GetClusterNodesRequestProto) (*yarnpb.GetClusterNodesResponseProto, error) {
-		require.Equal(t, []yarnpb.NodeStateProto{yarnpb.NodeStateProto_NS_RUNNING}, req.GetNodeStates())
+		assert.Equal(t, []yarnpb.NodeStateProto{yarnpb.NodeStateProto_NS_RUNNING}, req.GetNodeStates())
 		return &yarnpb.GetClusterNodesResponseProto{NodeReports: []*yarnpb.NodeReportProto{{NodeId: NodeIDToProto(NodeID{"localhost", 8041}),
 			RackName: proto.String(DefaultRack), Capability: ResourceToProto(Resource{MemoryMB: 8192, VCores: 8}), NodeState: yarnpb.NodeStateProto_NS_RUNNING.Enum()}}}, nil
 	}
 	rm.GetQueueInfoF = func(_ context.Context, req *yarnpb.GetQueueInfoRequestProto) (*yarnpb.GetQueueInfoResponseProto, error) {
-		require.Equal(t, "default", req.GetQueueName())
+		assert.Equal(t, "default", req.GetQueueName())
 		return &yarnpb.GetQueueInfoResponseProto{QueueInfo: &yarnpb.QueueInfoProto{QueueName: proto.String("default"), Capacity: proto.Float32(1),
 			State: yarnpb.QueueStateProto_Q_RUNNING.Enum()}}, nil
 	}
@@ -168,7 +164,7 @@ func TestQueriesRoundTrip(t *testing.T) {
 		return &commonpb.GetDelegationTokenResponseProto{Token: (&ipc.Token{Identifier: []byte("i"), Password: []byte("p"), Kind: ipc.KindRMDelegation, Service: ""}).Proto()}, nil
 	}
 	c := newRM(t, ep(rm.Addr()))
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	apps, err := c.GetApplications(ctx, AppFilter{States: []AppState{StateRunning}, Types: []string{"SPINDLE"}, Tags: []string{"team-a"}, Queues: []string{"prod"}, Users: []string{"alice"}})
 	require.NoError(t, err)
 	require.Len(t, apps, 1)
@@ -215,7 +211,7 @@ func TestFailoverToActiveRM(t *testing.T) {
 		{RMID: "rm3", Addr: active.Addr(), Key: "yarn.resourcemanager.address.rm3"},
 	}
 	c := newRM(t, eps...)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	_, err := c.GetClusterMetrics(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "rm3", c.Active().RMID)
@@ -233,7 +229,7 @@ func TestUnreachableRMNamesAddressAndKey(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	start := time.Now()
-	_, err = c.GetClusterMetrics(testCtx(t))
+	_, err = c.GetClusterMetrics(testutil.Context(t, 20*time.Second))
 	require.Error(t, err)
 	require.Contains(t, err.Error(), addr)
 	require.Contains(t, err.Error(), "yarn.resourcemanager.address")
@@ -243,39 +239,20 @@ func TestUnreachableRMNamesAddressAndKey(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 
-// cutProxy forwards to backend, but cuts its first connection as soon as the
-// client has sent its first call: the call is lost mid-flight.
-func cutProxy(t *testing.T, backend string) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for n := 0; ; n++ {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if n == 0 {
-				_, _ = ipc.ReadPreamble(c)
-				_, _ = ipc.ReadFrame(c, 0) // context
-				_, _ = ipc.ReadFrame(c, 0) // the call
-				c.Close()
-				continue
-			}
-			b, err := net.Dial("tcp", backend)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(b, c); b.Close() }()
-			go func() { defer wg.Done(); _, _ = io.Copy(c, b); c.Close() }()
+// afterFirstCall reports whether sent holds a whole connection preamble,
+// connection context and first call: cutting there loses the call in
+// flight.
+func afterFirstCall(sent []byte) bool {
+	r := bytes.NewReader(sent)
+	if _, err := ipc.ReadPreamble(r); err != nil {
+		return false
+	}
+	for range 2 { // the context, then the call
+		if _, err := ipc.ReadFrame(r, 0); err != nil {
+			return false
 		}
-	}()
-	return l.Addr().String()
+	}
+	return true
 }
 
 // Connection lost mid-call: an idempotent call is retried on a new
@@ -285,10 +262,18 @@ func TestConnectionLossMidCallRetriesIdempotent(t *testing.T) {
 	rm.GetApplicationReportF = func(context.Context, *yarnpb.GetApplicationReportRequestProto) (*yarnpb.GetApplicationReportResponseProto, error) {
 		return report(app7, StateRunning), nil
 	}
-	c := newRM(t, ep(cutProxy(t, rm.Addr())))
-	r, err := c.GetApplicationReport(testCtx(t), app7)
+	// The first connection is cut as soon as the client has sent its first
+	// call: the call is lost mid-flight.
+	d := &testutil.Dialer{}
+	d.Once(rm.Addr(), testutil.CutWhen(afterFirstCall))
+	c, err := NewRMClient(RMOptions{Endpoints: []Endpoint{ep(rm.Addr())}, User: "alice", Retry: fastRetry, PollInterval: 5 * time.Millisecond,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)), Dial: d.Dial})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	r, err := c.GetApplicationReport(testutil.Context(t, 20*time.Second), app7)
 	require.NoError(t, err)
 	require.Equal(t, StateRunning, r.State)
+	require.Len(t, d.Dialed(), 2, "the call went again on a new connection")
 }
 
 func TestRetryDecision(t *testing.T) {

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/spindle-yarn/spindle/am/example"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -150,8 +152,7 @@ func runJob(t *testing.T, ctx context.Context, rest string) example.Job {
 // (new ports, as after an AM attempt change): the TaskManagers locate the
 // new one, register again, and the next job runs there.
 func TestTaskManagersFollowTheirJobManager(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	dir := t.TempDir()
 	text := strings.Repeat("to be or not to be\nthat is the question\n", 40)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "words.txt"), []byte(text), 0o644))
@@ -170,7 +171,7 @@ func TestTaskManagersFollowTheirJobManager(t *testing.T) {
 		wg.Go(func() {
 			err := example.RunTaskManager(tctx, example.TaskManagerOptions{ID: fmt.Sprintf("tm-%d", i), JobManager: j1.rpc, Locate: locate,
 				Heartbeat: 20 * time.Millisecond, Dir: dir, Log: &syncWriter{t: t}})
-			require.NoError(t, err)
+			assert.NoError(t, err) // not require: this is not the test's goroutine
 		})
 	}
 	defer func() { tcancel(); wg.Wait() }()
@@ -197,8 +198,7 @@ func TestTaskManagersFollowTheirJobManager(t *testing.T) {
 // TestPerJobJobManager waits for its TaskManagers, runs the job once and
 // returns; a job over a missing input fails.
 func TestPerJobJobManager(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "words.txt"), []byte("a a b\n"), 0o644))
 	for _, tc := range []struct {

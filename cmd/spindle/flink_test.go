@@ -2,18 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -32,30 +30,11 @@ const (
 	flinkHome200 = "../../flink/testdata/flink-2.0.0"
 )
 
-var fakeJava struct {
-	once sync.Once
-	home string
-	err  error
-}
-
 // fakeJavaHome builds flink/testdata/fakejava once per test binary as
 // <home>/bin/java.
 func fakeJavaHome(t *testing.T) string {
 	t.Helper()
-	fakeJava.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cmd-test-fakejava-")
-		if err != nil {
-			fakeJava.err = err
-			return
-		}
-		fakeJava.home = dir
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "java"), "../../flink/testdata/fakejava").CombinedOutput()
-		if err != nil {
-			fakeJava.err = fmt.Errorf("go build fakejava: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, fakeJava.err)
-	return fakeJava.home
+	return filepath.Dir(filepath.Dir(testutil.Build(t, "../../flink/testdata/fakejava", "bin/java")))
 }
 
 func flinkPlan(t *testing.T, home string, mode amapi.Mode, job string) amapi.PayloadPlan {
@@ -71,8 +50,7 @@ func flinkPlan(t *testing.T, home string, mode amapi.Mode, job string) amapi.Pay
 // runFlinkCommand runs `spindle flink …` in-process with env.
 func runFlinkCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	var out, errb bytes.Buffer
 	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return code, out.String(), errb.String()
@@ -311,7 +289,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	require.Contains(t, string(b), "\napplicationID="+id+"\n")
 
 	var tms []flinkTM
-	require.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
+	testutil.Eventually(t, func() bool { tms = flinkTaskManagers(t, rest); return len(tms) == 2 }, time.Minute, 50*time.Millisecond,
 		"two TaskManagers register with the JobManager")
 	for _, tm := range tms {
 		require.True(t, strings.HasPrefix(tm.ID, "container_"+strings.TrimPrefix(id, "application_")+"_01_"), tm.ID)
@@ -331,7 +309,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	resp, err := http.Post("http://"+rest+"/taskmanagers/"+old+"/exit?code=1", "text/plain", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		tms = flinkTaskManagers(t, rest)
 		return len(tms) == 2 && tms[0].ID != old && tms[1].ID != old
 	}, time.Minute, 50*time.Millisecond, "the AM replaces the TaskManager")
@@ -339,7 +317,7 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 
 	code, out, errOut = lc.cli(ctx, "session", "stop", id)
 	require.Equal(t, 0, code, errOut+out)
-	require.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
+	testutil.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
 
 	// Per-job: Flink 1.17's application mode; the job's outcome is the
 	// application's and the exit code's.

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
@@ -36,8 +37,7 @@ func TestKerberosSession(t *testing.T) {
 	var ccaches []string
 	for _, protection := range []string{"authentication", "integrity", "privacy"} {
 		t.Run(protection, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
+			ctx := testutil.Context(t, 2*time.Minute)
 			sc := s.cluster(t, ctx, protection, nnKT, nmKT, nil)
 			dir, nnPort := sc.confDir, sc.nnPort
 			home := t.TempDir()
@@ -53,7 +53,7 @@ func TestKerberosSession(t *testing.T) {
 				login = []string{"--log-level", "debug"}
 			}
 			cli := func(args ...string) (int, string, string) {
-				var out, errb syncBuffer
+				var out, errb testutil.Buffer
 				code := run(ctx, append(append([]string{"spindle"}, login...), args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 				all.WriteString(out.String() + errb.String())
 				return code, out.String(), errb.String()
@@ -172,8 +172,7 @@ func TestKerberosLongSession(t *testing.T) {
 	var secrets [][]byte
 	for _, ship := range []bool{true, false} {
 		t.Run(map[bool]string{true: "ship-keytab", false: "control"}[ship], func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
+			ctx := testutil.Context(t, 2*time.Minute)
 			sc := s.cluster(t, ctx, "privacy", nnKT, nmKT, func(sec *minihdfs.Security) {
 				sec.TokenRenewInterval, sec.TokenMaxLifetime = 4*time.Second, 8*time.Second
 			})
@@ -183,7 +182,7 @@ func TestKerberosLongSession(t *testing.T) {
 			env := map[string]string{"HADOOP_CONF_DIR": sc.confDir, "KRB5_CONFIG": s.kdc.Krb5Conf, "KRB5CCNAME": "FILE:" + filepath.Join(home, "none"),
 				"HOME": home, "SPINDLE_BINARY": bin, "SPINDLE_AM_ARGS": "--heartbeat-fast 100ms --heartbeat-idle 300ms"}
 			cli := func(args ...string) (int, string, string) {
-				var out, errb syncBuffer
+				var out, errb testutil.Buffer
 				argv := append([]string{"spindle", "--log-level", "debug", "--keytab", s.aliceKT, "--principal", "alice@" + s.kdc.Realm}, args...)
 				code := run(ctx, argv, &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 				all.WriteString(out.String() + errb.String())
@@ -206,7 +205,7 @@ func TestKerberosLongSession(t *testing.T) {
 				return st
 			}
 			var st map[string]any
-			require.Eventually(t, func() bool { st = status(); return st["taskmanagers_running"] == float64(1) }, time.Minute, 100*time.Millisecond)
+			testutil.Eventually(t, func() bool { st = status(); return st["taskmanagers_running"] == float64(1) }, time.Minute, 100*time.Millisecond)
 			first, err := yarn.ParseContainerID(st["taskmanagers"].([]any)[0].(string))
 			require.NoError(t, err)
 			info, ok := nm.Container(first)
@@ -225,7 +224,7 @@ func TestKerberosLongSession(t *testing.T) {
 
 			// A replacement TaskManager starts with the current tokens.
 			require.NoError(t, nm.KillContainerProcess(first, syscall.SIGKILL))
-			require.Eventually(t, func() bool {
+			testutil.Eventually(t, func() bool {
 				st = status()
 				tms, _ := st["taskmanagers"].([]any)
 				return st["taskmanagers_running"] == float64(1) && len(tms) == 1 && tms[0] != first.String()

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/yarn"
 )
@@ -24,24 +22,7 @@ import (
 type secureRealm struct {
 	kdc           *krbtest.KDC
 	aliceKT, rmKT string
-	logs          *lockedBuf // the RMs' logs, scanned for secrets
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs          *testutil.Buffer // the RMs' logs, scanned for secrets
 }
 
 func newSecureRealm(t *testing.T) *secureRealm {
@@ -51,7 +32,7 @@ func newSecureRealm(t *testing.T) *secureRealm {
 // newSecureRealmWith is newSecureRealm with a KDC started with opts.
 func newSecureRealmWith(t *testing.T, opts krbtest.Options) *secureRealm {
 	kdc := krbtest.StartWith(t, opts)
-	return &secureRealm{kdc: kdc, aliceKT: kdc.AddPrincipal(t, "alice"), rmKT: kdc.AddPrincipal(t, "rm/localhost"), logs: &lockedBuf{}}
+	return &secureRealm{kdc: kdc, aliceKT: kdc.AddPrincipal(t, "alice"), rmKT: kdc.AddPrincipal(t, "rm/localhost"), logs: &testutil.Buffer{}}
 }
 
 // rm starts a mini RM whose client port is Kerberized with protection
@@ -59,8 +40,7 @@ func newSecureRealmWith(t *testing.T, opts krbtest.Options) *secureRealm {
 func (s *secureRealm) rm(t *testing.T, protection string) string {
 	t.Helper()
 	qop := map[string]string{"authentication": "auth", "integrity": "auth-int", "privacy": "auth-conf"}[protection]
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 10*time.Second)
 	rm, err := minicluster.NewResourceManager(ctx, minicluster.RMOptions{QOPs: []string{qop},
 		Logger:   zerolog.New(zerolog.MultiLevelWriter(s.logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel),
 		Security: &minicluster.RMSecurity{Keytab: krbtest.LoadKeytab(t, s.rmKT), Principal: s.kdc.Principal("rm/localhost")}})
@@ -92,8 +72,7 @@ func (s *secureRealm) confDir(t *testing.T, rmAddr, protection, rmPrincipal stri
 // submit puts one application on the RM, as alice from her keytab.
 func (s *secureRealm) submit(t *testing.T, rmAddr, protection string) yarn.ApplicationID {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 10*time.Second)
 	qop := map[string]string{"authentication": "auth", "integrity": "auth-int", "privacy": "auth-conf"}[protection]
 	krb := &yarn.Kerberos{Client: s.kdc.KeytabClient(t, "alice", s.aliceKT, s.kdc.Config(t)), ServerPrincipal: "rm/_HOST@" + s.kdc.Realm, QOPs: []string{qop}}
 	c, err := yarn.NewRMClient(yarn.RMOptions{Endpoints: []yarn.Endpoint{{Addr: rmAddr}}, Kerberos: krb, User: krb.UserPrincipal()})

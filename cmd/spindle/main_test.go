@@ -8,14 +8,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 	"github.com/spindle-yarn/spindle/yarn/yarntest"
@@ -25,11 +27,7 @@ import (
 // built (the spindle binary, the stand-in java).
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		for _, d := range []string{builtBinary.dir, fakeJava.home} {
-			if d != "" {
-				os.RemoveAll(d)
-			}
-		}
+		_ = testutil.RemoveBuilds()
 		os.Exit(code)
 	}))
 }
@@ -48,8 +46,7 @@ func confDir(t *testing.T, rmAddr string) string {
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	var out, errb bytes.Buffer
 	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return code, out.String(), errb.String()
@@ -71,7 +68,7 @@ func TestAppCommands(t *testing.T) {
 	rm := yarntest.NewRM(t)
 	rm.GetApplicationsF = func(_ context.Context, req *yarnpb.GetApplicationsRequestProto) (*yarnpb.GetApplicationsResponseProto, error) {
 		if len(req.GetApplicationStates()) > 0 {
-			require.Len(t, req.GetApplicationStates(), 3) // active states only without --all
+			assert.Len(t, req.GetApplicationStates(), 3) // active states only without --all
 		}
 		return &yarnpb.GetApplicationsResponseProto{Applications: []*yarnpb.ApplicationReportProto{rmReport(yarnpb.YarnApplicationStateProto_RUNNING)}}, nil
 	}
@@ -149,21 +146,19 @@ func TestExitCodes(t *testing.T) {
 // leaves a configuration a client can use while it runs.
 func TestLocalUp(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	ctx, cancel := context.WithCancel(testutil.Context(t, 2*time.Minute))
+	var out, errb testutil.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"spindle", "local", "up", "--dir", dir, "--nodes", "2"}, &syncWriter{w: &out}, &errb,
+		done <- run(ctx, []string{"spindle", "local", "up", "--dir", dir, "--nodes", "2"}, &out, &errb,
 			func(k string) (string, bool) {
 				return map[string]string{"HADOOP_USER_NAME": "alice"}[k], k == "HADOOP_USER_NAME"
 			})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !bytes.Contains(syncRead(&out), []byte("ready")) {
-		require.True(t, time.Now().Before(deadline), "no ready line; stderr: %s", errb.String())
-		time.Sleep(20 * time.Millisecond)
+	if !assert.Eventually(t, func() bool { return strings.Contains(out.String(), "ready") }, 30*time.Second, 20*time.Millisecond) {
+		t.Fatalf("no ready line; stderr: %s", errb.String())
 	}
-	require.Contains(t, string(syncRead(&out)), "2 NodeManager(s)")
+	require.Contains(t, out.String(), "2 NodeManager(s)")
 	require.FileExists(t, filepath.Join(dir, "conf", "hdfs-site.xml"))
 	env := map[string]string{"HADOOP_CONF_DIR": filepath.Join(dir, "conf"), "HADOOP_USER_NAME": "alice"}
 	code, list, errOut := runCLI(t, env, "app", "list")
@@ -177,22 +172,6 @@ func TestLocalUp(t *testing.T) {
 		t.Fatal("local up did not stop")
 	}
 	require.NoFileExists(t, filepath.Join(dir, "conf", "yarn-site.xml"), "local up removes what it wrote")
-}
-
-var syncMu sync.Mutex
-
-type syncWriter struct{ w *bytes.Buffer }
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	syncMu.Lock()
-	defer syncMu.Unlock()
-	return s.w.Write(p)
-}
-
-func syncRead(b *bytes.Buffer) []byte {
-	syncMu.Lock()
-	defer syncMu.Unlock()
-	return bytes.Clone(b.Bytes())
 }
 
 // A flag after the APP_ID is an argument to urfave/cli; the error says so

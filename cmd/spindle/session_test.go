@@ -2,17 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster"
 	"github.com/spindle-yarn/spindle/session"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -29,32 +27,13 @@ import (
 // mini cluster with a mini HDFS, exactly as `spindle local up` runs it;
 // the AM and the payload run as the real spindle binary, built once.
 
-var builtBinary struct {
-	once sync.Once
-	dir  string // removed by TestMain
-	path string
-	err  error
-}
-
+// spindleBinary builds the spindle command once per test binary
+// ($SPINDLE_TEST_BINARY names a prebuilt one instead).
 func spindleBinary(t *testing.T) string {
-	builtBinary.once.Do(func() {
-		if p := os.Getenv("SPINDLE_TEST_BINARY"); p != "" {
-			builtBinary.path = p
-			return
-		}
-		dir, err := os.MkdirTemp("", "cmd-test-spindle-")
-		if err != nil {
-			builtBinary.err = err
-			return
-		}
-		builtBinary.dir, builtBinary.path = dir, filepath.Join(dir, "spindle")
-		out, err := exec.Command("go", "build", "-o", builtBinary.path, ".").CombinedOutput()
-		if err != nil {
-			builtBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, builtBinary.err)
-	return builtBinary.path
+	if p := os.Getenv("SPINDLE_TEST_BINARY"); p != "" {
+		return p
+	}
+	return testutil.Build(t, ".", "spindle")
 }
 
 // localCluster is a running mini cluster and the CLI environment that
@@ -73,8 +52,7 @@ func newLocalCluster(t *testing.T, nodes int) *localCluster {
 	t.Helper()
 	bin := spindleBinary(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 30*time.Second)
 	opts := minicluster.LocalOptions{Dir: filepath.Join(dir, "cluster"), Nodes: nodes, HDFS: true, HDFSUsers: []string{testUser},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		ExtraConfig: map[string]map[string]string{"yarn-site.xml": {
@@ -96,15 +74,13 @@ func newLocalCluster(t *testing.T, nodes int) *localCluster {
 
 // cli runs spindle with ctx and returns the exit code and outputs.
 func (lc *localCluster) cli(ctx context.Context, args ...string) (int, string, string) {
-	var out, errb syncBuffer
+	var out, errb testutil.Buffer
 	code := run(ctx, append([]string{"spindle"}, args...), &out, &errb, func(k string) (string, bool) { v, ok := lc.env[k]; return v, ok })
 	return code, out.String(), errb.String()
 }
 
 func (lc *localCluster) ctx(d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	lc.t.Cleanup(cancel)
-	return ctx
+	return testutil.Context(lc.t, d)
 }
 
 // stagedApps lists the application directories under the user's staging root in the mini HDFS.
@@ -150,23 +126,6 @@ func names(evs []map[string]any) []string {
 		out = append(out, fmt.Sprint(e["event"]))
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The acceptance run of issue #7: a detached session with 2 TaskManagers,
@@ -255,18 +214,18 @@ func TestSessionDetachedAcceptance(t *testing.T) {
 }
 
 // waitFor polls buf until it holds s.
-func waitFor(t *testing.T, buf *syncBuffer, s string) {
+func waitFor(t *testing.T, buf *testutil.Buffer, s string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return strings.Contains(buf.String(), s) }, 60*time.Second, 20*time.Millisecond, "waiting for %q in:\n%s", s, buf.String())
 }
 
 // cliAsync runs spindle in the background; cancel is its Ctrl-C.
-func (lc *localCluster) cliAsync(args ...string) (out *syncBuffer, cancel func(), done <-chan int) {
+func (lc *localCluster) cliAsync(args ...string) (out *testutil.Buffer, cancel func(), done <-chan int) {
 	ctx, cancel := context.WithCancel(lc.ctx(2 * time.Minute))
-	out = &syncBuffer{}
+	out = &testutil.Buffer{}
 	ch := make(chan int, 1)
 	go func() {
-		var errb syncBuffer
+		var errb testutil.Buffer
 		code := run(ctx, append([]string{"spindle"}, args...), out, &errb, func(k string) (string, bool) { v, ok := lc.env[k]; return v, ok })
 		if code != 0 {
 			fmt.Fprintf(out, "\nstderr: %s", errb.String())
@@ -316,7 +275,7 @@ func TestSessionAttachAndStopFallback(t *testing.T) {
 	require.NotEmpty(t, id)
 
 	att, _, done := lc.cliAsync("session", "attach", "-o", "json", id)
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, att, `"event":"running"`) // attach follows the session
 
 	// Remove the stop secret from the staging directory in the mini HDFS.
 	hc, err := colinmarc.NewClient(colinmarc.ClientOptions{Addresses: []string{lc.l.HDFS.NameNodeAddr()}, User: testUser})

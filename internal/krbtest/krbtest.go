@@ -7,7 +7,8 @@
 // this host's (libfaketime, Debian's faketime package) to test clock skew.
 //
 // It is test support only: it imports testing and testify, and nothing of
-// Spindle. Tests that need a KDC are skipped when krb5kdc is not installed.
+// Spindle. Tests that need a KDC are skipped when krb5kdc is not installed,
+// and fail instead with SPINDLE_REQUIRE_KDC=1 in the environment.
 package krbtest
 
 import (
@@ -99,7 +100,8 @@ type Options struct {
 
 // Start creates realm DefaultRealm and runs krb5kdc in the foreground
 // until the test ends. It skips the test only when krb5kdc is not
-// installed; any other failure fails it.
+// installed (fails it with SPINDLE_REQUIRE_KDC=1); any other failure
+// fails it.
 func Start(t testing.TB) *KDC {
 	t.Helper()
 	return StartWith(t, Options{})
@@ -124,20 +126,50 @@ func faketimeEnv(lib string, d time.Duration) []string {
 	return []string{"LD_PRELOAD=" + lib, fmt.Sprintf("FAKETIME=%+d", int64(d/time.Second)), "NO_FAKE_STAT=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"}
 }
 
+// RequireEnv, set to 1, turns the skips of Start and StartWith into
+// failures: CI (.ci/run) has the KDC and must not skip silently.
+const RequireEnv = "SPINDLE_REQUIRE_KDC"
+
+// SkipsEnv names a file to which Start and StartWith append one line per
+// skipped test, "<why> (<fix>)<TAB><test>"; make test sums them up.
+const SkipsEnv = "SPINDLE_KDC_SKIPS"
+
+// skip skips t because the KDC cannot run here, saying why and how to
+// install what is missing, and records it in $SPINDLE_KDC_SKIPS; with
+// SPINDLE_REQUIRE_KDC=1 it fails t instead.
+func skip(t testing.TB, why, fix string) {
+	t.Helper()
+	msg := why + " (" + fix + ")"
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatal(msg + "; " + RequireEnv + "=1 makes this a failure")
+		return
+	}
+	if p := os.Getenv(SkipsEnv); p != "" {
+		// One short O_APPEND write per line: the test binaries of
+		// several packages append to the file at once.
+		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			_, _ = f.WriteString(msg + "\t" + t.Name() + "\n")
+			_ = f.Close()
+		}
+	}
+	t.Skip(msg)
+}
+
 // StartWith is Start with opts. With a ClockOffset it also skips the test
-// when libfaketime is not installed, and fails it when libfaketime does
-// not move the clock of a C program (date) by the offset.
+// when libfaketime is not installed (fails it with SPINDLE_REQUIRE_KDC=1),
+// and fails it when libfaketime does not move the clock of a C program
+// (date) by the offset.
 func StartWith(t testing.TB, opts Options) *KDC {
 	t.Helper()
 	kdcBin := Tool("krb5kdc")
 	if kdcBin == "" {
-		t.Skip("krb5kdc not installed (apt-get install krb5-kdc krb5-admin-server krb5-user)")
+		skip(t, "krb5kdc not installed", "apt-get install krb5-kdc krb5-admin-server krb5-user")
 	}
 	var kdcEnv []string
 	if opts.ClockOffset != 0 {
 		lib := LibFaketime()
 		if lib == "" {
-			t.Skip("libfaketime not installed, cannot offset the KDC's clock (apt-get install faketime)")
+			skip(t, "libfaketime not installed, cannot offset the KDC's clock", "apt-get install faketime")
 		}
 		kdcEnv = faketimeEnv(lib, opts.ClockOffset)
 		checkFaketime(t, kdcEnv, opts.ClockOffset)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/ipc/ipctest"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
@@ -82,8 +83,7 @@ func TestReplayClientRM(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(conv.Client[0].Req.Body, &ctxProto))
 	clientRec := &ipctest.Recorder{}
 	var callIDs atomic.Int32
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	conn, err := ipc.Dial(ctx, ipc.Options{
 		Addr:     srv.Addr(),
 		Protocol: ctxProto.GetProtocol(),

@@ -1,7 +1,6 @@
 package minihdfs_test
 
 import (
-	"context"
 	"net"
 	"os"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	colinmarc "github.com/colinmarc/hdfs/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 )
 
@@ -26,8 +26,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 	}
 	dir := t.TempDir()
 	before := fds()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 20*time.Second)
 	c, err := minihdfs.Start(ctx, minihdfs.Options{Dir: dir, Superuser: "root", Users: []string{"root"}})
 	require.NoError(t, err)
 	cl, err := colinmarc.NewClient(colinmarc.ClientOptions{Addresses: []string{c.NameNodeAddr()}, User: "root"})
@@ -57,8 +56,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 }
 
 func TestStartValidates(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 5*time.Second)
 	_, err := minihdfs.Start(ctx, minihdfs.Options{})
 	require.ErrorContains(t, err, "Dir is required")
 	_, err = minihdfs.Start(ctx, minihdfs.Options{Dir: t.TempDir(), Replication: 1000})

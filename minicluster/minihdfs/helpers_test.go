@@ -1,7 +1,6 @@
 package minihdfs_test
 
 import (
-	"context"
 	"crypto/rand"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 )
 
@@ -28,8 +28,7 @@ func start(t testing.TB, mod func(*minihdfs.Options)) *minihdfs.Cluster {
 	if mod != nil {
 		mod(&opts)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := minihdfs.Start(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })

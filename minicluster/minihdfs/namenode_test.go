@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/proto/hdfspb"
@@ -27,8 +28,7 @@ type nnConn struct {
 
 func dialNN(t *testing.T, c *minihdfs.Cluster, user string) *nnConn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
+	ctx := testutil.Context(t, 30*time.Second)
 	conn, err := ipc.Dial(ctx, ipc.Options{Addr: c.NameNodeAddr(), Protocol: clientProtocol, User: user})
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/spindle-yarn/spindle/internal/capture"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/proto/hdfspb"
@@ -219,8 +220,7 @@ func TestReplayPutCatNameNode(t *testing.T) {
 	c := start(t, func(o *minihdfs.Options) { o.BlockSize = 0; o.Users = []string{"root"} })
 	types := methodTypes(t)
 	m := mapping{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 60*time.Second)
 
 	blocksWritten := 0
 	for _, step := range []string{"mkdir", "put", "ls", "cat", "chmod", "delete"} {
@@ -292,8 +292,7 @@ func TestReplayPutCatNameNode(t *testing.T) {
 func TestReplayPutCatDataNode(t *testing.T) {
 	dir := fixtureDir(t)
 	c := start(t, func(o *minihdfs.Options) { o.BlockPoolID = "BP-411686458-127.0.0.1-1795316416754" })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testutil.Context(t, 60*time.Second)
 	for _, name := range []string{"client-dn-write-block1", "client-dn-write-block2"} {
 		replayDataNode(t, ctx, c, filepath.Join(dir, name+".client.bin"), filepath.Join(dir, name+".server.bin"), nil, opWriteBlock)
 	}

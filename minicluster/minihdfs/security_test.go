@@ -3,7 +3,6 @@ package minihdfs_test
 import (
 	"bytes"
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
@@ -30,29 +30,12 @@ type secureHDFS struct {
 	aliceKT, rmKT, nnKT string
 	c                   *minihdfs.Cluster
 	now                 atomic.Int64 // ms; the NameNode's clock
-	logs                *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs                *testutil.Buffer
 }
 
 func startSecure(t *testing.T, qop string, mod func(*minihdfs.Security)) *secureHDFS {
 	t.Helper()
-	s := &secureHDFS{kdc: krbtest.Start(t), logs: &lockedBuffer{}}
+	s := &secureHDFS{kdc: krbtest.Start(t), logs: &testutil.Buffer{}}
 	s.aliceKT = s.kdc.AddPrincipal(t, "alice")
 	s.rmKT = s.kdc.AddPrincipal(t, "rm/localhost")
 	s.nnKT = s.kdc.AddPrincipal(t, "nn/localhost")
@@ -88,12 +71,6 @@ func (s *secureHDFS) dialToken(ctx context.Context, tok *ipc.Token) (*ipc.Conn, 
 	return ipc.Dial(ctx, ipc.Options{Addr: s.addr(), Protocol: nnProtocol, Mechanisms: []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok}}})
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func getToken(t *testing.T, ctx context.Context, c *ipc.Conn, renewer string) *ipc.Token {
 	t.Helper()
 	var resp commonpb.GetDelegationTokenResponseProto
@@ -114,7 +91,7 @@ func TestSecureNameNode(t *testing.T) {
 	for _, qop := range []string{ipc.QOPAuth, ipc.QOPAuthInt, ipc.QOPAuthConf} {
 		t.Run(qop, func(t *testing.T) {
 			s := startSecure(t, qop, nil)
-			ctx := testCtx(t)
+			ctx := testutil.Context(t, 20*time.Second)
 			c, err := s.dial(t, ctx, "alice", s.aliceKT, qop)
 			require.NoError(t, err)
 			defer c.Close()
@@ -158,7 +135,7 @@ func TestSecureNameNodeTokenLifecycle(t *testing.T) {
 		sec.TokenRenewInterval = time.Hour
 		sec.TokenMaxLifetime = 3 * time.Hour
 	})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 20*time.Second)
 	alice, err := s.dial(t, ctx, "alice", s.aliceKT, ipc.QOPAuth)
 	require.NoError(t, err)
 	defer alice.Close()
