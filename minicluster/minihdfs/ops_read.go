@@ -1,0 +1,245 @@
+package minihdfs
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spindle-yarn/spindle/ipc"
+	"github.com/spindle-yarn/spindle/proto/commonpb"
+	"github.com/spindle-yarn/spindle/proto/hdfspb"
+)
+
+// The ClientNamenodeProtocol methods. Each follows the checks, order and
+// messages of the FSDir*Op class of Hadoop 3.3 it names.
+
+// Read-only ClientNamenodeProtocol handlers: file status, listings, block
+// locations, summaries and the NameNode's own state.
+
+// getFileInfo: FSDirStatAndListingOp.getFileInfo. A superuser gets "no such
+// file" where a path runs through a file; others get the
+// AccessControlException.
+func (nn *nameNode) getFileInfo(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetFileInfoRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	ip, err := nn.resolvePath(pc, req.GetSrc(), opRead)
+	if err != nil {
+		if pc.super && isClass(err, classAccessControl) {
+			return &hdfspb.GetFileInfoResponseProto{}, nil
+		}
+		return nil, err
+	}
+	n := ip.last()
+	if n == nil {
+		return &hdfspb.GetFileInfoResponseProto{}, nil
+	}
+	return &hdfspb.GetFileInfoResponseProto{Fs: nn.fileStatus(n, "", false)}, nil
+}
+
+// isClass reports whether err is the Java exception cls.
+func isClass(err error, cls string) bool {
+	var se *ipc.ServerError
+	return errors.As(err, &se) && se.Class == cls
+}
+
+func (nn *nameNode) getFileLinkInfo(ctx context.Context, call *ipc.ServerCall, req *hdfspb.GetFileLinkInfoRequestProto) (proto.Message, error) {
+	resp, err := nn.getFileInfo(ctx, call, &hdfspb.GetFileInfoRequestProto{Src: req.Src})
+	if err != nil {
+		return nil, err
+	}
+	return &hdfspb.GetFileLinkInfoResponseProto{Fs: resp.(*hdfspb.GetFileInfoResponseProto).Fs}, nil
+}
+
+func (nn *nameNode) getServerDefaults(context.Context, *ipc.ServerCall, *hdfspb.GetServerDefaultsRequestProto) (proto.Message, error) {
+	return &hdfspb.GetServerDefaultsResponseProto{ServerDefaults: &hdfspb.FsServerDefaultsProto{
+		BlockSize:           proto.Uint64(uint64(nn.o.blockSize)),
+		BytesPerChecksum:    proto.Uint32(bytesPerChecksum),
+		WritePacketSize:     proto.Uint32(writePacketSize),
+		Replication:         proto.Uint32(uint32(nn.o.replication)),
+		FileBufferSize:      proto.Uint32(fileBufferSize),
+		EncryptDataTransfer: proto.Bool(false),
+		TrashInterval:       proto.Uint64(0),
+		ChecksumType:        hdfspb.ChecksumTypeProto_CHECKSUM_CRC32C.Enum(),
+		KeyProviderUri:      proto.String(""),
+		PolicyId:            proto.Uint32(hotStoragePolicy),
+	}}, nil
+}
+
+// getListing: FSDirStatAndListingOp.getListingInt.
+func (nn *nameNode) getListing(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetListingRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	ip, err := nn.resolvePath(pc, req.GetSrc(), opRead)
+	if err != nil {
+		return nil, err
+	}
+	n := ip.last()
+	if n != nil && n.dir {
+		if err := pc.check(ip, access{self: actReadExecute}); err != nil {
+			return nil, err
+		}
+	}
+	if n == nil {
+		return &hdfspb.GetListingResponseProto{}, nil
+	}
+	if !n.dir {
+		return &hdfspb.GetListingResponseProto{DirList: &hdfspb.DirectoryListingProto{
+			PartialListing:   []*hdfspb.HdfsFileStatusProto{nn.fileStatus(n, "", req.GetNeedLocation())},
+			RemainingEntries: proto.Uint32(0),
+		}}, nil
+	}
+	names := sortedNames(n, string(req.GetStartAfter()))
+	k := min(len(names), lsLimit)
+	list := &hdfspb.DirectoryListingProto{RemainingEntries: proto.Uint32(uint32(len(names) - k))}
+	for _, name := range names[:k] {
+		list.PartialListing = append(list.PartialListing, nn.fileStatus(n.children[name], name, req.GetNeedLocation()))
+	}
+	return &hdfspb.GetListingResponseProto{DirList: list}, nil
+}
+
+// getBlockLocations: FSDirStatAndListingOp.getBlockLocations, with the
+// access time updated at most once per precision period.
+func (nn *nameNode) getBlockLocations(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetBlockLocationsRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	src := req.GetSrc()
+	if int64(req.GetOffset()) < 0 {
+		return nil, remote(classIllegalArgument, "Negative offset is not supported. File: %s", src)
+	}
+	if int64(req.GetLength()) < 0 {
+		return nil, remote(classIllegalArgument, "Negative length is not supported. File: %s", src)
+	}
+	ip, err := nn.resolvePath(pc, src, opRead)
+	if err != nil {
+		return nil, err
+	}
+	f := ip.last()
+	if f == nil {
+		return nil, errFileNotFound("File does not exist: %s", ip)
+	}
+	if f.dir {
+		return nil, errFileNotFound("Path is not a file: %s", ip)
+	}
+	if err := pc.check(ip, access{self: actRead}); err != nil {
+		return nil, err
+	}
+	if now := nn.nowMS(); now > f.atime+nn.o.accessTimePrecision.Milliseconds() {
+		f.atime = now
+	}
+	return &hdfspb.GetBlockLocationsResponseProto{Locations: nn.locatedBlocks(f, req.GetOffset(), req.GetLength())}, nil
+}
+
+// getContentSummary: FSDirStatAndListingOp.getContentSummary; READ_EXECUTE
+// on every directory counted.
+func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetContentSummaryRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	ip, err := nn.resolvePath(pc, req.GetPath(), opRead)
+	if err != nil {
+		return nil, err
+	}
+	n := ip.last()
+	if n == nil {
+		return nil, errFileNotFound("File does not exist: %s", ip)
+	}
+	var length, files, dirs, consumed uint64
+	var walk func(x *inode, path string) error
+	walk = func(x *inode, path string) error {
+		if !x.dir {
+			files++
+			length += x.size()
+			consumed += x.size() * uint64(x.replication)
+			return nil
+		}
+		if !pc.super && !pc.hasPermission(x, actReadExecute) {
+			return pc.deny(x, path, actReadExecute)
+		}
+		dirs++
+		for _, c := range x.sortedChildren() {
+			if err := walk(c, joinPath(path, c.name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(n, ip.String()); err != nil {
+		return nil, err
+	}
+	quota := int64(-1)
+	if n.parent == nil {
+		quota = 1<<63 - 1 // the root's namespace quota
+	}
+	cs := &hdfspb.ContentSummaryProto{
+		Length: proto.Uint64(length), FileCount: proto.Uint64(files), DirectoryCount: proto.Uint64(dirs),
+		Quota: proto.Uint64(uint64(quota)), SpaceConsumed: proto.Uint64(consumed), SpaceQuota: proto.Uint64(^uint64(0)),
+		SnapshotLength: proto.Uint64(0), SnapshotFileCount: proto.Uint64(0), SnapshotDirectoryCount: proto.Uint64(0),
+		SnapshotSpaceConsumed: proto.Uint64(0), ErasureCodingPolicy: proto.String("Replicated"),
+	}
+	if consumed > 0 {
+		cs.TypeQuotaInfos = &hdfspb.StorageTypeQuotaInfosProto{TypeQuotaInfo: []*hdfspb.StorageTypeQuotaInfoProto{{
+			Type: hdfspb.StorageTypeProto_DISK.Enum(), Quota: proto.Uint64(^uint64(0)), Consumed: proto.Uint64(consumed),
+		}}}
+	}
+	return &hdfspb.GetContentSummaryResponseProto{Summary: cs}, nil
+}
+
+func (nn *nameNode) getFsStats(context.Context, *ipc.ServerCall, *hdfspb.GetFsStatusRequestProto) (proto.Message, error) {
+	capacity, used := nn.dn.usage()
+	return &hdfspb.GetFsStatsResponseProto{
+		Capacity: proto.Uint64(capacity), Used: proto.Uint64(used), Remaining: proto.Uint64(capacity - min(used, capacity)),
+		UnderReplicated: proto.Uint64(0), CorruptBlocks: proto.Uint64(0), MissingBlocks: proto.Uint64(0),
+		MissingReplOneBlocks: proto.Uint64(0), BlocksInFuture: proto.Uint64(0), PendingDeletionBlocks: proto.Uint64(0),
+	}, nil
+}
+
+func (nn *nameNode) getPreferredBlockSize(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetPreferredBlockSizeRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	ip, err := nn.resolvePath(pc, req.GetFilename(), opRead)
+	if err != nil {
+		return nil, err
+	}
+	f := ip.last()
+	if f == nil {
+		return nil, errFileNotFound("File does not exist: %s", ip)
+	}
+	if f.dir {
+		return nil, errFileNotFound("Path is not a file: %s", ip)
+	}
+	return &hdfspb.GetPreferredBlockSizeResponseProto{Bsize: proto.Uint64(f.blockSize)}, nil
+}
+
+func (nn *nameNode) getDatanodeReport(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetDatanodeReportRequestProto) (proto.Message, error) {
+	if pc := nn.caller(call); !pc.super {
+		return nil, remote(classAccessControl, "Access denied for user %s. Superuser privilege is required", pc.user)
+	}
+	resp := &hdfspb.GetDatanodeReportResponseProto{}
+	alive := nn.dn.alive()
+	switch req.GetType() {
+	case hdfspb.DatanodeReportTypeProto_ALL:
+		resp.Di = append(resp.Di, nn.dn.info(nn.now()))
+	case hdfspb.DatanodeReportTypeProto_LIVE:
+		if alive {
+			resp.Di = append(resp.Di, nn.dn.info(nn.now()))
+		}
+	case hdfspb.DatanodeReportTypeProto_DEAD:
+		if !alive {
+			resp.Di = append(resp.Di, nn.dn.info(nn.now()))
+		}
+	}
+	return resp, nil
+}
+
+func (nn *nameNode) msync(context.Context, *ipc.ServerCall, *hdfspb.MsyncRequestProto) (proto.Message, error) {
+	return &hdfspb.MsyncResponseProto{}, nil
+}
+
+func (nn *nameNode) getHAServiceState(context.Context, *ipc.ServerCall, *hdfspb.HAServiceStateRequestProto) (proto.Message, error) {
+	return &hdfspb.HAServiceStateResponseProto{State: commonpb.HAServiceStateProto_ACTIVE.Enum()}, nil
+}
