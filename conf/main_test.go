@@ -5,13 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // siteXML renders key/value pairs as a Hadoop site file, one property per
 // line starting at line 3.

@@ -3,6 +3,7 @@ package hdfs_test
 import (
 	"testing"
 
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -11,5 +12,5 @@ import (
 // after a successful last packet): the interrupted-upload tests cut writes
 // on purpose.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).ackPackets"))
+	testutil.Main(m, goleak.IgnoreAnyFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).ackPackets"))
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/testutil"
@@ -25,12 +24,7 @@ import (
 
 // TestMain checks for leaked goroutines and removes the binaries the tests
 // built (the spindle binary, the stand-in java).
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		_ = testutil.RemoveBuilds()
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // confDir writes a yarn-site.xml pointing at rmAddr with short retries.
 func confDir(t *testing.T, rmAddr string) string {

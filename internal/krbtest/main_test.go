@@ -3,7 +3,7 @@ package krbtest
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.Main(m) }

@@ -1,17 +1,9 @@
 package testutil_test
 
 import (
-	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/spindle-yarn/spindle/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		_ = testutil.RemoveBuilds()
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
