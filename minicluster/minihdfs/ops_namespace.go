@@ -89,14 +89,7 @@ func (nn *nameNode) rename(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
 	src, dst := req.GetSrc(), req.GetDst()
-	if !validName(dst) {
-		return nil, errIO("Invalid name: %s", dst)
-	}
-	sip, err := nn.resolvePath(pc, src, opWrite)
-	if err != nil {
-		return nil, err
-	}
-	dip, err := nn.resolvePath(pc, dst, opCreate)
+	sip, dip, err := nn.resolveRename(pc, src, dst)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +122,22 @@ func (nn *nameNode) rename(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 	return &hdfspb.RenameResponseProto{Result: proto.Bool(true)}, nil
 }
 
+// resolveRename resolves a rename's source (to write) and destination (to
+// create), as both FSDirRenameOp.renameToInt and renameToIntWithOptions
+// begin, nn.mu held.
+func (nn *nameNode) resolveRename(pc *caller, src, dst string) (sip, dip *resolved, err error) {
+	if !validName(dst) {
+		return nil, nil, errIO("Invalid name: %s", dst)
+	}
+	if sip, err = nn.resolvePath(pc, src, opWrite); err != nil {
+		return nil, nil, err
+	}
+	if dip, err = nn.resolvePath(pc, dst, opCreate); err != nil {
+		return nil, nil, err
+	}
+	return sip, dip, nil
+}
+
 func underSource(src, dst string) bool { return strings.HasPrefix(dst, src+"/") || src == "/" }
 
 // move re-links n as dir/name and stamps both parents.
@@ -149,14 +158,7 @@ func (nn *nameNode) rename2(_ context.Context, call *ipc.ServerCall, req *hdfspb
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
 	src, dst := req.GetSrc(), req.GetDst()
-	if !validName(dst) {
-		return nil, errIO("Invalid name: %s", dst)
-	}
-	sip, err := nn.resolvePath(pc, src, opWrite)
-	if err != nil {
-		return nil, err
-	}
-	dip, err := nn.resolvePath(pc, dst, opCreate)
+	sip, dip, err := nn.resolveRename(pc, src, dst)
 	if err != nil {
 		return nil, err
 	}
