@@ -460,12 +460,13 @@ func (c *NMClient) GetContainerStatuses(ctx context.Context, node NodeID, ids []
 
 // RecoverableStartError reports whether a failed startContainers says
 // nothing about the container itself, so that an AM replaces it without
-// counting a failure: the NodeManager was not ready yet, or stops taking
-// containers while it shuts down (NMNotYetReadyException: Hadoop's
-// ContainerManagerImpl blocks new containers until the node has
-// registered with the RM and again from serviceStop on), or the
-// NodeManager could not be reached or dropped the connection (a transport
-// failure, *ipc.ConnError: it is going away or gone).
+// counting a failure: the NodeManager was not taking containers
+// (NMNotYetReadyException: Hadoop's ContainerManagerImpl blocks new
+// containers from serviceInit until the node has registered with the RM,
+// and again while NodeManager.resyncWithRM re-registers it with a
+// restarted RM), or it could not be reached or dropped the connection (a
+// transport failure, *ipc.ConnError: a NodeManager shutting down stops its
+// RPC server, one that is gone refuses connections).
 func RecoverableStartError(err error) bool {
 	var ce *ipc.ConnError
 	return errors.Is(err, ErrNMNotYetReady) || errors.As(err, &ce)
