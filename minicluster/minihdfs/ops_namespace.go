@@ -218,16 +218,23 @@ func (nn *nameNode) checkOwner(pc *caller, ip *resolved) error {
 	return pc.check(ip, access{owner: true})
 }
 
+// resolveOwned resolves src for a change only its owner (or a superuser)
+// may make (FSDirAttrOp's setPermission and setOwner); nn.mu held.
+func (nn *nameNode) resolveOwned(pc *caller, src string) (*resolved, error) {
+	ip, err := nn.resolvePath(pc, src, opWrite)
+	if err != nil {
+		return nil, err
+	}
+	return ip, nn.checkOwner(pc, ip)
+}
+
 // setPermission: FSDirAttrOp.setPermission; owner or superuser only.
 func (nn *nameNode) setPermission(_ context.Context, call *ipc.ServerCall, req *hdfspb.SetPermissionRequestProto) (proto.Message, error) {
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveOwned(pc, req.GetSrc())
 	if err != nil {
-		return nil, err
-	}
-	if err := nn.checkOwner(pc, ip); err != nil {
 		return nil, err
 	}
 	ip.last().perm = uint16(req.GetPermission().GetPerm()) & 0o1777
@@ -241,11 +248,8 @@ func (nn *nameNode) setOwner(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveOwned(pc, req.GetSrc())
 	if err != nil {
-		return nil, err
-	}
-	if err := nn.checkOwner(pc, ip); err != nil {
 		return nil, err
 	}
 	user, group := req.GetUsername(), req.GetGroupname()

@@ -113,13 +113,9 @@ func (nn *nameNode) getBlockLocations(_ context.Context, call *ipc.ServerCall, r
 	if int64(req.GetLength()) < 0 {
 		return nil, remote(classIllegalArgument, "Negative length is not supported. File: %s", src)
 	}
-	ip, err := nn.resolvePath(pc, src, opRead)
+	ip, f, err := nn.resolveExisting(pc, src, opRead)
 	if err != nil {
 		return nil, err
-	}
-	f := ip.last()
-	if f == nil {
-		return nil, errFileNotFound("File does not exist: %s", ip)
 	}
 	if f.dir {
 		return nil, errFileNotFound("Path is not a file: %s", ip)
@@ -139,13 +135,9 @@ func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, r
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetPath(), opRead)
+	ip, n, err := nn.resolveExisting(pc, req.GetPath(), opRead)
 	if err != nil {
 		return nil, err
-	}
-	n := ip.last()
-	if n == nil {
-		return nil, errFileNotFound("File does not exist: %s", ip)
 	}
 	var length, files, dirs, consumed uint64
 	var walk func(x *inode, path string) error
@@ -201,13 +193,9 @@ func (nn *nameNode) getPreferredBlockSize(_ context.Context, call *ipc.ServerCal
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetFilename(), opRead)
+	ip, f, err := nn.resolveExisting(pc, req.GetFilename(), opRead)
 	if err != nil {
 		return nil, err
-	}
-	f := ip.last()
-	if f == nil {
-		return nil, errFileNotFound("File does not exist: %s", ip)
 	}
 	if f.dir {
 		return nil, errFileNotFound("Path is not a file: %s", ip)
@@ -242,4 +230,19 @@ func (nn *nameNode) msync(context.Context, *ipc.ServerCall, *hdfspb.MsyncRequest
 
 func (nn *nameNode) getHAServiceState(context.Context, *ipc.ServerCall, *hdfspb.HAServiceStateRequestProto) (proto.Message, error) {
 	return &hdfspb.HAServiceStateResponseProto{State: commonpb.HAServiceStateProto_ACTIVE.Enum()}, nil
+}
+
+// resolveExisting resolves src for op and returns its inode, or the
+// FileNotFoundException Hadoop's FSDirectory gives a path that does not
+// exist ("File does not exist: <path>"); nn.mu held.
+func (nn *nameNode) resolveExisting(pc *caller, src string, op dirOp) (*resolved, *inode, error) {
+	ip, err := nn.resolvePath(pc, src, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := ip.last()
+	if n == nil {
+		return nil, nil, errFileNotFound("File does not exist: %s", ip)
+	}
+	return ip, n, nil
 }
