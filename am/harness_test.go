@@ -276,12 +276,16 @@ func (a *app) waitStatus(ctx context.Context, url, what string, ok func(amapi.St
 	}
 }
 
-// stop posts a stop request with secret and returns the HTTP status.
+// stop posts a stop request with secret, bound to the attempt the AM at
+// url runs (amapi.AttemptBearer, as a submitter sends it), and returns the
+// HTTP status.
 func (a *app) stop(ctx context.Context, url string, secret []byte) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+amapi.StopPath, bytes.NewReader([]byte(`{"diagnostics":"test says stop"}`)))
 	require.NoError(a.h.t, err)
 	if secret != nil {
-		req.Header.Set("Authorization", "Bearer "+string(secret))
+		s, err := a.status(ctx, url)
+		require.NoError(a.h.t, err)
+		req.Header.Set("Authorization", "Bearer "+amapi.AttemptBearer(secret, amapi.PurposeStop, s.AttemptID))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(a.h.t, err)

@@ -1,12 +1,11 @@
 package am
 
 import (
-	"crypto/subtle"
+	"bytes"
 	"encoding/json"
 	"html/template"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,10 +45,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 // serveStop checks the stop secret (constant time) and asks the loop to
 // stop. Anyone without the secret gets 403 and changes nothing.
 func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
-	got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || len(r.opts.StopSecret) == 0 || subtle.ConstantTimeCompare([]byte(got), r.opts.StopSecret) != 1 {
+	if !amapi.CheckBearer(req.Header.Get("Authorization"), bytes.TrimSpace(r.opts.StopSecret), amapi.PurposeStop, r.att.String()) {
 		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("stop request refused: wrong or missing stop secret")
-		http.Error(w, "forbidden: a stop needs the application's stop secret (in its staging directory)", http.StatusForbidden)
+		http.Error(w, "forbidden: a stop needs the application's stop secret (in its staging directory), bound to this attempt", http.StatusForbidden)
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 4096))

@@ -2,11 +2,9 @@ package am
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -186,11 +184,9 @@ func (r *Runner) generationLocked() string {
 
 // serveCredentials answers a TaskManager's fetch (CredentialsPath).
 func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
-	secret := r.opts.Credentials.Secret(amapi.CredentialsSecretAlias)
-	got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || len(secret) == 0 || subtle.ConstantTimeCompare([]byte(got), secret) != 1 {
+	if !amapi.CheckBearer(req.Header.Get("Authorization"), r.opts.Credentials.Secret(amapi.CredentialsSecretAlias), amapi.PurposeCredentials, r.att.String()) {
 		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("credentials request refused: wrong or missing credentials secret")
-		http.Error(w, "forbidden: fetching credentials needs the application's credentials secret", http.StatusForbidden)
+		http.Error(w, "forbidden: fetching credentials needs the application's credentials secret, bound to this attempt", http.StatusForbidden)
 		return
 	}
 	wait := 50 * time.Second
@@ -207,9 +203,12 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 	defer timer.Stop()
 	for {
 		r.mu.Lock()
-		gen, changed, creds, fresh := r.generationLocked(), r.credChanged, r.tmCred, r.credGen > 0
+		gen, changed, creds := r.generationLocked(), r.credChanged, r.tmCred
 		r.mu.Unlock()
-		if fresh && gen != after {
+		// A container started by another attempt (adopted) has none of
+		// this attempt's generations: it gets the current credentials at
+		// once.
+		if gen != after {
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set(amapi.CredentialsGenerationHeader, gen)
 			_, _ = w.Write(creds.Marshal())

@@ -91,7 +91,7 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	fctx, stopFollow := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() {
-		assert.NoError(t, amapi.FollowCredentials(fctx, amapi.FollowOptions{AMURL: s.TrackingURL, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
+		assert.NoError(t, amapi.FollowCredentials(fctx, amapi.FollowOptions{AMURL: s.TrackingURL, Attempt: s.AttemptID, TokenFile: follower, Wait: 2 * time.Second, Logger: testLogger(t)}))
 	})
 	seen := map[string]bool{}
 	eventually(t, ctx, "the follower given three fresh tokens", func() bool {
@@ -133,8 +133,15 @@ func TestRunnerRefreshesTokens(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, got, before-1, "the replacement got a recent token, not the first")
 
-	// No secret, or the wrong one: refused.
-	for _, auth := range []string{"", "Bearer c-secre", "Bearer s3cret"} {
+	// No secret, the wrong one, the secret itself (it never travels), or the
+	// right one bound to another attempt or purpose: refused.
+	att, err := yarn.ParseAttemptID(s.AttemptID)
+	require.NoError(t, err)
+	att.Attempt++
+	other := att.String()
+	for _, auth := range []string{"", "Bearer c-secre", "Bearer s3cret", "Bearer c-secret",
+		"Bearer " + amapi.AttemptBearer([]byte("c-secret"), amapi.PurposeCredentials, other),
+		"Bearer " + amapi.AttemptBearer([]byte("c-secret"), amapi.PurposeStop, s.AttemptID)} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.TrackingURL+strings.TrimPrefix(amapi.CredentialsPath, "/"), nil)
 		require.NoError(t, err)
 		if auth != "" {
@@ -161,7 +168,7 @@ func TestFollowCredentialsWithoutSecret(t *testing.T) {
 	c := &yarn.Credentials{}
 	c.AddToken("s", &ipc.Token{Kind: ipc.KindHDFSDelegation, Service: "s", Identifier: []byte("i"), Password: []byte("p")})
 	require.NoError(t, os.WriteFile(f, c.Marshal(), 0o600))
-	require.NoError(t, amapi.FollowCredentials(testutil.Context(t, 10*time.Second), amapi.FollowOptions{AMURL: "http://127.0.0.1:1/", TokenFile: f}))
+	require.NoError(t, amapi.FollowCredentials(testutil.Context(t, 10*time.Second), amapi.FollowOptions{AMURL: "http://127.0.0.1:1/", Attempt: "appattempt_1_0001_000001", TokenFile: f}))
 	b, err := os.ReadFile(f)
 	require.NoError(t, err)
 	require.Equal(t, c.Marshal(), b)

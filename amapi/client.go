@@ -82,9 +82,10 @@ func (c *Client) JobManager(ctx context.Context, amURL string) (JobManagerInfo, 
 	return j, err
 }
 
-// Stop asks the AM to end the application with diagnostics, authenticated
-// by the application's stop secret.
-func (c *Client) Stop(ctx context.Context, amURL string, secret []byte, diagnostics string) error {
+// Stop asks the AM of attempt (the report's current attempt, read just
+// before) to end the application with diagnostics, authenticated by the
+// application's stop secret bound to that attempt (AttemptBearer).
+func (c *Client) Stop(ctx context.Context, amURL, attempt string, secret []byte, diagnostics string) error {
 	u := strings.TrimSuffix(amURL, "/") + StopPath
 	body, _ := json.Marshal(map[string]string{"diagnostics": diagnostics})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
@@ -92,7 +93,7 @@ func (c *Client) Stop(ctx context.Context, amURL string, secret []byte, diagnost
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(secret)))
+	req.Header.Set("Authorization", "Bearer "+AttemptBearer(bytes.TrimSpace(secret), PurposeStop, attempt))
 	resp, err := c.client().Do(req)
 	if err != nil {
 		return err
@@ -108,11 +109,14 @@ func (c *Client) Stop(ctx context.Context, amURL string, secret []byte, diagnost
 	return fmt.Errorf("POST %s: %s", u, resp.Status)
 }
 
-// Credentials does one long poll of CredentialsPath: it returns the
-// application's current credentials (Hadoop's token storage format,
-// checked to parse) and their generation once the AM has a generation
-// other than after, or nil and "" when nothing changed within wait.
-func (c *Client) Credentials(ctx context.Context, amURL string, secret []byte, after string, wait time.Duration) ([]byte, string, error) {
+// Credentials does one long poll of CredentialsPath at the AM of attempt:
+// it returns the application's current credentials (Hadoop's token
+// storage format, checked to parse) and their generation once the AM has
+// a generation other than after, or nil and "" when nothing changed
+// within wait. It authenticates with the credentials secret bound to
+// attempt (AttemptBearer): call it only with an endpoint and attempt the
+// RM vouched for (Locator.AM) or the NodeManager gave the container.
+func (c *Client) Credentials(ctx context.Context, amURL, attempt string, secret []byte, after string, wait time.Duration) ([]byte, string, error) {
 	u := strings.TrimSuffix(amURL, "/") + CredentialsPath + "?wait=" + wait.String()
 	if after != "" {
 		u += "&after=" + after
@@ -121,7 +125,12 @@ func (c *Client) Credentials(ctx context.Context, amURL string, secret []byte, a
 	if err != nil {
 		return nil, "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+string(secret))
+	req.Header.Set("Authorization", "Bearer "+AttemptBearer(secret, PurposeCredentials, attempt))
+	// A fresh connection per poll, never kept: net/http silently resends
+	// an idempotent request on a new connection when a kept one fails
+	// before answering, and when the AM has died that new connection may
+	// reach whoever took its port. The caller re-verifies instead.
+	req.Close = true
 	resp, err := c.client().Do(req)
 	if err != nil {
 		return nil, "", err

@@ -26,7 +26,7 @@ func fakeAM(t *testing.T, creds []byte) *httptest.Server {
 		_ = json.NewEncoder(w).Encode(amapi.JobManagerInfo{Address: "node:6123", RESTAddress: "node:8081"})
 	})
 	mux.HandleFunc("POST "+amapi.StopPath, func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer stop-secret" {
+		if !amapi.CheckBearer(r.Header.Get("Authorization"), []byte("stop-secret"), amapi.PurposeStop, "appattempt_1_0001_000001") {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
@@ -41,7 +41,7 @@ func fakeAM(t *testing.T, creds []byte) *httptest.Server {
 	})
 	mux.HandleFunc("GET "+amapi.CredentialsPath, func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.Header.Get("Authorization") != "Bearer cred-secret":
+		case !amapi.CheckBearer(r.Header.Get("Authorization"), []byte("cred-secret"), amapi.PurposeCredentials, "appattempt_1_0001_000001"):
 			http.Error(w, "forbidden", http.StatusForbidden)
 		case r.URL.Query().Get("after") == "a.1":
 			w.WriteHeader(http.StatusNotModified)
@@ -70,18 +70,19 @@ func TestClient(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "node:6123", jm.Address)
 
-	require.NoError(t, c.Stop(ctx, url, []byte("stop-secret\n"), "bye"), "the secret is trimmed as it is read from its file")
-	require.ErrorIs(t, c.Stop(ctx, url, []byte("wrong"), "bye"), amapi.ErrStopRefused)
+	require.NoError(t, c.Stop(ctx, url, "appattempt_1_0001_000001", []byte("stop-secret\n"), "bye"), "the secret is trimmed as it is read from its file")
+	require.ErrorIs(t, c.Stop(ctx, url, "appattempt_1_0001_000001", []byte("wrong"), "bye"), amapi.ErrStopRefused)
+	require.ErrorIs(t, c.Stop(ctx, url, "appattempt_1_0001_000002", []byte("stop-secret"), "bye"), amapi.ErrStopRefused, "bound to another attempt")
 
-	b, gen, err := c.Credentials(ctx, url, []byte("cred-secret"), "", time.Second)
+	b, gen, err := c.Credentials(ctx, url, "appattempt_1_0001_000001", []byte("cred-secret"), "", time.Second)
 	require.NoError(t, err)
 	require.Equal(t, "a.1", gen)
 	require.Equal(t, creds.Marshal(), b)
-	b, gen, err = c.Credentials(ctx, url, []byte("cred-secret"), "a.1", time.Second)
+	b, gen, err = c.Credentials(ctx, url, "appattempt_1_0001_000001", []byte("cred-secret"), "a.1", time.Second)
 	require.NoError(t, err)
 	require.Empty(t, gen, "nothing newer")
 	require.Nil(t, b)
-	_, _, err = c.Credentials(ctx, url, []byte("wrong"), "", time.Second)
+	_, _, err = c.Credentials(ctx, url, "appattempt_1_0001_000001", []byte("wrong"), "", time.Second)
 	require.ErrorIs(t, err, amapi.ErrCredentialsRefused)
 }
 

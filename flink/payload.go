@@ -222,7 +222,9 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 	if spec.JobJar != "" {
 		plan.JobManager.Files = append(plan.JobManager.Files, spec.JobJar)
 	}
-	plan.TaskManagerCommand = binaryPath + " flink " + string(RoleTaskManager) + " --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
+	// Info: the launcher says when it follows a moved JobManager or a new
+	// attempt's credentials (once per change, not per try).
+	plan.TaskManagerCommand = binaryPath + " --log-level info flink " + string(RoleTaskManager) + " --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
 	plan.TaskManagerEnv = containerEnv(withProps, taskManagerEnvPrefix, enc)
 	dirs := []hdfs.Source{{Path: filepath.Join(d.Home, libDir), Name: libDir}}
 	for _, dir := range []string{pluginsDir, confDir, usrlibDir} {

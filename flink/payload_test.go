@@ -52,7 +52,7 @@ func TestPlanSession(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{"${SPINDLE_BIN}", "flink", "jobmanager"}, plan.JobManager.Command)
 			require.Equal(t, []string{"lib/" + tc.distJar, "conf/" + tc.confFile}, plan.JobManager.Files)
-			require.Equal(t, "./spindle flink taskmanager --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err", plan.TaskManagerCommand)
+			require.Equal(t, "./spindle --log-level info flink taskmanager --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err", plan.TaskManagerCommand)
 			// ResourceManagerOptions.CONTAINERIZED_MASTER_ENV_PREFIX /
 			// CONTAINERIZED_TASK_MANAGER_ENV_PREFIX, and env.java.home as
 			// JAVA_HOME (YarnClusterDescriptor.generateApplicationMasterEnv,

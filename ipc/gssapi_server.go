@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -46,10 +47,17 @@ type KerberosServerMechanism struct {
 	lastPrune time.Time
 }
 
+// replayKey identifies an authenticator as Java's replay cache does
+// (sun.security.krb5.internal.rcache.AuthTimeWithHash: client, time and a
+// hash of the encrypted authenticator) and MIT's since 1.18 (the
+// authenticator's ciphertext): two connections that start in the same
+// microsecond send different authenticators (another subkey and sequence
+// number), which are not replays.
 type replayKey struct {
 	client string
 	ctime  int64
 	cusec  int
+	hash   [sha256.Size]byte
 }
 
 var _ ServerMechanism = (*KerberosServerMechanism)(nil)
@@ -292,7 +300,7 @@ func (s *krbServerSession) acceptAPReq(tok []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrKerberos, err)
 	}
-	if m.replayed(replayKey{client: client, ctime: a.CTime.Unix(), cusec: a.Cusec}, now) {
+	if m.replayed(replayKey{client: client, ctime: a.CTime.Unix(), cusec: a.Cusec, hash: sha256.Sum256(req.EncryptedAuthenticator.Cipher)}, now) {
 		return nil, false, fmt.Errorf("%w: replayed authenticator from %s (request replay detected)", ErrKerberos, client)
 	}
 	wkey := etp.Key

@@ -373,3 +373,22 @@ func splitJoined(err error) []error {
 
 // DefaultPollInterval is how often a watch asks the RM.
 const DefaultPollInterval = 500 * time.Millisecond
+
+// SingleAttemptWarning says, when a session gets one AM attempt, that it
+// cannot survive an AM failure: requested is --max-attempts (0: the
+// cluster's maximum), clusterMax yarn.resourcemanager.am.max-attempts as
+// the client's configuration has it (the RM caps a request at it). ""
+// when more than one attempt is allowed.
+func SingleAttemptWarning(requested, clusterMax int32) string {
+	n := clusterMax
+	if requested > 0 && requested < n {
+		n = requested
+	}
+	if n != 1 {
+		return ""
+	}
+	if requested == 1 {
+		return "--max-attempts 1: the session gets one AM attempt, so it ends FAILED if its AM container fails (a node lost, the AM killed); drop --max-attempts to get the cluster's maximum"
+	}
+	return "the cluster allows one AM attempt (yarn.resourcemanager.am.max-attempts=1), so the session ends FAILED if its AM container fails (a node lost, the AM killed); ask the cluster's administrators to raise it for long-running sessions"
+}

@@ -110,7 +110,7 @@ func askAM(ctx context.Context, o StopOptions, r yarn.AppReport) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return o.AM.Stop(actx, u, secret, o.Diagnostics)
+	return o.AM.Stop(actx, u, r.CurrentAttempt.String(), secret, o.Diagnostics)
 }
 
 // waitEnd waits for a terminal state, at most d (0: until ctx ends).

@@ -148,9 +148,11 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 		}
 	}
 	tokens := o.Tokens
-	if sub.Spec.Kerberos != nil {
-		// The AM refreshes the tokens; its containers fetch them with
-		// this secret, which only the application's credentials hold.
+	if sub.Spec.Kerberos != nil || (tokens != nil && tokens.Len() > 0) {
+		// The containers fetch the application's current tokens from the
+		// AM (refreshed with a shipped keytab; the AM of a later attempt
+		// hands them to the containers it adopts) with this secret, which
+		// only the application's credentials hold.
 		if tokens == nil {
 			tokens = &yarn.Credentials{}
 		} else {

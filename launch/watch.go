@@ -45,6 +45,9 @@ type Event struct {
 	StagingDir string `json:"staging_dir,omitempty"`
 	// Uploaded is the number of bytes uploaded (submitted only).
 	Uploaded *int64 `json:"uploaded_bytes,omitempty"`
+	// Warnings are things the user should know that do not stop the
+	// submission (submitted only), e.g. SingleAttemptWarning.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Until says when Watch returns.

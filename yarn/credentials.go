@@ -15,6 +15,7 @@ const (
 	KindAMRMToken      = ipc.KindAMRMToken
 	KindNMToken        = ipc.KindNMToken
 	KindHDFSDelegation = ipc.KindHDFSDelegation
+	KindRMDelegation   = ipc.KindRMDelegation
 )
 
 // ParseCredentials decodes a token storage file (HDTS format 0 or 1), as

@@ -13,6 +13,7 @@ import (
 	"github.com/spindle-yarn/spindle/conf"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
+	"github.com/spindle-yarn/spindle/proto/hdfspb"
 	"github.com/spindle-yarn/spindle/proto/yarnpb"
 )
 
@@ -79,22 +80,32 @@ func DelegationTokenOptionsFromConf(c *conf.Configuration, fsURI string) (Delega
 	if o.Kerberos, err = kerberosFromConf(sec, sec.NameNodePrincipal, conf.KeyNameNodePrincipal); err != nil || o.Kerberos == nil {
 		return o, err
 	}
+	o.Renewer, err = TokenRenewer(c)
+	return o, err
+}
+
+// TokenRenewer is the renewer of an application's delegation tokens: the
+// RM's principal (yarn.resourcemanager.principal, _HOST replaced by the
+// first RM address's host, as YarnClientUtils.getRmPrincipal), because
+// YARN renews the application's tokens while it runs.
+func TokenRenewer(c *conf.Configuration) (string, error) {
+	sec, err := c.Security()
+	if err != nil {
+		return "", err
+	}
 	if sec.RMPrincipal == "" {
-		return o, &conf.ValueError{Key: conf.KeyRMPrincipal, Err: conf.ErrMissingKey,
-			Msg: "needed as the renewer of the application's HDFS delegation token (set it to the RM's principal, e.g. rm/_HOST@REALM)"}
+		return "", &conf.ValueError{Key: conf.KeyRMPrincipal, Err: conf.ErrMissingKey,
+			Msg: "needed as the renewer of the application's delegation tokens (set it to the RM's principal, e.g. rm/_HOST@REALM)"}
 	}
 	rms, err := c.RMAddresses(conf.RMClient)
 	if err != nil {
-		return o, err
+		return "", err
 	}
 	host := ""
 	if len(rms) > 0 {
 		host, _, _ = net.SplitHostPort(rms[0].Address)
 	}
-	if o.Renewer, err = ipc.ExpandPrincipal(sec.RMPrincipal, host); err != nil {
-		return o, err
-	}
-	return o, nil
+	return ipc.ExpandPrincipal(sec.RMPrincipal, host)
 }
 
 // ObtainDelegationTokens gets an HDFS delegation token from the NameNode
@@ -158,13 +169,41 @@ func CancelDelegationToken(ctx context.Context, opts DelegationTokenOptions, tok
 	return err
 }
 
+// DeleteWithToken removes path (recursively) on the NameNodes of opts,
+// authenticating with tok, an HDFS delegation token (SASL TOKEN, in the
+// QOPs of opts.Kerberos when set), as a process in a YARN container can:
+// an AM without a Kerberos login removes its staging directory this way.
+// A path that does not exist is not an error.
+func DeleteWithToken(ctx context.Context, opts DelegationTokenOptions, tok *Token, path string) error {
+	if tok == nil || tok.Kind != KindHDFSDelegation {
+		return errors.New("yarn: DeleteWithToken needs an HDFS_DELEGATION_TOKEN")
+	}
+	var qops []string
+	if opts.Kerberos != nil {
+		qops = opts.Kerberos.QOPs
+	}
+	mech := func(string) []ipc.ClientMechanism {
+		return []ipc.ClientMechanism{&ipc.TokenMechanism{Token: tok, QOPs: qops}}
+	}
+	_, err := callNameNodesWith(ctx, opts, "", mech, "delete", &hdfspb.DeleteRequestProto{Src: proto.String(path), Recursive: proto.Bool(true)},
+		&hdfspb.DeleteResponseProto{})
+	return err
+}
+
 // callNameNodes sends one call to the first NameNode that answers as
 // active, authenticating with Kerberos, and returns its address.
 func callNameNodes(ctx context.Context, opts DelegationTokenOptions, method string, req, resp proto.Message) (string, error) {
+	mech := func(addr string) []ipc.ClientMechanism { return withKerberos(nil, opts.Kerberos, addr) }
+	return callNameNodesWith(ctx, opts, opts.Kerberos.UserPrincipal(), mech, method, req, resp)
+}
+
+// callNameNodesWith is callNameNodes with the user and mechanisms given.
+func callNameNodesWith(ctx context.Context, opts DelegationTokenOptions, user string, mech func(addr string) []ipc.ClientMechanism,
+	method string, req, resp proto.Message) (string, error) {
 	var errs []error
 	for _, addr := range opts.NameNodes {
-		c, err := ipc.NewClient(ipc.Options{Addr: addr, Peer: ipc.PeerNameNode, Protocol: ProtocolNameNode, User: opts.Kerberos.UserPrincipal(),
-			Mechanisms: withKerberos(nil, opts.Kerberos, addr), Dial: opts.Dial, Logger: opts.Logger})
+		c, err := ipc.NewClient(ipc.Options{Addr: addr, Peer: ipc.PeerNameNode, Protocol: ProtocolNameNode, User: user,
+			Mechanisms: mech(addr), Dial: opts.Dial, Logger: opts.Logger})
 		if err != nil {
 			return "", err
 		}
@@ -187,19 +226,19 @@ func callNameNodes(ctx context.Context, opts DelegationTokenOptions, method stri
 }
 
 // tokenServiceOf is SecurityUtil.buildTokenService with use_ip: the
-// NameNode's IP (IPv4 preferred, as Hadoop runs with preferIPv4Stack) and
+// server's IP (IPv4 preferred, as Hadoop runs with preferIPv4Stack) and
 // port.
 func tokenServiceOf(ctx context.Context, addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("yarn: NameNode address %q: %w", addr, err)
+		return "", fmt.Errorf("yarn: server address %q: %w", addr, err)
 	}
 	if net.ParseIP(host) != nil {
 		return net.JoinHostPort(host, port), nil
 	}
 	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 	if err != nil || len(ips) == 0 {
-		return "", fmt.Errorf("yarn: resolve NameNode host %s for the token service: %w", host, err)
+		return "", fmt.Errorf("yarn: resolve host %s for the token service: %w", host, err)
 	}
 	ip := ips[0].IP
 	for _, a := range ips {

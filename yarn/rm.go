@@ -29,6 +29,12 @@ type RMOptions struct {
 	// Mechanisms are SASL mechanisms (KERBEROS, or TOKEN with an
 	// RM_DELEGATION_TOKEN); nil means SIMPLE, as insecure clusters expect.
 	Mechanisms []ipc.ClientMechanism
+	// Token, if set, is an RM_DELEGATION_TOKEN to authenticate with (SASL
+	// TOKEN, in Kerberos.QOPs when Kerberos is set) instead of Kerberos, as
+	// a process in a YARN container does: its credentials hold tokens, not
+	// tickets (see RMDelegationTokenFrom). Kerberos's Client may then be
+	// nil.
+	Token *Token
 	// Kerberos, if set, adds SASL KERBEROS (GSSAPI) after Mechanisms, with
 	// _HOST in its ServerPrincipal replaced per endpoint.
 	// RMOptionsFromConf sets it (without Client) when
@@ -104,6 +110,14 @@ type RMClient struct {
 func NewRMClient(opts RMOptions) (*RMClient, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
+	}
+	if opts.Token != nil {
+		var qops []string
+		if opts.Kerberos != nil {
+			qops = opts.Kerberos.QOPs
+		}
+		opts.Mechanisms = append([]ipc.ClientMechanism{&ipc.TokenMechanism{Token: opts.Token, QOPs: qops}}, opts.Mechanisms...)
+		opts.Kerberos = nil
 	}
 	if opts.Kerberos != nil {
 		if err := opts.Kerberos.validate("ResourceManager client"); err != nil {
@@ -334,4 +348,43 @@ func (c *RMClient) GetDelegationToken(ctx context.Context, renewer string) (*ipc
 		return nil, errors.New("yarn: delegation token: the RM returned none (security is off?)")
 	}
 	return ipc.TokenFromProto(resp.GetToken()), nil
+}
+
+// ObtainRMDelegationToken gets an RM_DELEGATION_TOKEN renewable by renewer
+// for an application's containers, with the service Hadoop gives it
+// (ClientRMProxy.getRMDelegationTokenService: each RM address as
+// SecurityUtil.buildTokenService makes it, comma-joined with RM HA). A
+// container authenticates to the RM with it (RMDelegationTokenFrom), and
+// the RM renews it while the application runs, as it does every token of
+// the application's credentials.
+func (c *RMClient) ObtainRMDelegationToken(ctx context.Context, renewer string) (*Token, error) {
+	tok, err := c.GetDelegationToken(ctx, renewer)
+	if err != nil {
+		return nil, err
+	}
+	var svcs []string
+	for _, ep := range c.opts.Endpoints {
+		svc, err := tokenServiceOf(ctx, ep.Addr)
+		if err != nil {
+			return nil, err
+		}
+		svcs = append(svcs, svc)
+	}
+	tok.Service = strings.Join(svcs, ",")
+	return tok, nil
+}
+
+// ErrNoRMDelegationToken is returned by RMDelegationTokenFrom when the
+// credentials hold no RM_DELEGATION_TOKEN.
+var ErrNoRMDelegationToken = errors.New("yarn: no RM_DELEGATION_TOKEN in the credentials")
+
+// RMDelegationTokenFrom returns the RM_DELEGATION_TOKEN of a container's
+// credentials (its $HADOOP_TOKEN_FILE_LOCATION), for RMOptions.Token.
+func RMDelegationTokenFrom(c *Credentials) (*Token, error) {
+	if c != nil {
+		if t := c.TokenOfKind(KindRMDelegation); t != nil {
+			return t, nil
+		}
+	}
+	return nil, ErrNoRMDelegationToken
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/spindle-yarn/spindle/amapi"
 )
 
 // TaskManagerOptions configures RunTaskManager.
@@ -74,6 +76,7 @@ func RunTaskManager(ctx context.Context, opts TaskManagerOptions) error {
 		fmt.Fprintf(out, time.Now().UTC().Format("15:04:05.000")+" taskmanager "+opts.ID+" "+format+"\n", args...)
 	}
 	jm := opts.JobManager
+	lastLocateErr := "" // logged once per change, not once per try
 	registered := false
 	failures := 0
 	var result *TaskResult
@@ -91,9 +94,15 @@ func RunTaskManager(ctx context.Context, opts TaskManagerOptions) error {
 			addr, err := opts.Locate(ctx)
 			switch {
 			case err != nil:
-				logf("JobManager %s lost; locating it failed: %v", jm, err)
+				// The locator backs off itself (amapi.ErrBackingOff): log
+				// a failure once, not every heartbeat.
+				if msg := err.Error(); !errors.Is(err, amapi.ErrBackingOff) && msg != lastLocateErr {
+					lastLocateErr = msg
+					logf("JobManager %s lost; locating it failed (retrying with backoff): %v", jm, err)
+				}
 				continue
 			case addr != jm:
+				lastLocateErr = ""
 				logf("JobManager moved from %s to %s", jm, addr)
 				jm, registered, failures = addr, false, 0
 			default:

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -137,10 +139,22 @@ func (e *environment) runAM(c *cli.Context) error {
 	}
 	if st := spec.Staging; st.FS != "" {
 		stager, err := hdfs.New(c.Context, hdfs.Options{FS: st.FS, Conf: hc, User: st.User, Home: st.Home, KerberosClient: login, Logger: lg})
-		if err != nil {
-			lg.Warn().Err(err).Msg("staging filesystem unreachable; the staging directory will be left for spindle gc")
-		} else {
+		switch {
+		case err == nil:
 			opts.Staging = stager
+		case login == nil && creds.TokenOfKind(yarn.KindHDFSDelegation) != nil:
+			// A secure cluster without a shipped keytab: the application's
+			// HDFS delegation token is this AM's credential for HDFS.
+			o, terr := yarn.DelegationTokenOptionsFromConf(hc, st.FS)
+			if terr != nil {
+				lg.Warn().Err(terr).Msg("the staging directory will be left for spindle gc: the Hadoop configuration does not name its NameNodes")
+				break
+			}
+			o.Logger = lg
+			opts.Staging = tokenStaging{opts: o, tok: creds.TokenOfKind(yarn.KindHDFSDelegation), home: st.Home}
+			lg.Info().Msg("the staging directory will be removed with the application's HDFS delegation token")
+		default:
+			lg.Warn().Err(err).Msg("staging filesystem unreachable and no delegation token for it; the staging directory will be left for spindle gc")
 		}
 	}
 	r, err := am.New(opts)
@@ -181,4 +195,17 @@ func (e *environment) amLogin(wd string, k *amapi.KerberosSpec) (*krb.Client, er
 		return nil, fmt.Errorf("the shipped keytab: %w", err)
 	}
 	return keytabLogin(kt, k.Principal, cfg)
+}
+
+// tokenStaging removes an application's staging directory
+// (<home>/.spindle/<app id>) with the application's HDFS delegation token,
+// for an AM on a secure cluster without a Kerberos login.
+type tokenStaging struct {
+	opts yarn.DelegationTokenOptions
+	tok  *yarn.Token
+	home string
+}
+
+func (s tokenStaging) Delete(ctx context.Context, appID string) error {
+	return yarn.DeleteWithToken(ctx, s.opts, s.tok, path.Join(s.home, hdfs.SpindleDir, appID))
 }

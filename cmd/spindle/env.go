@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"sync"
 	"time"
@@ -81,6 +82,45 @@ func (e *environment) userName() string {
 	return ""
 }
 
+// containerRMClient is the RM client of a process inside one of the
+// application's containers (a TaskManager's JobManager locator, its
+// credential follower). It authenticates as a YARN container can: with
+// the RM delegation token the submitter put in the application's
+// credentials ($HADOOP_TOKEN_FILE_LOCATION) over SASL TOKEN on a secure
+// cluster, as a container's UserGroupInformation does, never with a
+// Kerberos login, which no container has; SIMPLE on an insecure cluster.
+func (e *environment) containerRMClient() (*yarn.RMClient, error) {
+	c, err := e.hadoopConf()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := yarn.RMOptionsFromConf(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.User = e.userName()
+	opts.Logger = e.log
+	if opts.Kerberos == nil {
+		return yarn.NewRMClient(opts)
+	}
+	file, _ := e.lookup("HADOOP_TOKEN_FILE_LOCATION")
+	if file == "" {
+		return nil, errors.New("hadoop.security.authentication is kerberos and this process has no container credentials ($HADOOP_TOKEN_FILE_LOCATION is unset)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("the container's credentials: %w", err)
+	}
+	creds, err := yarn.ParseCredentials(b)
+	if err != nil {
+		return nil, fmt.Errorf("the container's credentials: %w", err)
+	}
+	if opts.Token, err = yarn.RMDelegationTokenFrom(creds); err != nil {
+		return nil, fmt.Errorf("the container's credentials: %w (the submitter adds one on a secure cluster: the application was submitted by an older spindle; restart it)", err)
+	}
+	return yarn.NewRMClient(opts)
+}
+
 func (e *environment) rmClient() (*yarn.RMClient, error) {
 	c, err := e.hadoopConf()
 	if err != nil {
@@ -116,7 +156,7 @@ const (
 	exitAuth        = 5 // authentication failed (Kerberos login, SASL, tokens)
 	exitFailed      = 6 // the job or session ended FAILED
 	exitKilled      = 7 // the job or session was killed
-	exitTimeout     = 8 // run --timeout expired: the application was killed
+	exitTimeout     = 8 // a --timeout expired: run killed its application; example wordcount gave up waiting
 )
 
 // exitCodesHelp is the exit code table `spindle help` prints.
@@ -129,7 +169,7 @@ const exitCodesHelp = `Exit codes (stable, for schedulers):
    5  authentication failed (Kerberos login, SASL, tokens)
    6  the job or session ended FAILED
    7  the job or session was KILLED
-   8  run --timeout expired (the application was killed and its staging removed)
+   8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
 
 With --output json, commands print one JSON object per line: lifecycle events while waiting
 (submitted, accepted, running, finished) or the result of a query.`

@@ -94,7 +94,7 @@ func (e *environment) exampleTaskManager(c *cli.Context) error {
 		defer l.Close()
 		opts.Locate = l.Locate
 	}
-	defer amapi.FollowContainer(c.Context, e.lookup, e.log)()
+	defer amapi.FollowContainer(c.Context, e.lookup, l.AMLocator(), e.log)()
 	return example.RunTaskManager(c.Context, opts)
 }
 
@@ -110,5 +110,5 @@ func (e *environment) jobManagerLocator(appID string) (*amapi.Locator, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("$%s: %w", amapi.EnvAppID, err)}
 	}
-	return &amapi.Locator{App: app, RM: e.rmClient}, nil
+	return &amapi.Locator{App: app, RM: e.containerRMClient, Logger: e.log}, nil
 }

@@ -8,13 +8,13 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/flink"
+	"github.com/spindle-yarn/spindle/internal/proc"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -39,7 +39,7 @@ func flinkCommand(e *environment) *cli.Command {
 		return []cli.Flag{
 			&cli.StringFlag{Name: "log-dir", Usage: "the container's log directory (default: the first of $LOG_DIRS)"},
 			&cli.BoolFlag{Name: "print", Usage: "print the prepared java command as JSON instead of running it"},
-			&cli.DurationFlag{Name: "jobmanager-check", Value: 2 * time.Second, Usage: "TaskManager: how often to check that the JobManager answers"},
+			&cli.DurationFlag{Name: "jobmanager-check", Value: time.Second, Usage: "TaskManager: how often to check that the JobManager answers"},
 		}
 	}
 	return &cli.Command{
@@ -55,8 +55,9 @@ func flinkCommand(e *environment) *cli.Command {
 	}
 }
 
-// execJava replaces the process with java; tests replace it.
-var execJava = syscall.Exec
+// execJava replaces the process with java, handing on the AM's
+// parent-death signal (proc.Exec); tests replace it.
+var execJava = proc.Exec
 
 // flinkEnvKeys are variables a Flink process may need even when the
 // process environment (os.Environ) does not list them, e.g. in tests.
@@ -127,11 +128,12 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 	}
 	if role == flink.RoleTaskManager && !c.Bool("print") {
 		so := flink.SuperviseOptions{Launch: o, Every: c.Duration("jobmanager-check"), Stdout: e.stdout, Stderr: e.stderr}
-		if l, err := e.jobManagerLocator(o.AppID); err == nil && l != nil {
+		l, err := e.jobManagerLocator(o.AppID)
+		if err == nil && l != nil {
 			defer l.Close()
 			so.Locate = l.Locate
 		}
-		defer amapi.FollowContainer(c.Context, e.lookup, e.log)()
+		defer amapi.FollowContainer(c.Context, e.lookup, l.AMLocator(), e.log)()
 		return flink.SuperviseTaskManager(c.Context, so)
 	}
 	p, err := flink.Prepare(o)

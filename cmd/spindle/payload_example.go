@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +94,7 @@ func (e *environment) wordcountCommand() *cli.Command {
 			&cli.StringFlag{Name: "id", Usage: "the session's application id (default: the session recorded at start)"},
 			&cli.IntFlag{Name: "splits", Usage: "number of splits (default: one per TaskManager)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "print the N most frequent words"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up (exit 8) when the job has not ended after this long; the session keeps running"},
 			outputFlag,
 		},
 		Action: e.wordcount,
@@ -119,12 +121,30 @@ func (e *environment) wordcount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Duration("timeout") <= 0 {
+		return usageError{fmt.Errorf("--timeout %s: want a positive duration, e.g. 10m", c.Duration("timeout"))}
+	}
+	// What it waits on, said when it gives up.
+	waiting := "the session's JobManager"
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	err = e.runWordCount(ctx, c, id, out, &waiting)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
+		return fmt.Errorf("%w: gave up after --timeout %s waiting for %s (`spindle session status --id %s` shows its TaskManagers; the session keeps running)",
+			launch.ErrTimeout, c.Duration("timeout"), waiting, id)
+	}
+	return err
+}
+
+// runWordCount submits the word count to session id's JobManager and
+// waits for its end; *waiting says what it waits on.
+func (e *environment) runWordCount(ctx context.Context, c *cli.Context, id yarn.ApplicationID, out string, waiting *string) error {
 	rm, err := e.rmClient()
 	if err != nil {
 		return err
 	}
 	defer rm.Close()
-	rep, err := rm.GetApplicationReport(c.Context, id)
+	rep, err := rm.GetApplicationReport(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -132,7 +152,7 @@ func (e *environment) wordcount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jm, err := (&amapi.Client{}).JobManager(c.Context, amURL)
+	jm, err := (&amapi.Client{}).JobManager(ctx, amURL)
 	if err != nil {
 		return err
 	}
@@ -140,20 +160,22 @@ func (e *environment) wordcount(c *cli.Context) error {
 		return fmt.Errorf("session %s has no JobManager right now (%s)", id, jm.State)
 	}
 	base := "http://" + jm.RESTAddress
+	*waiting = "the JobManager at " + jm.RESTAddress + " to accept the word count job"
 	body, _ := json.Marshal(example.JobRequest{Input: c.Args().First(), Splits: c.Int("splits")})
 	var job example.Job
-	if err := httpJSON(c, http.MethodPost, base+"/jobs", body, &job); err != nil {
+	if err := httpJSON(ctx, http.MethodPost, base+"/jobs", body, &job); err != nil {
 		return err
 	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for job.State == "running" {
+		*waiting = fmt.Sprintf("word count job %s on the JobManager at %s to end (%d of %d splits counted)", job.ID, jm.RESTAddress, countedSplits(job), job.Splits)
 		select {
-		case <-c.Context.Done():
-			return c.Context.Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-t.C:
 		}
-		if err := httpJSON(c, http.MethodGet, base+"/jobs/"+job.ID, nil, &job); err != nil {
+		if err := httpJSON(ctx, http.MethodGet, base+"/jobs/"+job.ID, nil, &job); err != nil {
 			return err
 		}
 	}
@@ -175,8 +197,19 @@ func (e *environment) wordcount(c *cli.Context) error {
 	return nil
 }
 
-func httpJSON(c *cli.Context, method, url string, body []byte, v any) error {
-	req, err := http.NewRequestWithContext(c.Context, method, url, bytes.NewReader(body))
+// countedSplits is how many of job's splits a TaskManager has counted.
+func countedSplits(job example.Job) int {
+	n := 0
+	for _, by := range job.By {
+		if by != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func httpJSON(ctx context.Context, method, url string, body []byte, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

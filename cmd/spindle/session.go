@@ -100,6 +100,20 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		return e.dryRun(p, out)
 	}
 	pr, progress, emit, done := e.reporting(c, out)
+	if w, err := e.singleAttemptWarning(c); err != nil {
+		return err
+	} else if w != "" {
+		if out == "text" {
+			fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		}
+		inner := emit
+		emit = func(ev launch.Event) {
+			if ev.Event == launch.EventSubmitted {
+				ev.Warnings = append(ev.Warnings, w)
+			}
+			inner(ev)
+		}
+	}
 	cl := session.Clients{RM: p.rm, AM: &amapi.Client{}, Stager: p.stager}
 	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
 		Progress: progress, Emit: emit, PropertiesFile: e.propertiesFile()})
@@ -129,6 +143,20 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		return nil // stopped by Ctrl-C as asked
 	}
 	return err
+}
+
+// singleAttemptWarning is launch.SingleAttemptWarning for --max-attempts
+// and the configured yarn.resourcemanager.am.max-attempts (default 2).
+func (e *environment) singleAttemptWarning(c *cli.Context) (string, error) {
+	hc, err := e.hadoopConf()
+	if err != nil {
+		return "", err
+	}
+	max, err := hc.GetInt64("yarn.resourcemanager.am.max-attempts", 2)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return launch.SingleAttemptWarning(int32(c.Int("max-attempts")), int32(max)), nil
 }
 
 func (e *environment) sessionList(c *cli.Context) error {

@@ -222,7 +222,7 @@ func (e *environment) prepare(c *cli.Context, mode amapi.Mode, job string, args 
 		p.close()
 		return nil, err
 	}
-	if p.tokens, err = e.delegationTokens(c, hc); err != nil {
+	if p.tokens, err = e.delegationTokens(c, hc, p.rm); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -325,21 +325,46 @@ func (e *environment) dryRun(p *prepared, out string) error {
 	return nil
 }
 
-// delegationTokens obtains the HDFS delegation token the AM and the
-// containers use on a secure cluster (none on an insecure one, or when
-// the default filesystem is not HDFS).
-func (e *environment) delegationTokens(c *cli.Context, hc *conf.Configuration) (*yarn.Credentials, error) {
+// delegationTokens obtains the delegation tokens the AM and the
+// containers use on a secure cluster (none on an insecure one): an HDFS
+// token when the default filesystem is HDFS, and an RM delegation token,
+// with which a container asks the RM where the application's current AM
+// is (no container has a Kerberos login). Both are renewable by the RM.
+func (e *environment) delegationTokens(c *cli.Context, hc *conf.Configuration, rm *yarn.RMClient) (*yarn.Credentials, error) {
+	sec, err := hc.Security()
+	if err != nil || sec.Authentication != conf.AuthKerberos {
+		return nil, err
+	}
+	creds := &yarn.Credentials{}
 	fs, err := hc.DefaultFS()
-	if err != nil || !strings.HasPrefix(fs, "hdfs:") {
+	if err != nil {
 		return nil, err
 	}
-	o, err := yarn.DelegationTokenOptionsFromConf(hc, "")
-	if err != nil || o.Kerberos == nil {
+	if strings.HasPrefix(fs, "hdfs:") {
+		o, err := yarn.DelegationTokenOptionsFromConf(hc, "")
+		if err != nil {
+			return nil, err
+		}
+		if o.Kerberos.Client, err = e.kerberos(hc); err != nil {
+			return nil, err
+		}
+		o.Logger = e.log
+		hdfs, err := yarn.ObtainDelegationTokens(c.Context, o)
+		if err != nil {
+			return nil, err
+		}
+		for _, alias := range hdfs.Aliases() {
+			creds.AddToken(alias, hdfs.Token(alias))
+		}
+	}
+	renewer, err := yarn.TokenRenewer(hc)
+	if err != nil {
 		return nil, err
 	}
-	if o.Kerberos.Client, err = e.kerberos(hc); err != nil {
+	tok, err := rm.ObtainRMDelegationToken(c.Context, renewer)
+	if err != nil {
 		return nil, err
 	}
-	o.Logger = e.log
-	return yarn.ObtainDelegationTokens(c.Context, o)
+	creds.AddToken(tok.Service, tok)
+	return creds, nil
 }
