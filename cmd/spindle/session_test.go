@@ -446,3 +446,48 @@ func TestDryRun(t *testing.T) {
 	require.NotContains(t, out, "application_", "nothing was submitted")
 	require.Empty(t, lc.stagedApps())
 }
+
+// TestSessionSingleAttemptWarning: on a cluster that allows the AM one
+// attempt the session cannot survive an AM failure, and session start
+// says so: one line on stderr, and a warnings field in the JSON event.
+func TestSessionSingleAttemptWarning(t *testing.T) {
+	lc := newLocalCluster(t, 1)
+	ctx := lc.ctx(2 * time.Minute)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(lc.env["HADOOP_CONF_DIR"])
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(lc.env["HADOOP_CONF_DIR"], e.Name()))
+		require.NoError(t, err)
+		if e.Name() == "yarn-site.xml" {
+			b = []byte(strings.Replace(string(b), "</configuration>",
+				"<property><name>yarn.resourcemanager.am.max-attempts</name><value>1</value></property>\n</configuration>", 1))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644))
+	}
+	lc.env["HADOOP_CONF_DIR"] = dir
+
+	code, out, errOut := lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	evs := events(t, out)
+	require.Equal(t, "submitted", evs[0]["event"])
+	require.Len(t, evs[0]["warnings"], 1)
+	require.Contains(t, evs[0]["warnings"].([]any)[0], "yarn.resourcemanager.am.max-attempts=1")
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+
+	// --max-attempts 1 on a cluster that allows more: the text output warns.
+	lc.env["HADOOP_CONF_DIR"] = lc.l.ConfDir
+	code, out, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "--max-attempts", "1")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, 1, strings.Count(errOut, "warning: --max-attempts 1: the session gets one AM attempt"), errOut)
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+
+	// The default (two attempts here): no warning.
+	code, out, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out+errOut, "warning")
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+}
