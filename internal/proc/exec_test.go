@@ -51,7 +51,10 @@ func TestExecKeepsParentDeathSignal(t *testing.T) {
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(line))
 	require.NoError(t, err)
-	comm := func() string { b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); return strings.TrimSpace(string(b)) }
+	comm := func() string {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+		return strings.TrimSpace(string(b))
+	}
 	require.Eventually(t, func() bool { return comm() == "sleep" }, 10*time.Second, 5*time.Millisecond, "the launcher exec'd")
 	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
 	_ = parent.Wait()
