@@ -478,7 +478,7 @@ func TestSessionSingleAttemptWarning(t *testing.T) {
 
 	// --max-attempts 1 on a cluster that allows more: the text output warns.
 	lc.env["HADOOP_CONF_DIR"] = lc.l.ConfDir
-	code, out, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "--max-attempts", "1")
+	code, _, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "--max-attempts", "1")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, 1, strings.Count(errOut, "warning: --max-attempts 1: the session gets one AM attempt"), errOut)
 	code, _, errOut = lc.cli(ctx, "session", "stop")
@@ -488,6 +488,28 @@ func TestSessionSingleAttemptWarning(t *testing.T) {
 	code, out, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "-o", "json")
 	require.Equal(t, 0, code, errOut)
 	require.NotContains(t, out+errOut, "warning")
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+}
+
+// TestWordCountTimeout: a word count through a session whose JobManager
+// has no TaskManager to give the job to gives up after --timeout with
+// exit 8, saying what it waited for; the session keeps running.
+func TestWordCountTimeout(t *testing.T) {
+	lc := newLocalCluster(t, 1)
+	ctx := lc.ctx(2 * time.Minute)
+	code, _, errOut := lc.cli(ctx, "session", "start", "-d", "-n", "0", "-jm", "256m", "-t", lc.words)
+	require.Equal(t, 0, code, errOut)
+	code, _, errOut = lc.cli(ctx, "example", "wordcount", "--timeout", "1s", filepath.Base(lc.words))
+	require.Equal(t, exitTimeout, code, errOut)
+	require.Contains(t, errOut, "gave up after --timeout 1s waiting for word count job")
+	require.Contains(t, errOut, "(0 of 1 splits counted)")
+	require.Contains(t, errOut, "the session keeps running")
+	code, _, errOut = lc.cli(ctx, "example", "wordcount", "--timeout", "0s", filepath.Base(lc.words))
+	require.Equal(t, exitUsage, code, errOut)
+	code, out, errOut := lc.cli(ctx, "session", "status", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"state":"RUNNING"`)
 	code, _, errOut = lc.cli(ctx, "session", "stop")
 	require.Equal(t, 0, code, errOut)
 }
