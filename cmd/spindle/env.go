@@ -90,16 +90,10 @@ func (e *environment) userName() string {
 // cluster, as a container's UserGroupInformation does, never with a
 // Kerberos login, which no container has; SIMPLE on an insecure cluster.
 func (e *environment) containerRMClient() (*yarn.RMClient, error) {
-	c, err := e.hadoopConf()
+	_, opts, err := e.rmOptions()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := yarn.RMOptionsFromConf(c)
-	if err != nil {
-		return nil, err
-	}
-	opts.User = e.userName()
-	opts.Logger = e.log
 	if opts.Kerberos == nil {
 		return yarn.NewRMClient(opts)
 	}
@@ -121,17 +115,27 @@ func (e *environment) containerRMClient() (*yarn.RMClient, error) {
 	return yarn.NewRMClient(opts)
 }
 
-func (e *environment) rmClient() (*yarn.RMClient, error) {
+// rmOptions are the RM client options of the Hadoop configuration, with
+// the SIMPLE user and the logger; authentication is the caller's.
+func (e *environment) rmOptions() (*conf.Configuration, yarn.RMOptions, error) {
 	c, err := e.hadoopConf()
 	if err != nil {
-		return nil, err
+		return nil, yarn.RMOptions{}, err
 	}
 	opts, err := yarn.RMOptionsFromConf(c)
 	if err != nil {
-		return nil, err
+		return nil, yarn.RMOptions{}, err
 	}
 	opts.User = e.userName()
 	opts.Logger = e.log
+	return c, opts, nil
+}
+
+func (e *environment) rmClient() (*yarn.RMClient, error) {
+	c, opts, err := e.rmOptions()
+	if err != nil {
+		return nil, err
+	}
 	if opts.Kerberos != nil {
 		if opts.Kerberos.Client, err = e.kerberos(c); err != nil {
 			return nil, err

@@ -160,17 +160,7 @@ func TestKerberosAMFailure(t *testing.T) {
 func amFailover(t *testing.T, s *secureRealm, bin, protection string, ship bool, payload, nnKT, nmKT, myCache, java, home200 string) time.Duration {
 	ctx := testutil.Context(t, 2*time.Minute)
 	sc := s.cluster(t, ctx, protection, nnKT, nmKT, nil)
-	home := t.TempDir()
-	words := filepath.Join(home, "words.txt")
-	require.NoError(t, os.WriteFile(words, []byte(strings.Repeat("attempts come and go\n", 100)), 0o644))
-	env := map[string]string{"HADOOP_CONF_DIR": sc.confDir, "KRB5_CONFIG": s.kdc.Krb5Conf, "KRB5CCNAME": "FILE:" + filepath.Join(home, "none"),
-		"HOME": home, "SPINDLE_BINARY": bin, "SPINDLE_AM_ARGS": "--heartbeat-fast 100ms --heartbeat-idle 300ms"}
-	cli := func(args ...string) (int, string, string) {
-		var out, errb testutil.Buffer
-		argv := append([]string{"spindle", "--keytab", s.aliceKT, "--principal", "alice@" + s.kdc.Realm}, args...)
-		code := run(ctx, argv, &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-		return code, out.String(), errb.String()
-	}
+	words, cli := s.secureCLI(t, ctx, sc, bin, "attempts come and go\n", 100, nil)
 	status := func() map[string]any {
 		code, out, errOut := cli("session", "status", "-o", "json")
 		require.Equal(t, 0, code, errOut)

@@ -135,6 +135,28 @@ func (s *secureRealm) cluster(t *testing.T, ctx context.Context, protection, nnK
 	return &secureCluster{c: c, nn: nn, confDir: dir, nnPort: nnPort}
 }
 
+// secureCLI is the environment of a CLI run as alice against sc from a
+// fresh home, with words.txt of n copies of line in it, and a runner of
+// the CLI with alice's keytab login (extra global flags first); every
+// output also goes to all, if not nil.
+func (s *secureRealm) secureCLI(t *testing.T, ctx context.Context, sc *secureCluster, bin, line string, n int, all *strings.Builder,
+	extra ...string) (words string, cli func(args ...string) (int, string, string)) {
+	home := t.TempDir()
+	words = filepath.Join(home, "words.txt")
+	require.NoError(t, os.WriteFile(words, []byte(strings.Repeat(line, n)), 0o644))
+	env := map[string]string{"HADOOP_CONF_DIR": sc.confDir, "KRB5_CONFIG": s.kdc.Krb5Conf, "KRB5CCNAME": "FILE:" + filepath.Join(home, "none"),
+		"HOME": home, "SPINDLE_BINARY": bin, "SPINDLE_AM_ARGS": "--heartbeat-fast 100ms --heartbeat-idle 300ms"}
+	return words, func(args ...string) (int, string, string) {
+		var out, errb testutil.Buffer
+		argv := append(append(append([]string{"spindle"}, extra...), "--keytab", s.aliceKT, "--principal", "alice@"+s.kdc.Realm), args...)
+		code := run(ctx, argv, &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if all != nil {
+			all.WriteString(out.String() + errb.String())
+		}
+		return code, out.String(), errb.String()
+	}
+}
+
 // tokenWorks reports whether the HDFS delegation token in a container's
 // token file still authenticates to the NameNode (over TOKEN, as a
 // localizer or a task uses it).
@@ -176,18 +198,7 @@ func TestKerberosLongSession(t *testing.T) {
 			sc := s.cluster(t, ctx, "privacy", nnKT, nmKT, func(sec *minihdfs.Security) {
 				sec.TokenRenewInterval, sec.TokenMaxLifetime = 4*time.Second, 8*time.Second
 			})
-			home := t.TempDir()
-			words := filepath.Join(home, "words.txt")
-			require.NoError(t, os.WriteFile(words, []byte(strings.Repeat("tokens expire sessions do not\n", 50)), 0o644))
-			env := map[string]string{"HADOOP_CONF_DIR": sc.confDir, "KRB5_CONFIG": s.kdc.Krb5Conf, "KRB5CCNAME": "FILE:" + filepath.Join(home, "none"),
-				"HOME": home, "SPINDLE_BINARY": bin, "SPINDLE_AM_ARGS": "--heartbeat-fast 100ms --heartbeat-idle 300ms"}
-			cli := func(args ...string) (int, string, string) {
-				var out, errb testutil.Buffer
-				argv := append([]string{"spindle", "--log-level", "debug", "--keytab", s.aliceKT, "--principal", "alice@" + s.kdc.Realm}, args...)
-				code := run(ctx, argv, &out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-				all.WriteString(out.String() + errb.String())
-				return code, out.String(), errb.String()
-			}
+			words, cli := s.secureCLI(t, ctx, sc, bin, "tokens expire sessions do not\n", 50, &all, "--log-level", "debug")
 			start := []string{"session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "-t", words, "-o", "json"}
 			if ship {
 				start = append(start, "--ship-keytab")
