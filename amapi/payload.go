@@ -86,4 +86,12 @@ type PayloadPlan struct {
 	// JobManagerFiles go to the AM container only, TaskManagerFiles to the
 	// TaskManagers only, SharedFiles to both.
 	JobManagerFiles, TaskManagerFiles, SharedFiles []hdfs.Source
+	// PrivateFiles are contents, by resource name, that may hold secrets
+	// (the user's -D values): the submitter ships them to both sides as
+	// files of mode 0600 in the 0700 staging directory, with APPLICATION
+	// visibility and never through the upload cache, so that no secret
+	// rides in an environment (the NodeManager copies every container's
+	// launch script, environment included, into its log directory) or a
+	// command line. A dry run names them, never their contents.
+	PrivateFiles map[string][]byte
 }

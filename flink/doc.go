@@ -16,7 +16,8 @@
 //     files: lib/, plugins/, conf/ and usrlib/ as directories staged file
 //     by file (so the content-addressed upload cache dedups them across
 //     submissions), and per-job the job jar as usrlib/<name>. The -D
-//     overrides, sizes and job travel to the containers in EnvSpec.
+//     overrides, sizes and job travel to the containers in SpecFile, a
+//     private (0600, APPLICATION) resource, never in the environment.
 //   - Prepare, the in-container launcher behind `spindle flink
 //     jobmanager|taskmanager`: it writes the process's effective
 //     configuration (the user's file, the -D overrides, what the cluster

@@ -47,7 +47,7 @@ const GeneratedConfDir = "flink-conf"
 // the SPINDLE_* variables).
 type LaunchOptions struct {
 	Role Role
-	// Spec is $SPINDLE_FLINK_SPEC_PRIVATE, decoded.
+	// Spec is SpecFile, decoded.
 	Spec Spec
 	// WorkDir is the container's working directory (absolute): the
 	// shipped lib/, plugins/, conf/ and usrlib/ are there, and the
@@ -79,7 +79,7 @@ type LaunchOptions struct {
 	// LocalDirs is $LOCAL_DIRS: io.tmp.dirs unless set.
 	LocalDirs string
 	// Environ is the process environment ("K=V"); the JVM gets it with
-	// Flink's variables added and EnvSpec removed.
+	// Flink's variables added.
 	Environ []string
 	// JavaSpecVersion returns the feature version of java (17, 21, …);
 	// nil runs `java -XshowSettings:properties -version`, as config.sh
@@ -146,7 +146,6 @@ func Prepare(o LaunchOptions) (*Process, error) {
 	}
 
 	env := newEnviron(o.Environ)
-	env.unset(EnvSpec) // -D values may be secrets: the JVM does not need them twice
 	cd := filepath.Join(o.WorkDir, GeneratedConfDir)
 	header := fmt.Sprintf("Written by `spindle flink %s` from conf/%s, the -D overrides and what the cluster decides.\nFlink %s reads this file; edits are lost when the process restarts.", o.Role, o.Spec.ConfFile, v)
 	if err := writeConfDir(filepath.Join(o.WorkDir, confDir), cd, o.Spec.ConfFile, c, header); err != nil {
@@ -186,6 +185,16 @@ func Prepare(o LaunchOptions) (*Process, error) {
 		args = append(args, "-XX:+UseG1GC") // taskmanager.sh: no JVM options configured
 	}
 	args = append(args, jvmMem...)
+	if len(opts) > 0 && spec() >= 9 {
+		// env.java.opts* may carry secrets (-Djavax.net.ssl.keyStorePassword=…):
+		// they go to the JVM in a 0600 argument file (JDK 9+), not on its
+		// command line, which ps and /proc show every user of the node.
+		f, err := writeArgFile(filepath.Join(cd, JVMOptionsFile), opts)
+		if err != nil {
+			return nil, err
+		}
+		opts = []string{"@" + f}
+	}
 	args = append(args, opts...)
 	args = append(args, "-Dlog.file="+filepath.Join(o.LogDir, string(o.Role)+".log"))
 	if fileExists(filepath.Join(cd, "log4j.properties")) {
@@ -264,7 +273,7 @@ func (o LaunchOptions) validate() error {
 		errs = append(errs, errors.New("no log directory (the NodeManager sets $LOG_DIRS)"))
 	}
 	if o.Spec.Slots < 1 || o.Spec.TaskManagerMB <= 0 || o.Spec.JobManagerMB <= 0 {
-		errs = append(errs, fmt.Errorf("$%s: slots and memory sizes must be positive", EnvSpec))
+		errs = append(errs, fmt.Errorf("%s: slots and memory sizes must be positive", SpecFile))
 	}
 	return errors.Join(errs...)
 }
@@ -565,4 +574,32 @@ func (e *environ) list() []string {
 		out = append(out, k+"="+e.vals[k])
 	}
 	return out
+}
+
+// JVMOptionsFile is the argument file, in the generated configuration
+// directory, that hands env.java.opts* to a JDK 9+ JVM.
+const JVMOptionsFile = "jvm-options"
+
+// writeArgFile writes args to path (mode 0600) in the JDK's argument-file
+// syntax (java @file): one argument a line, double-quoted, backslash and
+// quote escaped. It returns path.
+func writeArgFile(path string, args []string) (string, error) {
+	var b strings.Builder
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	for _, a := range args {
+		b.WriteString(`"` + r.Replace(a) + `"` + "\n")
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if err := f.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
+		f.Close()
+		return "", err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
 }

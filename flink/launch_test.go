@@ -66,7 +66,7 @@ type launch struct {
 func jobManager(t *testing.T, plan amapi.PayloadPlan, extraEnv ...string) *launch {
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.JobManagerFiles)
-	spec := specOf(t, plan.JobManager.Env)
+	spec := specOf(t, plan)
 	return &launch{plan: plan, spec: spec, work: work, logs: logs, javaHome: fakeJavaHome(t), opts: flink.LaunchOptions{Role: flink.RoleJobManager, Spec: spec,
 		WorkDir: work, LogDir: logs, AppID: appID, Host: "127.0.0.1", RPCPort: freePort(t), RESTPort: freePort(t),
 		LocalDirs: work + "/tmp1," + work + "/tmp2", Environ: environ(t, plan.JobManager.Env, extraEnv...)}}
@@ -75,7 +75,7 @@ func jobManager(t *testing.T, plan amapi.PayloadPlan, extraEnv ...string) *launc
 func taskManager(t *testing.T, plan amapi.PayloadPlan, jm *launch, id string, extraEnv ...string) *launch {
 	t.Helper()
 	work, logs := container(t, plan.SharedFiles, plan.TaskManagerFiles)
-	spec := specOf(t, plan.TaskManagerEnv)
+	spec := specOf(t, plan)
 	return &launch{plan: plan, spec: spec, work: work, logs: logs, javaHome: fakeJavaHome(t), opts: flink.LaunchOptions{Role: flink.RoleTaskManager, Spec: spec,
 		WorkDir: work, LogDir: logs, AppID: appID, Host: "127.0.0.1", ResourceID: id,
 		JobManagerAddress: net.JoinHostPort(jm.opts.Host, strconv.Itoa(jm.opts.RPCPort)), LocalDirs: work + "/tmp",
@@ -217,7 +217,7 @@ taskmanager.resource-id: container_1700000000000_0007_01_000002
 		"FLINK_PLUGINS_DIR=" + tm.work + "/plugins", "MAX_LOG_FILE_NUMBER=10", "JAVA_HOME=" + fakeJavaHome(t), "HADOOP_CONF_DIR=hadoop-conf"} {
 		require.Contains(t, env, kv+"\n")
 	}
-	require.NotContains(t, env, flink.EnvSpec+"=", "the -D values do not reach the JVM's environment")
+	require.NotContains(t, env, "SPINDLE_FLINK_SPEC", "the -D values do not reach the JVM's environment")
 	require.NotContains(t, env, "ROOT_LOG_LEVEL", "env.log.level arrived in 1.19")
 }
 
@@ -245,7 +245,11 @@ func TestPrepareFlink2Session(t *testing.T) {
 		logs("jobmanager")+" -classpath "+cp200+hadoopTail()+" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"+
 		" -D jobmanager.memory.off-heap.size=134217728b -D jobmanager.memory.jvm-overhead.min=201326592b"+
 		" -D jobmanager.memory.jvm-metaspace.size=268435456b -D jobmanager.memory.heap.size=402653184b -D jobmanager.memory.jvm-overhead.max=201326592b"+
-		" --configDir W/flink-conf"), strings.Join(p.Args, " "))
+		" --configDir W/flink-conf"), strings.Join(jvmArgs(t, p), " "))
+	// The JVM options (env.java.opts*: they may hold secrets) are in a
+	// 0600 argument file, not on the command line.
+	require.Contains(t, p.Args, "@"+jm.work+"/flink-conf/"+flink.JVMOptionsFile)
+	require.NotContains(t, strings.Join(p.Args, " "), "-Dspindle.app=")
 	require.Equal(t, jm.expand(`# Written by `+"`spindle flink jobmanager`"+` from conf/config.yaml, the -D overrides and what the cluster decides.
 # Flink 2.0.0 reads this file; edits are lost when the process restarts.
 env.java.opts.all: --add-exports=java.base/sun.net.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED
@@ -283,7 +287,7 @@ blob.server.port: "0"
 		" -D taskmanager.memory.framework.off-heap.size=134217728b -D taskmanager.memory.network.max=134217730b"+
 		" -D taskmanager.memory.framework.heap.size=134217728b -D taskmanager.memory.managed.size=536870920b"+
 		" -D taskmanager.memory.task.heap.size=402653174b -D taskmanager.numberOfTaskSlots=2 -D taskmanager.memory.jvm-overhead.max=201326592b"),
-		strings.Join(p.Args, " "))
+		strings.Join(jvmArgs(t, p), " "))
 	conf := readFile(t, p.ConfFile)
 	require.Contains(t, conf, "\ntaskmanager.host: \"127.0.0.1\"\n")
 	require.Contains(t, conf, "\ntaskmanager.resource-id: \"container_1700000000000_0007_01_000003\"\n")
@@ -373,11 +377,11 @@ func TestPrepareErrors(t *testing.T) {
 	_, err = flink.Prepare(jm.opts)
 	require.ErrorContains(t, err, "the submitter ships the distribution's conf/")
 
-	_, err = flink.DecodeSpec("not base64!")
-	require.ErrorContains(t, err, "$SPINDLE_FLINK_SPEC_PRIVATE")
+	_, err = flink.DecodeSpec([]byte("not JSON!"))
+	require.ErrorContains(t, err, flink.SpecFile)
 	s := jm.spec
 	s.ConfFile = "flink.properties"
-	enc, err := s.Encode()
+	enc, err := s.Marshal()
 	require.NoError(t, err)
 	_, err = flink.DecodeSpec(enc)
 	require.ErrorContains(t, err, `conf_file "flink.properties"`)
@@ -473,7 +477,7 @@ func TestRunSession(t *testing.T) {
 	require.NoError(t, err)
 	jm := jobManager(t, plan, "FAKE_JAVA_RECORD_DIR="+rec, "FAKE_JAVA_SPEC_VERSION=21")
 	jp := prepare(t, jm) // asks the stand-in for its version (config.sh's -XshowSettings:properties)
-	require.Contains(t, jp.Args, "-Djava.security.manager=allow")
+	require.Contains(t, jvmArgs(t, jp), "-Djava.security.manager=allow")
 	jmProc := start(t, ctx, jp, jm.logs)
 	var tmProcs []*proc
 	for _, id := range []string{"container_1700000000000_0007_01_000002", "container_1700000000000_0007_01_000003"} {
@@ -574,4 +578,28 @@ func TestPrepareShippedKeytab(t *testing.T) {
 	tm.opts.JavaSpecVersion = jm.opts.JavaSpecVersion
 	tm.opts.KerberosPrincipal, tm.opts.KerberosKeytab = "alice@EXAMPLE.COM", tm.work+"/krb5.keytab"
 	require.NotContains(t, readFile(t, prepare(t, tm).ConfFile), "krb5.keytab")
+}
+
+// jvmArgs are p's arguments as the JVM sees them: each @file (a JDK 9+
+// argument file, which must be mode 0600) replaced by its arguments, as
+// Prepare writes them (one double-quoted argument a line).
+func jvmArgs(t *testing.T, p *flink.Process) []string {
+	t.Helper()
+	var out []string
+	for _, a := range p.Args {
+		f, ok := strings.CutPrefix(a, "@")
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the JVM options file is private")
+		for _, line := range strings.Split(strings.TrimSpace(readFile(t, f)), "\n") {
+			v, err := strconv.Unquote(line)
+			require.NoError(t, err, line)
+			out = append(out, v)
+		}
+	}
+	return out
 }

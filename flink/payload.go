@@ -1,7 +1,7 @@
 package flink
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,19 +15,19 @@ import (
 	"github.com/spindle-yarn/spindle/hdfs"
 )
 
-// EnvSpec is the environment variable that carries the Spec from the
-// plan to `spindle flink jobmanager|taskmanager`, base64-encoded JSON.
+// SpecFile is the resource, in the JobManager's and every TaskManager's
+// working directory, that carries the Spec from the plan to `spindle
+// flink jobmanager|taskmanager`, as JSON.
 //
-// Why an environment variable: -D values may be secrets (keystore
-// passwords, S3 keys), which must not appear on a command line (ps, the
-// ResourceManager's and NodeManagers' views of the launch context); a
-// generated file would need a local temporary file whose lifetime the
-// caller manages, while a plan is pure. The AM passes the plan's
-// environment to both sides, and base64 survives the NodeManager's launch
-// script, which writes `export KEY="VALUE"` without escaping. The name
-// ends in _PRIVATE so that a dry run's description redacts it (package
-// launch redacts variables named like secrets): base64 hides nothing.
-const EnvSpec = "SPINDLE_FLINK_SPEC_PRIVATE"
+// Why a private file: -D values may be secrets (keystore passwords, S3
+// keys). They must not appear on a command line (ps, the
+// ResourceManager's and NodeManagers' views of the launch context) nor in
+// the environment, which every NodeManager writes into the container's
+// launch script and copies into its log directory. The submitter ships
+// PayloadPlan.PrivateFiles with mode 0600, APPLICATION visibility and
+// never through the upload cache; a dry run names the file, not its
+// contents.
+const SpecFile = "spindle-flink-spec.json"
 
 // binaryPath is the spindle binary in a TaskManager container: the
 // submitter ships it as "spindle" (amapi.PayloadPlan).
@@ -35,7 +35,7 @@ const binaryPath = "./spindle"
 
 // Spec is what the launcher needs besides the container's environment:
 // the release, the configuration file, the sizes and -D overrides, and
-// for per-job the job. It travels in EnvSpec.
+// for per-job the job. It travels in SpecFile.
 type Spec struct {
 	// Version is the release ("1.17.2").
 	Version string `json:"version"`
@@ -66,32 +66,22 @@ type Property struct {
 	Value string `json:"value"`
 }
 
-// Encode returns s as EnvSpec's value.
-func (s Spec) Encode() (string, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(b), nil
-}
+// Marshal returns s as SpecFile's contents.
+func (s Spec) Marshal() ([]byte, error) { return json.Marshal(s) }
 
-// DecodeSpec decodes EnvSpec's value.
-func DecodeSpec(v string) (Spec, error) {
+// DecodeSpec decodes SpecFile's contents.
+func DecodeSpec(b []byte) (Spec, error) {
 	var s Spec
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
-	if err != nil {
-		return s, fmt.Errorf("$%s: %w", EnvSpec, err)
-	}
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&s); err != nil {
-		return s, fmt.Errorf("$%s: %w", EnvSpec, err)
+		return s, fmt.Errorf("%s: %w", SpecFile, err)
 	}
 	if _, err := parseVersion(s.Version); err != nil {
-		return s, fmt.Errorf("$%s: %w", EnvSpec, err)
+		return s, fmt.Errorf("%s: %w", SpecFile, err)
 	}
 	if s.ConfFile != LegacyConfFile && s.ConfFile != StandardConfFile {
-		return s, fmt.Errorf("$%s: conf_file %q: want %s or %s", EnvSpec, s.ConfFile, LegacyConfFile, StandardConfFile)
+		return s, fmt.Errorf("%s: conf_file %q: want %s or %s", SpecFile, s.ConfFile, LegacyConfFile, StandardConfFile)
 	}
 	return s, nil
 }
@@ -209,15 +199,16 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 	if err := errors.Join(errs...); err != nil {
 		return amapi.PayloadPlan{}, err
 	}
-	enc, err := spec.Encode()
+	specJSON, err := spec.Marshal()
 	if err != nil {
 		return amapi.PayloadPlan{}, err
 	}
+	plan.PrivateFiles = map[string][]byte{SpecFile: specJSON}
 	withProps := applyProperties(user, spec.Properties)
 	plan.JobManager = amapi.ProcessSpec{
 		Command: []string{"${" + amapi.EnvBinary + "}", "flink", string(RoleJobManager)},
-		Env:     containerEnv(withProps, masterEnvPrefix, enc),
-		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile},
+		Env:     containerEnv(withProps, masterEnvPrefix),
+		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile, SpecFile},
 	}
 	if spec.JobJar != "" {
 		plan.JobManager.Files = append(plan.JobManager.Files, spec.JobJar)
@@ -225,7 +216,7 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 	// Info: the launcher says when it follows a moved JobManager or a new
 	// attempt's credentials (once per change, not per try).
 	plan.TaskManagerCommand = binaryPath + " --log-level info flink " + string(RoleTaskManager) + " --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
-	plan.TaskManagerEnv = containerEnv(withProps, taskManagerEnvPrefix, enc)
+	plan.TaskManagerEnv = containerEnv(withProps, taskManagerEnvPrefix)
 	dirs := []hdfs.Source{{Path: filepath.Join(d.Home, libDir), Name: libDir}}
 	for _, dir := range []string{pluginsDir, confDir, usrlibDir} {
 		if n, _ := countFiles(filepath.Join(d.Home, dir)); n > 0 {
@@ -353,8 +344,8 @@ const (
 // containerEnv is the environment Flink on YARN gives a container:
 // the prefixed keys, then JAVA_HOME from env.java.home
 // (YarnClusterDescriptor.generateApplicationMasterEnv,
-// ContaineredTaskManagerParameters.create), and the Spec.
-func containerEnv(c *Config, prefix, spec string) map[string]string {
+// ContaineredTaskManagerParameters.create).
+func containerEnv(c *Config, prefix string) map[string]string {
 	env := map[string]string{}
 	for _, k := range c.Keys() {
 		if name, ok := strings.CutPrefix(k, prefix); ok && name != "" {
@@ -364,7 +355,6 @@ func containerEnv(c *Config, prefix, spec string) map[string]string {
 	if v, ok := c.Get(javaHomeKey); ok && v != "" {
 		env["JAVA_HOME"] = v
 	}
-	env[EnvSpec] = spec
 	return env
 }
 

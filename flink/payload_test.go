@@ -33,9 +33,11 @@ func request(mode amapi.Mode, props ...string) amapi.PayloadRequest {
 	return r
 }
 
-func specOf(t *testing.T, env map[string]string) flink.Spec {
+// specOf is the Spec a plan ships to both sides in its private SpecFile.
+func specOf(t *testing.T, plan amapi.PayloadPlan) flink.Spec {
 	t.Helper()
-	s, err := flink.DecodeSpec(env[flink.EnvSpec])
+	require.Len(t, plan.PrivateFiles, 1, "the spec is the plan's one private file")
+	s, err := flink.DecodeSpec(plan.PrivateFiles[flink.SpecFile])
 	require.NoError(t, err)
 	return s
 }
@@ -51,7 +53,7 @@ func TestPlanSession(t *testing.T) {
 				"containerized.taskmanager.env.TZ=UTC", "env.java.home=/usr/lib/jvm/17", "state.backend.type=rocksdb"))
 			require.NoError(t, err)
 			require.Equal(t, []string{"${SPINDLE_BIN}", "flink", "jobmanager"}, plan.JobManager.Command)
-			require.Equal(t, []string{"lib/" + tc.distJar, "conf/" + tc.confFile}, plan.JobManager.Files)
+			require.Equal(t, []string{"lib/" + tc.distJar, "conf/" + tc.confFile, flink.SpecFile}, plan.JobManager.Files)
 			require.Equal(t, "./spindle --log-level info flink taskmanager --log-dir <LOG_DIR> 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err", plan.TaskManagerCommand)
 			// ResourceManagerOptions.CONTAINERIZED_MASTER_ENV_PREFIX /
 			// CONTAINERIZED_TASK_MANAGER_ENV_PREFIX, and env.java.home as
@@ -60,21 +62,16 @@ func TestPlanSession(t *testing.T) {
 			jmEnv, tmEnv := plan.JobManager.Env, plan.TaskManagerEnv
 			require.Equal(t, "/opt/hadoop/*", jmEnv["HADOOP_CLASSPATH"])
 			require.Equal(t, "/usr/lib/jvm/17", jmEnv["JAVA_HOME"])
-			require.Len(t, jmEnv, 3)
+			require.Len(t, jmEnv, 2, "no -D value in the environment")
 			require.Equal(t, "UTC", tmEnv["TZ"])
 			require.Equal(t, "/usr/lib/jvm/17", tmEnv["JAVA_HOME"])
-			require.Len(t, tmEnv, 3)
+			require.Len(t, tmEnv, 2, "no -D value in the environment")
 			want := flink.Spec{Version: p.Distribution().Version.Raw, ConfFile: tc.confFile, Mode: amapi.ModeSession,
 				JobManagerMB: 1024 - amapi.AMOverheadMB, TaskManagerMB: 1728, Slots: 2,
 				Properties: []flink.Property{{Key: "containerized.master.env.HADOOP_CLASSPATH", Value: "/opt/hadoop/*"},
 					{Key: "containerized.taskmanager.env.TZ", Value: "UTC"}, {Key: "env.java.home", Value: "/usr/lib/jvm/17"},
 					{Key: "state.backend.type", Value: "rocksdb"}}}
-			require.Equal(t, want, specOf(t, jmEnv))
-			require.Equal(t, want, specOf(t, tmEnv))
-			require.Equal(t, jmEnv[flink.EnvSpec], tmEnv[flink.EnvSpec])
-			for _, v := range jmEnv { // base64 survives the NodeManager's unescaped export K="V"
-				require.NotContains(t, v, `"`)
-			}
+			require.Equal(t, want, specOf(t, plan))
 			// lib/ and plugins/ through the upload cache, as directories
 			// staged file by file; conf/ too. No usrlib/ in these.
 			require.Equal(t, []hdfs.Source{
@@ -95,11 +92,11 @@ func TestPlanPerJob(t *testing.T) {
 	r.Job, r.Args = "examples/streaming/WordCount.jar", []string{"--input", "hdfs:///words.txt", "-D", "x=y"} // found in --flink-home
 	plan, err := p.Plan(r)
 	require.NoError(t, err)
-	s := specOf(t, plan.JobManager.Env)
+	s := specOf(t, plan)
 	require.Equal(t, "usrlib/WordCount.jar", s.JobJar)
 	require.Equal(t, "org.apache.flink.streaming.examples.wordcount.WordCount", s.JobClass)
 	require.Equal(t, r.Args, s.JobArgs)
-	require.Equal(t, []string{"lib/flink-dist-1.17.2.jar", "conf/flink-conf.yaml", "usrlib/WordCount.jar"}, plan.JobManager.Files)
+	require.Equal(t, []string{"lib/flink-dist-1.17.2.jar", "conf/flink-conf.yaml", flink.SpecFile, "usrlib/WordCount.jar"}, plan.JobManager.Files)
 	// The job jar goes to usrlib/ on both sides: Flink's application
 	// mode puts usrlib/*.jar on the user classpath relative to the working
 	// directory (DefaultPackagedProgramRetriever), which TaskManagers
@@ -120,7 +117,7 @@ func TestPlanPerJob(t *testing.T) {
 		{Path: filepath.Join(h, "conf"), Name: "conf"}, {Path: filepath.Join(h, "usrlib"), Name: "usrlib"},
 		{Path: job, Name: "usrlib/job.jar"},
 	}, plan.SharedFiles)
-	require.Empty(t, specOf(t, plan.TaskManagerEnv).JobClass)
+	require.Empty(t, specOf(t, plan).JobClass)
 }
 
 // New refuses what Detect refuses, with every problem.

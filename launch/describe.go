@@ -74,7 +74,18 @@ type PlannedRes struct {
 // Redacted replaces secret values in descriptions.
 const Redacted = "<redacted>"
 
-var secretName = regexp.MustCompile(`(?i)(secret|password|passwd|token|credential|keytab|private|key$)`)
+// secretName matches variable names that hold secrets: *PASS* (password,
+// passwd, passphrase), *PWD*, *SECRET*, *TOKEN*, *KEY* (keys, keystores),
+// credentials, keytabs and anything marked _PRIVATE.
+var secretName = regexp.MustCompile(`(?i)(pass|pwd|secret|token|key|credential|private)`)
+
+// urlPassword matches the password of a user:password@ URL.
+// (A password may hold '/', as cloud keys do; a host:port/path@… is
+// redacted too, which errs on the safe side.)
+var urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)[^@\s]*@`)
+
+// redactValue replaces the passwords of user:password@ URLs in v.
+func redactValue(v string) string { return urlPassword.ReplaceAllString(v, "${1}"+Redacted+"@") }
 
 func redactEnv(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
@@ -82,7 +93,7 @@ func redactEnv(m map[string]string) map[string]string {
 		if secretName.MatchString(k) {
 			v = Redacted
 		}
-		out[k] = v
+		out[k] = redactValue(v)
 	}
 	return out
 }
@@ -128,6 +139,10 @@ func Describe(sub *Submission, st *hdfs.Stager, tokens []string) Description {
 	if k, ok := amRes[amapi.KeytabFile]; ok && sub.Spec.Kerberos != nil {
 		k.Source = Redacted + " (--keytab)"
 		amRes[amapi.KeytabFile] = k
+	}
+	for name := range sub.Private {
+		pr := PlannedRes{Source: Redacted + " (private: written at submit, mode 0600)", Type: "FILE", Visibility: "APPLICATION"}
+		amRes[name], tmRes[name] = pr, pr
 	}
 	amRes[amapi.SpecFile] = PlannedRes{Source: "generated at submit", Type: "FILE", Visibility: "APPLICATION"}
 	amRes[amapi.StopSecretFile] = PlannedRes{Source: Redacted + " (generated at submit)", Type: "FILE", Visibility: "APPLICATION"}

@@ -87,6 +87,15 @@ func TestEndError(t *testing.T) {
 func TestRedactEnv(t *testing.T) {
 	got := redactEnv(map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": "s", "DB_PASSWORD": "p", "MY_TOKEN": "t", "PATH": "/bin"})
 	require.Equal(t, map[string]string{"HADOOP_CONF_DIR": "hadoop-conf", "AWS_SECRET_ACCESS_KEY": Redacted, "DB_PASSWORD": Redacted, "MY_TOKEN": Redacted, "PATH": "/bin"}, got)
+
+	// Names with PASS, PWD, SECRET, TOKEN or KEY anywhere, and the
+	// password of a user:password@ URL in any value.
+	got = redactEnv(map[string]string{"SMTP_PASS": "a", "MYSQL_PWD": "b", "KEYSTORE_PATH": "c", "apiKey": "d", "GH_TOKEN_FILE": "e",
+		"DB_URL": "jdbc:postgresql://db:5432/x", "S3_URL": "s3a://AKIA:wJalrXUtn/FEMI@bucket/path", "PROXY": "http://bob:hunter2@proxy:3128",
+		"MIRROR": "https://user@host/repo"})
+	require.Equal(t, map[string]string{"SMTP_PASS": Redacted, "MYSQL_PWD": Redacted, "KEYSTORE_PATH": Redacted, "apiKey": Redacted,
+		"GH_TOKEN_FILE": Redacted, "DB_URL": "jdbc:postgresql://db:5432/x", "S3_URL": "s3a://AKIA:" + Redacted + "@bucket/path",
+		"PROXY": "http://bob:" + Redacted + "@proxy:3128", "MIRROR": "https://user@host/repo"}, got)
 }
 
 // stubPayload plans one JobManager and a TaskManager command.

@@ -97,6 +97,9 @@ type Submission struct {
 	// only, Shared to both (the binary, the configuration, -t, the
 	// payload's shared files).
 	AMFiles, TMFiles, Shared []hdfs.Source
+	// Private are the payload's private files (PayloadPlan.PrivateFiles),
+	// for both sides.
+	Private map[string][]byte
 	// AMCommand is the AM container's command line.
 	AMCommand string
 	// AMEnv is the AM container's environment.
@@ -242,6 +245,7 @@ func Prepare(r Request) (*Submission, error) {
 				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv}},
 		AMFiles:   append(login, plan.JobManagerFiles...),
 		TMFiles:   plan.TaskManagerFiles,
+		Private:   plan.PrivateFiles,
 		Shared:    append(append(append([]hdfs.Source{{Path: r.Binary, Name: BinaryName}}, conf...), ship...), plan.SharedFiles...),
 		AMCommand: strings.Join(amArgs, " ") + " 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr",
 		AMEnv:     amEnv,

@@ -3,8 +3,11 @@ package launch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +81,22 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 			lg.Warn().Err(derr).Msg("could not remove the staging directory of the failed submission; spindle gc will")
 		}
 	}()
-	groups := [][]hdfs.Source{sub.Shared, sub.AMFiles, sub.TMFiles}
+	tmp, err := os.MkdirTemp(o.TempDir, "spindle-submit-") // 0700
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	// The payload's private files: 0600 here and in the 0700 staging
+	// directory, APPLICATION visibility, never cached; both sides.
+	private := []hdfs.Source{}
+	for _, name := range slices.Sorted(maps.Keys(sub.Private)) {
+		p := filepath.Join(tmp, "private-"+strconv.Itoa(len(private)))
+		if err := os.WriteFile(p, sub.Private[name], 0o600); err != nil {
+			return nil, err
+		}
+		private = append(private, hdfs.Source{Path: p, Name: name, NoCache: true})
+	}
+	groups := [][]hdfs.Source{append(slices.Clone(sub.Shared), private...), sub.AMFiles, sub.TMFiles}
 	var all []hdfs.Source
 	for _, g := range groups {
 		all = append(all, g...)
@@ -126,11 +144,6 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(o.TempDir, "spindle-submit-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	specPath, secretPath := filepath.Join(tmp, amapi.SpecFile), filepath.Join(tmp, amapi.StopSecretFile)
 	if err := os.WriteFile(specPath, specBytes, 0o600); err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ var execJava = proc.Exec
 var flinkEnvKeys = []string{"PATH", "JAVA_HOME", "JVM_ARGS", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH", "YARN_CONF_DIR", "HBASE_CONF_DIR",
 	"HADOOP_HOME", "HBASE_HOME", "HADOOP_USER_NAME", "HADOOP_TOKEN_FILE_LOCATION", "CONTAINER_ID", "NM_HOST", "LOG_DIRS", "LOCAL_DIRS", "PWD",
 	amapi.EnvAppID, amapi.EnvAttemptID, amapi.EnvMode, amapi.EnvAMURL, amapi.EnvJMHost, amapi.EnvJMRPCPort, amapi.EnvJMRESTPort, amapi.EnvJMAddress,
-	amapi.EnvJMRESTAddress, amapi.EnvTaskManagers, amapi.EnvResourceID, amapi.EnvKerberosPrincipal, amapi.EnvKerberosKeytab, flink.EnvSpec}
+	amapi.EnvJMRESTAddress, amapi.EnvTaskManagers, amapi.EnvResourceID, amapi.EnvKerberosPrincipal, amapi.EnvKerberosKeytab}
 
 // environList is the process environment as e sees it.
 func (e *environment) environList() []string {
@@ -91,19 +91,23 @@ func (e *environment) environList() []string {
 
 func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 	get := func(k string) string { v, _ := e.lookup(k); return v }
-	enc := get(flink.EnvSpec)
-	if enc == "" {
-		return usageError{fmt.Errorf("$%s is not set: `spindle flink %s` runs inside a container of a --payload flink cluster", flink.EnvSpec, role)}
-	}
-	spec, err := flink.DecodeSpec(enc)
-	if err != nil {
-		return usageError{err}
-	}
 	wd := get("PWD") // the NodeManager sets it to the container's working directory
+	var err error
 	if wd == "" {
 		if wd, err = os.Getwd(); err != nil {
 			return err
 		}
+	}
+	b, err := os.ReadFile(filepath.Join(wd, flink.SpecFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return usageError{fmt.Errorf("no %s in the working directory: `spindle flink %s` runs inside a container of a --payload flink cluster", flink.SpecFile, role)}
+	}
+	if err != nil {
+		return err
+	}
+	spec, err := flink.DecodeSpec(b)
+	if err != nil {
+		return usageError{err}
 	}
 	logDir := c.String("log-dir")
 	if logDir == "" {

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -70,6 +73,7 @@ type printed struct {
 func TestFlinkTaskManagerCommand(t *testing.T) {
 	plan := flinkPlan(t, flinkHome117, amapi.ModeSession, "")
 	work := flinktest.Container(t, plan.SharedFiles, plan.TaskManagerFiles)
+	flinktest.Private(t, work, plan.PrivateFiles)
 	logs := t.TempDir()
 	javaHome := t.TempDir() // Flink 1.17 never runs java before the process itself
 	env := map[string]string{"PWD": work, "LOG_DIRS": logs + "," + t.TempDir(), "NM_HOST": "node7", "JAVA_HOME": javaHome,
@@ -89,7 +93,9 @@ func TestFlinkTaskManagerCommand(t *testing.T) {
 	require.Contains(t, args, " org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "+work+"/flink-conf -D ")
 	require.Contains(t, p.EnvNames, "FLINK_CONF_DIR")
 	require.NotContains(t, out, "do-not-print", "--print names the environment's variables without their values")
-	require.NotContains(t, p.EnvNames, flink.EnvSpec)
+	for _, n := range p.EnvNames {
+		require.NotContains(t, n, "SPINDLE_FLINK_SPEC", "the -D values travel in a private file, not the environment")
+	}
 	conf, err := os.ReadFile(p.ConfFile)
 	require.NoError(t, err)
 	for _, line := range []string{"jobmanager.rpc.address: node1", "jobmanager.rpc.port: 40001", "taskmanager.host: node7",
@@ -105,6 +111,7 @@ func TestFlinkTaskManagerCommand(t *testing.T) {
 func TestFlinkJobManagerExecs(t *testing.T) {
 	plan := flinkPlan(t, flinkHome200, amapi.ModePerJob, "examples/streaming/WordCount.jar")
 	work := flinktest.Container(t, plan.SharedFiles, plan.JobManagerFiles)
+	flinktest.Private(t, work, plan.PrivateFiles)
 	env := map[string]string{"PWD": work, "LOG_DIRS": t.TempDir(), "JAVA_HOME": fakeJavaHome(t), "FAKE_JAVA_SPEC_VERSION": "21",
 		amapi.EnvJMHost: "node1", amapi.EnvJMRPCPort: "40001", amapi.EnvJMRESTPort: "40002", amapi.EnvAppID: "application_1700000000000_0003"}
 	for k, v := range plan.JobManager.Env {
@@ -127,7 +134,10 @@ func TestFlinkJobManagerExecs(t *testing.T) {
 	require.Equal(t, fakeJavaHome(t)+"/bin/java", got.path)
 	require.Equal(t, got.path, got.args[0])
 	args := strings.Join(got.args, " ")
-	require.Contains(t, args, " -Djava.security.manager=allow ", "the stand-in says JDK 21 (config.sh's -XshowSettings:properties)")
+	require.Contains(t, args, " @"+work+"/flink-conf/jvm-options ", "JDK 9+: the JVM options in a 0600 argument file")
+	opts, err := os.ReadFile(filepath.Join(work, "flink-conf", "jvm-options"))
+	require.NoError(t, err)
+	require.Contains(t, string(opts), "\"-Djava.security.manager=allow\"\n", "the stand-in says JDK 21 (config.sh's -XshowSettings:properties)")
 	require.Contains(t, args, " org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint --configDir "+work+"/flink-conf -D ")
 	require.Contains(t, got.env, "FLINK_LIB_DIR="+work+"/lib")
 	require.Contains(t, errOut, "spindle flink jobmanager: starting "+got.path+" org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint with "+work+"/flink-conf/config.yaml")
@@ -142,23 +152,27 @@ func TestFlinkJobManagerExecs(t *testing.T) {
 }
 
 func TestFlinkCommandErrors(t *testing.T) {
-	code, _, errOut := runFlinkCommand(t, map[string]string{}, "flink", "taskmanager")
+	code, _, errOut := runFlinkCommand(t, map[string]string{"PWD": t.TempDir()}, "flink", "taskmanager")
 	require.Equal(t, exitUsage, code)
-	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE is not set: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
+	require.Contains(t, errOut, "no "+flink.SpecFile+" in the working directory: `spindle flink taskmanager` runs inside a container of a --payload flink cluster")
 
 	plan := flinkPlan(t, flinkHome117, amapi.ModeSession, "")
-	env := map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.JobManager.Env[flink.EnvSpec]}
+	dir := t.TempDir()
+	flinktest.Private(t, dir, plan.PrivateFiles)
+	env := map[string]string{"PWD": dir}
 	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut, "$SPINDLE_JM_RPC_PORT is not set")
 
-	env[flink.EnvSpec] = "e30=" // {}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, flink.SpecFile), []byte("{}"), 0o600))
 	code, _, errOut = runFlinkCommand(t, env, "flink", "jobmanager")
 	require.Equal(t, exitUsage, code)
-	require.Contains(t, errOut, "$SPINDLE_FLINK_SPEC_PRIVATE: version")
+	require.Contains(t, errOut, flink.SpecFile+": version")
 
 	// An empty working directory: nothing was shipped.
-	env = map[string]string{"PWD": t.TempDir(), flink.EnvSpec: plan.TaskManagerEnv[flink.EnvSpec], amapi.EnvJMAddress: "a:1",
+	empty := t.TempDir()
+	flinktest.Private(t, empty, plan.PrivateFiles)
+	env = map[string]string{"PWD": empty, amapi.EnvJMAddress: "a:1",
 		amapi.EnvResourceID: "c", "NM_HOST": "h", "LOG_DIRS": t.TempDir()}
 	code, _, errOut = runFlinkCommand(t, env, "flink", "taskmanager")
 	require.Equal(t, exitFailure, code)
@@ -213,6 +227,9 @@ type flinkTM struct {
 	Slots int    `json:"slotsNumber"`
 }
 
+// b64Token matches base64 text long enough to hide a secret.
+var b64Token = regexp.MustCompile(`[A-Za-z0-9+/]{24,}={0,2}`)
+
 func flinkTaskManagers(t *testing.T, rest string) []flinkTM {
 	var body struct{ TaskManagers []flinkTM }
 	resp, err := http.Get("http://" + rest + "/taskmanagers")
@@ -264,14 +281,18 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	common := []string{"-D", "containerized.master.env.JAVA_HOME=" + java, "-D", "containerized.taskmanager.env.JAVA_HOME=" + java,
 		"-D", "containerized.master.env.FAKE_JAVA_RECORD_DIR=" + rec, "-D", "containerized.taskmanager.env.FAKE_JAVA_RECORD_DIR=" + rec}
 
+	// Secrets in -D values and JVM options: they must reach no launch
+	// script, environment or command line.
+	const keySecret, optSecret = "hunter2-in-a-launch-script", "hunter3-on-a-command-line"
 	args := append([]string{"session", "start", "-d", "-n", "2", "-jm", "1024m", "-tm", "1024m", "-s", "3", "--payload", "flink",
-		"--flink-home", home200, "--output", "json"}, common...)
+		"--flink-home", home200, "--output", "json", "-D", "fs.s3a.secret.key=" + keySecret,
+		"-D", "env.java.opts.taskmanager=-Djavax.net.ssl.keyStorePassword=" + optSecret}, common...)
 
 	// A dry run shows the plan but not the -D values: they travel in
 	// $SPINDLE_FLINK_SPEC_PRIVATE, which descriptions redact.
 	code, out, errOut := lc.cli(ctx, append(args, "--dry-run", "-D", "s3.secret-key=hunter2-do-not-print")...)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, `"`+flink.EnvSpec+`":"\u003credacted\u003e"`) // JSON escapes < and >
+	require.Contains(t, out, `"`+flink.SpecFile+`":{"source":"\u003credacted\u003e (private: written at submit, mode 0600)"`) // JSON escapes < and >
 	require.NotContains(t, out+errOut, "hunter2")
 	require.Contains(t, out, `"lib/flink-dist-2.0.0.jar"`)
 
@@ -303,6 +324,55 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	require.Equal(t, id, jmConf["high-availability.cluster-id"])
 	require.Equal(t, "960m", jmConf["jobmanager.memory.process.size"], "-jm minus the AM's 64 MB")
 	require.Contains(t, strings.Join(toStrings(jms[0]["args"]), " "), "/jobmanager.log ")
+
+	// Every file of the cluster (launch scripts and their copies in the
+	// log directories, tokens, logs) holds neither secret, raw or base64,
+	// except the private files meant to (0600): the spec, the generated
+	// configuration, the JVM options, and the staged spec's HDFS blocks.
+	// No process's command line has them either.
+	secretsAt := map[string]bool{}
+	forms := []string{keySecret, optSecret, base64.StdEncoding.EncodeToString([]byte(keySecret)), base64.StdEncoding.EncodeToString([]byte(optSecret))}
+	require.NoError(t, filepath.WalkDir(filepath.Dir(lc.l.ConfDir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || strings.HasSuffix(p, ".jar") || strings.Contains(p, "/hdfs/") {
+			return nil // racing containers' files come and go; jars and HDFS blocks hold what was shipped
+		}
+		if fi, err := d.Info(); err != nil || fi.Size() > 1<<20 {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		text := string(b)
+		for _, tok := range b64Token.FindAllString(text, -1) { // base64 of a larger text hides the plain form
+			if d, err := base64.StdEncoding.DecodeString(tok); err == nil {
+				text += "\n" + string(d)
+			}
+		}
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				secretsAt[p] = true
+			}
+		}
+		return nil
+	}))
+	for p := range secretsAt {
+		base := filepath.Base(p)
+		allowed := base == flink.SpecFile || base == "config.yaml" || base == flink.JVMOptionsFile || strings.Contains(p, "/hdfs/")
+		require.True(t, allowed, "a secret in %s", p)
+		if !strings.Contains(p, "/hdfs/") {
+			fi, err := os.Stat(p)
+			require.NoError(t, err)
+			require.Zero(t, fi.Mode().Perm()&0o077, "%s is %s: only its owner may read it", p, fi.Mode().Perm())
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		for _, f := range forms {
+			require.NotContains(t, string(b), f, "a secret on the command line of %s", p)
+		}
+	}
 
 	// A TaskManager that exits is replaced by a new container.
 	old := tms[0].ID

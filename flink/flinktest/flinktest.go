@@ -45,3 +45,13 @@ func Container(t testing.TB, groups ...[]hdfs.Source) string {
 	}
 	return work
 }
+
+// Private writes a plan's private files (PayloadPlan.PrivateFiles) into
+// the working directory work, mode 0600, as the NodeManager localizes
+// them.
+func Private(t testing.TB, work string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(work, name), b, 0o600))
+	}
+}

@@ -67,7 +67,8 @@ type Record struct {
 }
 
 func main() {
-	args := os.Args[1:]
+	args := expandArgFiles(os.Args[1:])
+	os.Args = append(os.Args[:1:1], args...) // recorded as the JVM sees its arguments
 	if slices.Contains(args, "-XshowSettings:properties") {
 		v := os.Getenv("FAKE_JAVA_SPEC_VERSION")
 		if v == "" {
@@ -381,4 +382,79 @@ func runTaskManager(conf map[string]string) {
 		fmt.Printf("lost JobManager %s; reconnecting\n", jm)
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// expandArgFiles replaces each @file argument before the main class with
+// the arguments the file holds, as the JDK 9+ launcher does: arguments
+// separated by white space, '#' comment lines, double- or single-quoted
+// arguments with \n, \t, \r, \\, \" and \' escapes inside quotes.
+func expandArgFiles(args []string) []string {
+	var out []string
+	for i, a := range args {
+		if !strings.HasPrefix(a, "@") || strings.HasPrefix(a, "@@") {
+			out = append(out, a)
+			if !strings.HasPrefix(a, "-") && i > 0 && args[i-1] != "-classpath" && args[i-1] != "-cp" {
+				return append(out, args[i+1:]...) // the main class: the rest is the program's
+			}
+			continue
+		}
+		b, err := os.ReadFile(a[1:])
+		if err != nil {
+			fail(1, "Error: could not open `%s'", a[1:])
+		}
+		out = append(out, parseArgFile(string(b))...)
+	}
+	return out
+}
+
+func parseArgFile(s string) []string {
+	var out []string
+	var cur strings.Builder
+	in, quote, comment := false, byte(0), false
+	flush := func() {
+		if in {
+			out = append(out, cur.String())
+			cur.Reset()
+			in = false
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case comment:
+			if c == '\n' {
+				comment = false
+			}
+		case quote != 0:
+			switch {
+			case c == quote:
+				quote = 0
+			case c == '\\' && i+1 < len(s):
+				i++
+				switch s[i] {
+				case 'n':
+					cur.WriteByte('\n')
+				case 't':
+					cur.WriteByte('\t')
+				case 'r':
+					cur.WriteByte('\r')
+				default:
+					cur.WriteByte(s[i])
+				}
+			default:
+				cur.WriteByte(c)
+			}
+		case c == '"' || c == '\'':
+			quote, in = c, true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			flush()
+		case c == '#' && !in:
+			comment = true
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	flush()
+	return out
 }
