@@ -566,8 +566,6 @@ func newEnviron(list []string) *environ {
 
 func (e *environ) get(k string) string { return e.vals[k] }
 
-func (e *environ) unset(k string) { e.remove(k) }
-
 func (e *environ) list() []string {
 	out := make([]string, 0, len(e.keys))
 	for _, k := range e.keys {
