@@ -159,11 +159,16 @@ func regularFiles(dir string, confine bool) ([]localFile, error) {
 	return out, nil
 }
 
+// ZipTempPattern names the temporary zip files of directories shipped as
+// archives (os.CreateTemp's pattern, a filepath.Match pattern too). Stage
+// removes them when it returns; a killed process leaves them behind.
+const ZipTempPattern = "spindle-stage-*.zip"
+
 // zipDir writes dir into a new temporary zip file: every directory and
 // regular file, in lexical order, with its mode and modification time, so
 // the same tree gives the same bytes (and the same cache entry).
 func zipDir(ctx context.Context, dir string, confine bool, tmpDir string) (string, error) {
-	f, err := os.CreateTemp(tmpDir, "spindle-stage-*.zip")
+	f, err := os.CreateTemp(tmpDir, ZipTempPattern) // 0600
 	if err != nil {
 		return "", err
 	}
