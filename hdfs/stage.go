@@ -387,6 +387,16 @@ feed:
 	if err2 != nil {
 		return nil, err2
 	}
+	var keys []string
+	for _, f := range out {
+		if f.Visibility == VisibilityPrivate && path.Dir(f.Path) == s.CacheDir() {
+			keys = append(keys, path.Base(f.Path))
+		}
+	}
+	if err := s.recordUse(meta, appID, keys); err != nil {
+		// Unrecorded entries are kept by CollectCache (and recorded then).
+		s.lg.Warn().Err(err).Str("app_id", appID).Msg("could not record the use of the upload cache")
+	}
 	return out, nil
 }
 
