@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -108,7 +107,7 @@ func (s *Stager) expand(ctx context.Context, srcs []Source) (items []item, clean
 				return nil, cleanup, err
 			}
 		case fi.IsDir() && src.Archive:
-			zipPath, err := zipDir(ctx, src.Path, s.o.TempDir)
+			zipPath, err := zipDir(ctx, src.Path, src.ConfineLinks, s.o.TempDir)
 			if zipPath != "" {
 				temps = append(temps, zipPath)
 			}
@@ -123,7 +122,7 @@ func (s *Stager) expand(ctx context.Context, srcs []Source) (items []item, clean
 				return nil, cleanup, err
 			}
 		case fi.IsDir():
-			files, err := regularFiles(src.Path)
+			files, err := regularFiles(src.Path, src.ConfineLinks)
 			if err != nil {
 				return nil, cleanup, err
 			}
@@ -144,82 +143,51 @@ type localFile struct {
 	size      int64
 }
 
-// regularFiles lists the regular files under dir (following symbolic
-// links to files), in lexical order, with slash-separated relative paths.
-func regularFiles(dir string) ([]localFile, error) {
+// regularFiles lists the regular files under dir (see WalkTree), in
+// lexical order, with slash-separated relative paths.
+func regularFiles(dir string, confine bool) ([]localFile, error) {
+	ents, err := WalkTree(dir, confine)
+	if err != nil {
+		return nil, err
+	}
 	var out []localFile
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for _, e := range ents {
+		if e.Info.Mode().IsRegular() {
+			out = append(out, localFile{path: e.Path, rel: e.Rel, size: e.Info.Size()})
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		out = append(out, localFile{path: p, rel: filepath.ToSlash(rel), size: fi.Size()})
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
+
+// ZipTempPattern names the temporary zip files of directories shipped as
+// archives (os.CreateTemp's pattern, a filepath.Match pattern too). Stage
+// removes them when it returns; a killed process leaves them behind.
+const ZipTempPattern = "spindle-stage-*.zip"
 
 // zipDir writes dir into a new temporary zip file: every directory and
 // regular file, in lexical order, with its mode and modification time, so
 // the same tree gives the same bytes (and the same cache entry).
-func zipDir(ctx context.Context, dir, tmpDir string) (string, error) {
-	f, err := os.CreateTemp(tmpDir, "spindle-stage-*.zip")
+func zipDir(ctx context.Context, dir string, confine bool, tmpDir string) (string, error) {
+	f, err := os.CreateTemp(tmpDir, ZipTempPattern) // 0600
 	if err != nil {
 		return "", err
 	}
 	zw := zip.NewWriter(f)
-	werr := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	werr := func() error {
+		ents, err := WalkTree(dir, confine)
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := zipEntry(zw, e); err != nil {
+				return err
+			}
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		h, err := zip.FileInfoHeader(fi)
-		if err != nil {
-			return err
-		}
-		h.Name = filepath.ToSlash(rel)
-		h.Modified = fi.ModTime().UTC().Truncate(time.Second)
-		switch {
-		case fi.IsDir():
-			h.Name += "/"
-			_, err = zw.CreateHeader(h)
-			return err
-		case !fi.Mode().IsRegular():
-			return nil
-		}
-		h.Method = zip.Deflate
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return err
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		_, err = io.Copy(w, in)
-		return err
-	})
+		return nil
+	}()
 	if err := zw.Close(); werr == nil {
 		werr = err
 	}
@@ -227,6 +195,33 @@ func zipDir(ctx context.Context, dir, tmpDir string) (string, error) {
 		werr = err
 	}
 	return f.Name(), werr
+}
+
+// zipEntry adds one directory or regular file to zw.
+func zipEntry(zw *zip.Writer, e TreeEntry) error {
+	h, err := zip.FileInfoHeader(e.Info)
+	if err != nil {
+		return err
+	}
+	h.Name = e.Rel
+	h.Modified = e.Info.ModTime().UTC().Truncate(time.Second)
+	if e.Info.IsDir() {
+		h.Name += "/"
+		_, err = zw.CreateHeader(h)
+		return err
+	}
+	h.Method = zip.Deflate
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(e.Path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, err = io.Copy(w, in)
+	return err
 }
 
 // Stage uploads srcs for application appID and returns one StagedFile per
@@ -391,6 +386,16 @@ feed:
 	}
 	if err2 != nil {
 		return nil, err2
+	}
+	var keys []string
+	for _, f := range out {
+		if f.Visibility == VisibilityPrivate && path.Dir(f.Path) == s.CacheDir() {
+			keys = append(keys, path.Base(f.Path))
+		}
+	}
+	if err := s.recordUse(meta, appID, keys); err != nil {
+		// Unrecorded entries are kept by CollectCache (and recorded then).
+		s.lg.Warn().Err(err).Str("app_id", appID).Msg("could not record the use of the upload cache")
 	}
 	return out, nil
 }

@@ -294,6 +294,15 @@ func (s *Stager) User() string { return s.o.User }
 // <home>/.spindle/<appID>.
 func (s *Stager) StagingDir(appID string) string { return path.Join(s.home, SpindleDir, appID) }
 
+// TempDir is the local directory of the temporary zip files
+// (ZipTempPattern): Options.TempDir or os.TempDir().
+func (s *Stager) TempDir() string {
+	if s.o.TempDir != "" {
+		return s.o.TempDir
+	}
+	return os.TempDir()
+}
+
 // CacheDir is the user's content-addressed cache: <home>/.spindle/cache.
 func (s *Stager) CacheDir() string { return path.Join(s.home, SpindleDir, CacheDir) }
 

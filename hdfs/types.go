@@ -49,6 +49,11 @@ type Source struct {
 	// NoCache uploads this source into the staging directory even when the
 	// content-addressed cache is on (for files that differ every time).
 	NoCache bool
+	// ConfineLinks refuses, for a directory, symbolic links inside it that
+	// point outside it (a *LinkError, matching ErrInvalid); false follows
+	// them. Links inside it are shipped as their targets either way (see
+	// WalkTree).
+	ConfineLinks bool
 }
 
 // StagedFile is one staged file with the facts a YARN LocalResource needs.

@@ -2,7 +2,6 @@ package launch
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -179,18 +178,12 @@ func plannedFiles(s hdfs.Source) map[string]PlannedRes {
 		out[name] = PlannedRes{Source: s.Path, Size: fi.Size(), Type: typ, Visibility: vis}
 		return out
 	}
-	_ = filepath.WalkDir(s.Path, func(p string, de os.DirEntry, err error) error {
-		if err != nil || !de.Type().IsRegular() {
-			return nil
+	ents, _ := hdfs.WalkTree(s.Path, s.ConfineLinks) // Prepare reported a refused link
+	for _, e := range ents {
+		if e.Info.Mode().IsRegular() {
+			out[name+"/"+e.Rel] = PlannedRes{Source: e.Path, Size: e.Info.Size(), Type: "FILE", Visibility: vis}
 		}
-		rel, _ := filepath.Rel(s.Path, p)
-		info, err := de.Info()
-		if err != nil {
-			return nil
-		}
-		out[name+"/"+filepath.ToSlash(rel)] = PlannedRes{Source: p, Size: info.Size(), Type: "FILE", Visibility: vis}
-		return nil
-	})
+	}
 	return out
 }
 

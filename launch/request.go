@@ -60,6 +60,10 @@ type Request struct {
 	Malformed  []string
 	// Ship are the -t files and directories.
 	Ship []string
+	// ShipFollowLinks ships the targets of symbolic links in a -t
+	// directory that point outside it (--ship-follow-links); false refuses
+	// them. Links inside it are shipped as their targets either way.
+	ShipFollowLinks bool
 	// Job and Args are the per-job job and its arguments.
 	Job  string
 	Args []string
@@ -156,9 +160,13 @@ func Prepare(r Request) (*Submission, error) {
 			p.add(Input, err, "-t %s: %s: fix the path or drop the -t", s, describeStatErr(err))
 			continue
 		}
-		src := hdfs.Source{Path: s, Name: filepath.Base(filepath.Clean(s))}
+		src := hdfs.Source{Path: s, Name: filepath.Base(filepath.Clean(s)), ConfineLinks: !r.ShipFollowLinks}
 		if fi.IsDir() {
-			if n, err := countFiles(s); err != nil {
+			var le *hdfs.LinkError
+			if n, err := countFiles(s, src.ConfineLinks); errors.As(err, &le) {
+				p.add(Input, err, "-t %s: %v: %s", s, le, linkFix(le))
+				continue
+			} else if err != nil {
 				p.add(Input, err, "-t %s: cannot read the directory: %v", s, err)
 				continue
 			} else if n == 0 {
@@ -340,18 +348,27 @@ func describeStatErr(err error) string {
 	return err.Error()
 }
 
-func countFiles(dir string) (int, error) {
+// countFiles counts the regular files a directory ships (hdfs.WalkTree).
+func countFiles(dir string, confine bool) (int, error) {
+	ents, err := hdfs.WalkTree(dir, confine)
 	n := 0
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
+	for _, e := range ents {
+		if e.Info.Mode().IsRegular() {
 			n++
 		}
-		return nil
-	})
+	}
 	return n, err
+}
+
+// linkFix is what to do about a refused symbolic link.
+func linkFix(le *hdfs.LinkError) string {
+	switch {
+	case le.Outside:
+		return "replace the link with a copy, ship its target with its own -t, or pass --ship-follow-links to ship what it points to"
+	case le.Loop:
+		return "remove the link or ship a directory without it"
+	}
+	return "remove the link or create its target"
 }
 
 // resourceName is the name a source is staged under (hdfs.Source.Name's

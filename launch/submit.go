@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -55,11 +56,31 @@ type Submitted struct {
 	Uploaded int64
 }
 
+// UnconfirmedError is Submit's error when the RM took the submission but
+// its acceptance could not be confirmed (ctx ended, the RM became
+// unreachable): the application may exist and run, so its staging
+// directory is kept. It matches yarn.ErrNotConfirmed and the cause.
+type UnconfirmedError struct {
+	ID yarn.ApplicationID
+	// StagingDir is the kept staging directory (its URL).
+	StagingDir string
+	Err        error
+}
+
+func (e *UnconfirmedError) Error() string {
+	return fmt.Sprintf("application %s was submitted but its acceptance could not be confirmed (staging %s kept): %v", e.ID, e.StagingDir, e.Err)
+}
+
+func (e *UnconfirmedError) Unwrap() error { return e.Err }
+
 // Submit stages the submission's files, the spec and a fresh stop secret,
 // and submits the AM (asking for a new application id unless sub.App.ID
 // is set). If anything fails after the staging directory was created, or
 // ctx ends, it removes the staging directory again (with a context of its
-// own, so that Ctrl-C during the upload leaves nothing behind).
+// own, so that Ctrl-C during the upload leaves nothing behind) — unless
+// the RM took the submission: when only its acceptance could not be
+// confirmed, Submit keeps the staging and returns the Submitted together
+// with an *UnconfirmedError.
 func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted, err error) {
 	if sub.App.ID.ClusterTimestamp == 0 {
 		id, _, err := o.RM.GetNewApplication(ctx)
@@ -70,6 +91,14 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	}
 	id := sub.App.ID
 	lg := o.Logger.With().Str("component", "submit").Stringer("app_id", id).Logger()
+	tempDir := o.TempDir
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	now := time.Now()
+	for _, p := range append(sweepTemp(tempDir, SubmitTempPattern, now), sweepTemp(o.Stager.TempDir(), hdfs.ZipTempPattern, now)...) {
+		lg.Info().Str("path", p).Msg("removed the leftover of a killed submit")
+	}
 	submitted := false
 	defer func() {
 		if err == nil || submitted {
@@ -81,7 +110,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 			lg.Warn().Err(derr).Msg("could not remove the staging directory of the failed submission; spindle gc will")
 		}
 	}()
-	tmp, err := os.MkdirTemp(o.TempDir, "spindle-submit-") // 0700
+	tmp, err := os.MkdirTemp(o.TempDir, SubmitTempPattern) // 0700
 	if err != nil {
 		return nil, err
 	}
@@ -180,13 +209,19 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	app := sub.App
 	app.AM = yarn.ContainerLaunchContext{Commands: []string{sub.AMCommand}, Environment: sub.AMEnv, LocalResources: res, Tokens: tokens}
 	lg.Info().Int("files", len(staged)+len(more)).Int64("uploaded", uploaded).Msg("files staged; submitting")
-	if err := o.RM.SubmitApplication(ctx, app); err != nil {
-		return nil, fmt.Errorf("submit %s: %w", id, err)
+	serr := o.RM.SubmitApplication(ctx, app)
+	if serr != nil && !errors.Is(serr, yarn.ErrNotConfirmed) {
+		return nil, fmt.Errorf("submit %s: %w", id, serr)
 	}
 	submitted = true
 	queue := app.Queue
 	if queue == "" {
 		queue = "default"
 	}
-	return &Submitted{ID: id, Name: app.Name, Queue: queue, StagingDir: o.Stager.URL(o.Stager.StagingDir(id.String())), Files: append(staged, more...), Uploaded: uploaded}, nil
+	s := &Submitted{ID: id, Name: app.Name, Queue: queue, StagingDir: o.Stager.URL(o.Stager.StagingDir(id.String())), Files: append(staged, more...), Uploaded: uploaded}
+	if serr != nil {
+		lg.Warn().Err(serr).Msg("submitted, but the acceptance could not be confirmed; staging kept")
+		return s, &UnconfirmedError{ID: id, StagingDir: s.StagingDir, Err: serr}
+	}
+	return s, nil
 }

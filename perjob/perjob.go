@@ -47,7 +47,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	sub := o.Submission
 	sub.App.Tags = append(sub.App.Tags, Tag)
 	s, err := launch.Submit(ctx, launch.SubmitOptions{RM: o.RM, Stager: o.Stager, Tokens: o.Tokens, Progress: o.Progress}, sub)
-	if err != nil {
+	if s == nil {
 		return Result{}, err
 	}
 	res := Result{ID: s.ID}
@@ -60,6 +60,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Emit != nil {
 		o.Emit(s.Event())
+	}
+	if err != nil { // submitted, acceptance not confirmed: staging kept
+		return res, err
 	}
 	wctx, cancel := ctx, context.CancelFunc(func() {})
 	if o.Timeout > 0 {

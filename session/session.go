@@ -68,7 +68,7 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 		sub.App.Tags = append(sub.App.Tags, Tag)
 	}
 	s, err := launch.Submit(ctx, launch.SubmitOptions{RM: o.RM, Stager: o.Stager, Tokens: o.Tokens, Progress: o.Progress}, sub)
-	if err != nil {
+	if s == nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -83,6 +83,9 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 		if err := WriteProperties(o.PropertiesFile, Properties{AppID: s.ID}); err != nil {
 			return nil, err
 		}
+	}
+	if err != nil { // submitted, acceptance not confirmed: recorded, staging kept
+		return nil, err
 	}
 	r, err := launch.Watch(ctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: launch.UntilRunning, Emit: emit, Seen: seen, Interval: o.Interval})
 	if err != nil {

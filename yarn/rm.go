@@ -156,11 +156,20 @@ func (c *RMClient) GetNewApplication(ctx context.Context) (ApplicationID, Resour
 // exceeds the cluster maximum.
 var ErrAboveMaximum = errors.New("yarn: resource above the cluster maximum")
 
+// ErrNotConfirmed means the RM took an application's submission but its
+// acceptance could not be confirmed (see SubmitApplication).
+var ErrNotConfirmed = errors.New("yarn: submitted, acceptance not confirmed")
+
 // SubmitApplication submits spec and waits until the RM has accepted it
 // (state past NEW/NEW_SAVING). Submitting the same id twice is safe: the RM
 // treats a known id as already submitted. If the RM fails over before
 // persisting the application, the report says not-found and the
 // submission is sent again, as YarnClientImpl does.
+//
+// Once the RM has taken the first submit call, a failure to confirm the
+// acceptance (ctx ending, the RM becoming unreachable) matches
+// ErrNotConfirmed as well as its cause: the application may exist and run.
+// An application the RM reports FAILED or KILLED does not match it.
 func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
 	if spec.ID.IsZero() {
 		return errors.New("yarn: submit: AppSpec.ID is unset (call GetNewApplication first)")
@@ -179,6 +188,9 @@ func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
 	if err := submit(); err != nil {
 		return err
 	}
+	unconfirmed := func(err error) error {
+		return fmt.Errorf("%w: %w", ErrNotConfirmed, err)
+	}
 	t := time.NewTicker(c.opts.PollInterval)
 	defer t.Stop()
 	for {
@@ -186,10 +198,10 @@ func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
 		switch {
 		case errors.Is(err, ErrApplicationNotFound):
 			if err := submit(); err != nil {
-				return err
+				return unconfirmed(err)
 			}
 		case err != nil:
-			return err
+			return unconfirmed(err)
 		case r.State != StateNew && r.State != StateNewSaving:
 			if r.State == StateFailed || r.State == StateKilled {
 				return fmt.Errorf("yarn: submit %s: application %s: %s", spec.ID, r.State, r.Diagnostics)
@@ -198,7 +210,7 @@ func (c *RMClient) SubmitApplication(ctx context.Context, spec AppSpec) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("yarn: submit %s: waiting for the RM to accept it: %w", spec.ID, ctx.Err())
+			return unconfirmed(fmt.Errorf("yarn: submit %s: waiting for the RM to accept it: %w", spec.ID, ctx.Err()))
 		case <-t.C:
 		}
 	}

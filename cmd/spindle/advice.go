@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spindle-yarn/spindle/hdfs"
+	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -43,6 +45,10 @@ func errorMessage(err error) string {
 				break
 			}
 		}
+	}
+	var uc *launch.UnconfirmedError
+	if errors.As(err, &uc) {
+		msg += fmt.Sprintf("; check `spindle app status %s`; `spindle app kill %s` and `spindle gc` clean up", uc.ID, uc.ID)
 	}
 	return msg
 }

@@ -62,3 +62,16 @@ func TestErrorMessageAdvice(t *testing.T) {
 		require.Equal(t, err.Error(), errorMessage(err))
 	}
 }
+
+// A submission the RM took without confirming its acceptance exits 9, not
+// its cause's code (4 invites a resubmit that could run it twice), and the
+// message says what to run about the application.
+func TestUnconfirmedSubmitExitAndAdvice(t *testing.T) {
+	id := yarn.ApplicationID{ClusterTimestamp: 1795317067845, ID: 3}
+	err := fmt.Errorf("start: %w", &launch.UnconfirmedError{ID: id, StagingDir: "hdfs://nn/user/a/.spindle/" + id.String(),
+		Err: fmt.Errorf("%w: %w", yarn.ErrNotConfirmed, yarn.ErrUnreachable)})
+	require.Equal(t, exitUnconfirmed, exitCode(err))
+	msg := errorMessage(err)
+	require.Contains(t, msg, id.String()+" was submitted but its acceptance could not be confirmed")
+	require.Contains(t, msg, "check `spindle app status "+id.String()+"`; `spindle app kill "+id.String()+"` and `spindle gc` clean up")
+}

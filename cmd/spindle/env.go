@@ -161,6 +161,7 @@ const (
 	exitFailed      = 6 // the job or session ended FAILED
 	exitKilled      = 7 // the job or session was killed
 	exitTimeout     = 8 // a --timeout expired: run killed its application; example wordcount gave up waiting
+	exitUnconfirmed = 9 // submitted, but its acceptance could not be confirmed: the application may run
 )
 
 // exitCodesHelp is the exit code table `spindle help` prints.
@@ -174,6 +175,7 @@ const exitCodesHelp = `Exit codes (stable, for schedulers):
    6  the job or session ended FAILED
    7  the job or session was KILLED
    8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
+   9  the application was submitted but its acceptance could not be confirmed (interrupted, or the RM became unreachable): it may run; its staging is kept
 
 With --output json, commands print one JSON object per line: lifecycle events while waiting
 (submitted, accepted, running, finished) or the result of a query.`
@@ -184,11 +186,14 @@ func exitCode(err error) int {
 	var ae authError
 	var lp *launch.Problems
 	var ec cli.ExitCoder
+	var uc *launch.UnconfirmedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ec):
 		return ec.ExitCode() // a payload process's own exit code (the Flink launcher)
+	case errors.As(err, &uc):
+		return exitUnconfirmed // before its cause's code: retrying as after exit 4 could run it twice
 	case errors.As(err, &lp):
 		switch {
 		case lp.Has(launch.Input):

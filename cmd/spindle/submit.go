@@ -37,6 +37,7 @@ func clusterFlags(mode amapi.Mode) []cli.Flag {
 		&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: detachedUsage(mode)},
 		&cli.StringSliceFlag{Name: "D", Usage: "payload property key=value (repeatable)"},
 		&cli.StringSliceFlag{Name: "ship", Aliases: []string{"t"}, Usage: "file or directory shipped to the JobManager and every TaskManager (repeatable)"},
+		&cli.BoolFlag{Name: "ship-follow-links", Usage: "ship the targets of symbolic links in a -t directory that point outside it (refused otherwise; links inside it are always shipped as their targets)"},
 		&cli.IntFlag{Name: "vcores", Value: 1, Usage: "vcores of each TaskManager container"},
 		&cli.IntFlag{Name: "priority", Usage: "application priority"},
 		&cli.StringFlag{Name: "tags", Usage: "comma-separated application tags"},
@@ -72,7 +73,7 @@ func (e *environment) request(c *cli.Context, mode amapi.Mode, job string, args 
 		JobManagerMemoryMB: mem("jobmanager-memory"), TaskManagerMemoryMB: mem("taskmanager-memory"),
 		VCores: int32(c.Int("vcores")), Slots: c.Int("slots"), TaskManagers: c.Int("taskmanagers"),
 		Priority: int32(c.Int("priority")), NodeLabel: c.String("node-label"), MaxAttempts: int32(c.Int("max-attempts")),
-		Ship: c.StringSlice("ship"), Job: job, Args: args, AMLogLevel: "info"}
+		Ship: c.StringSlice("ship"), ShipFollowLinks: c.Bool("ship-follow-links"), Job: job, Args: args, AMLogLevel: "info"}
 	for _, t := range strings.Split(c.String("tags"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			r.Tags = append(r.Tags, t)
