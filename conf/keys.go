@@ -111,6 +111,12 @@ const (
 	// KeyRPCProtection is hadoop.rpc.protection (HADOOP_RPC_PROTECTION): a
 	// comma list of authentication, integrity and privacy.
 	KeyRPCProtection = "hadoop.rpc.protection"
+	// KeyFallbackToSimpleAuthAllowed is
+	// ipc.client.fallback-to-simple-auth-allowed
+	// (IPC_CLIENT_FALLBACK_TO_SIMPLE_AUTH_ALLOWED_KEY, default false):
+	// whether a secure client may carry on without authentication when a
+	// server skips it.
+	KeyFallbackToSimpleAuthAllowed = "ipc.client.fallback-to-simple-auth-allowed"
 	// KeyRMPrincipal is yarn.resourcemanager.principal (RM_PRINCIPAL), e.g.
 	// rm/_HOST@EXAMPLE.COM.
 	KeyRMPrincipal = "yarn.resourcemanager.principal"

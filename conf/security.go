@@ -53,6 +53,10 @@ type Security struct {
 	RMPrincipal string
 	// NameNodePrincipal is dfs.namenode.kerberos.principal, or "" if unset.
 	NameNodePrincipal string
+	// FallbackToSimpleAuthAllowed is
+	// ipc.client.fallback-to-simple-auth-allowed (default false): a client
+	// with Kerberos or a token accepts a server that skips authentication.
+	FallbackToSimpleAuthAllowed bool
 }
 
 // Security reads and validates the security keys. Like Hadoop's
@@ -97,6 +101,9 @@ func (c *Configuration) Security() (Security, error) {
 		return s, err
 	}
 	if s.NameNodePrincipal, _, _, err = c.lookupTrimmed(KeyNameNodePrincipal); err != nil {
+		return s, err
+	}
+	if s.FallbackToSimpleAuthAllowed, err = c.GetBool(KeyFallbackToSimpleAuthAllowed, false); err != nil {
 		return s, err
 	}
 	return s, nil

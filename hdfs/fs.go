@@ -61,7 +61,7 @@ type hdfsFS struct {
 
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
-func dialHDFS(ctx context.Context, addrs []string, user string, kc *krb.Client, spn string, dial dialFunc, replication int) (*hdfsFS, error) {
+func dialHDFS(ctx context.Context, addrs []string, user string, kc *krb.Client, spn string, dial dialFunc, replication int, cc clientConf) (*hdfsFS, error) {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 20 * time.Second}).DialContext
 	}
@@ -75,7 +75,15 @@ func dialHDFS(ctx context.Context, addrs []string, user string, kc *krb.Client, 
 		}
 		return &boundConn{Conn: nc, stop: context.AfterFunc(ctx, func() { nc.Close() })}, nil
 	}
-	o := hdfs.ClientOptions{Addresses: addrs, User: user, NamenodeDialFunc: bound, DatanodeDialFunc: bound}
+	limited := func(_ context.Context, network, addr string) (net.Conn, error) {
+		nc, err := bound(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &frameLimitConn{Conn: nc, addr: addr, max: cc.maxResponse}, nil
+	}
+	o := cc.opts
+	o.Addresses, o.User, o.NamenodeDialFunc, o.DatanodeDialFunc = addrs, user, limited, bound
 	if kc != nil {
 		o.KerberosClient, o.KerberosServicePrincipleName = kc, spn
 	}

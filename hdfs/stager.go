@@ -263,7 +263,11 @@ func (s *Stager) connect(ctx context.Context) (filesystem, error) {
 	if s.scheme == "file" {
 		return localFS{}, nil
 	}
-	fs, err := dialHDFS(ctx, s.addrs, s.o.User, s.krb, s.spn, s.o.Dial, s.o.Replication)
+	cc, err := clientFromConf(s.o.Conf)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := dialHDFS(ctx, s.addrs, s.o.User, s.krb, s.spn, s.o.Dial, s.o.Replication, cc)
 	if err != nil {
 		if s.krb != nil && strings.Contains(err.Error(), "SASL handshake") {
 			// colinmarc/hdfs flattens its SASL errors into text.

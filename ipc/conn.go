@@ -39,6 +39,13 @@ type Options struct {
 	// server's offers in the server's order. Empty means SIMPLE without SASL
 	// (auth byte 0), which is what an insecure Java client with no tokens does.
 	Mechanisms []ClientMechanism
+	// FallbackToSimpleAllowed is ipc.client.fallback-to-simple-auth-allowed
+	// (false): whether a client with Mechanisms but none of them SIMPLE
+	// may carry on without authentication, and without the integrity or
+	// privacy of auth-int/auth-conf, when the server answers NEGOTIATE with
+	// SUCCESS (a SIMPLE-only server, or someone in between). False fails
+	// Dial with ErrFallbackToSimple before anything else is sent.
+	FallbackToSimpleAllowed bool
 	// ClientID is the 16-byte client id; nil picks a random one. Share one
 	// id across the connections of one logical client, as Java does.
 	ClientID []byte
@@ -273,7 +280,14 @@ func (c *Conn) saslConnect(br *bufio.Reader, out []byte) ([]byte, error) {
 	var sess ClientSession
 	switch m.GetState() {
 	case commonpb.RpcSaslProto_SUCCESS:
-		return out, nil // a SIMPLE-only server: continue unwrapped
+		// A SIMPLE-only server (or someone in between) skips
+		// authentication. Hadoop's Client refuses unless
+		// ipc.client.fallback-to-simple-auth-allowed; a client that may
+		// use SIMPLE anyway loses nothing.
+		if !c.opts.FallbackToSimpleAllowed && !c.hasSimple() {
+			return nil, ErrFallbackToSimple
+		}
+		return out, nil // continue unwrapped
 	case commonpb.RpcSaslProto_NEGOTIATE:
 	default:
 		return nil, fmt.Errorf("%w: server answered NEGOTIATE with %v", ErrSASL, m.GetState())

@@ -149,11 +149,26 @@ func AppendDelimited(dst []byte, m proto.Message) ([]byte, error) {
 	return marshalOpts.MarshalAppend(dst, m)
 }
 
+// MaxDelimitedParts is the most varint-delimited parts SplitDelimited takes
+// from one frame. Hadoop's frames have at most three (a call: RPC header,
+// method header, request).
+const MaxDelimitedParts = 8
+
+// ErrTooManyParts is returned by SplitDelimited for a frame of more than
+// MaxDelimitedParts parts. It wraps ErrMalformed.
+var ErrTooManyParts = fmt.Errorf("%w: too many delimited parts", ErrMalformed)
+
 // SplitDelimited cuts a frame payload into its varint-delimited parts. It
-// fails unless the parts cover b exactly.
+// fails unless the parts cover b exactly, and with ErrTooManyParts after
+// MaxDelimitedParts parts. The parts point into b: what it allocates does
+// not grow with b (each zero byte is an empty part, so a frame of zeros
+// would otherwise cost 24 bytes of slice header per byte).
 func SplitDelimited(b []byte) ([][]byte, error) {
 	var parts [][]byte
 	for len(b) > 0 {
+		if len(parts) == MaxDelimitedParts {
+			return nil, fmt.Errorf("%w: more than %d, %d bytes left", ErrTooManyParts, MaxDelimitedParts, len(b))
+		}
 		n, k := protowire.ConsumeVarint(b)
 		if k < 0 {
 			return nil, fmt.Errorf("%w: bad varint length", ErrMalformed)

@@ -24,6 +24,11 @@ const (
 // ErrSASL wraps SASL negotiation failures that are not remote exceptions.
 var ErrSASL = errors.New("ipc: SASL")
 
+// ErrFallbackToSimple is returned by Dial when the server answered NEGOTIATE
+// with SUCCESS, skipping authentication, and the client has only secure
+// mechanisms and Options.FallbackToSimpleAllowed is false. It wraps ErrSASL.
+var ErrFallbackToSimple = fmt.Errorf("%w: server asks us to fall back to SIMPLE auth, but this client is configured to only allow secure connections (ipc.client.fallback-to-simple-auth-allowed is false)", ErrSASL)
+
 // SaslOffer is one mechanism a server offers in its NEGOTIATE reply.
 type SaslOffer struct {
 	Method, Mechanism, Protocol, ServerID string

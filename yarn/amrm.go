@@ -50,6 +50,11 @@ type AMRMOptions struct {
 	// FinishInterval is the pause between finishApplicationMaster calls
 	// while the RM has not yet stored the final state; 0 means 100 ms.
 	FinishInterval time.Duration
+	// FallbackToSimpleAllowed is ipc.client.fallback-to-simple-auth-allowed
+	// (false): whether to carry on without authentication when the RM
+	// answers the SASL negotiation with SUCCESS. False fails the call with
+	// ipc.ErrFallbackToSimple (an ErrAuthentication).
+	FallbackToSimpleAllowed bool
 	// Logger; the zero value logs nothing.
 	Logger zerolog.Logger
 }
@@ -66,7 +71,7 @@ func AMRMOptionsFromConf(c *conf.Configuration) (AMRMOptions, error) {
 	for _, q := range sec.Protection {
 		qops = append(qops, q.SASL())
 	}
-	return AMRMOptions{Scheduler: eps, Retry: retry, QOPs: qops}, nil
+	return AMRMOptions{Scheduler: eps, Retry: retry, QOPs: qops, FallbackToSimpleAllowed: sec.FallbackToSimpleAuthAllowed}, nil
 }
 
 // AMRMClient talks ApplicationMasterProtocol to the (active) RM for one
@@ -130,7 +135,7 @@ func NewAMRMClient(opts AMRMOptions) (*AMRMClient, error) {
 	}
 	lg := lc.Logger()
 	f, err := newFailover(opts.Scheduler, connOptions{Peer: ipc.PeerScheduler, Protocol: ProtocolAM, Mechanisms: amrmMechanisms(opts.Token, opts.QOPs),
-		Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
+		Dial: opts.Dial, Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed}, opts.Retry)
 	if err != nil {
 		return nil, err
 	}

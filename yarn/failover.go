@@ -121,9 +121,11 @@ type connOptions struct {
 	User       string
 	Mechanisms []ipc.ClientMechanism
 	Kerberos   *Kerberos // GSSAPI after Mechanisms, per endpoint host
-	Dial       func(ctx context.Context, network, addr string) (net.Conn, error)
-	ClientID   []byte
-	Logger     zerolog.Logger
+	// FallbackToSimpleAllowed is ipc.Options.FallbackToSimpleAllowed.
+	FallbackToSimpleAllowed bool
+	Dial                    func(ctx context.Context, network, addr string) (net.Conn, error)
+	ClientID                []byte
+	Logger                  zerolog.Logger
 }
 
 // failover sends calls to the active one of several endpoints (RM HA),
@@ -161,7 +163,8 @@ func (f *failover) client(i int) (*ipc.Client, error) {
 	defer f.mu.Unlock()
 	if f.clients[i] == nil {
 		c, err := ipc.NewClient(ipc.Options{Addr: f.eps[i].Addr, Peer: f.opts.Peer, Protocol: f.opts.Protocol, User: f.opts.User,
-			Mechanisms: withKerberos(f.opts.Mechanisms, f.opts.Kerberos, f.eps[i].Addr), Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger})
+			Mechanisms: withKerberos(f.opts.Mechanisms, f.opts.Kerberos, f.eps[i].Addr), Dial: f.opts.Dial, ClientID: f.opts.ClientID, Logger: f.opts.Logger,
+			FallbackToSimpleAllowed: f.opts.FallbackToSimpleAllowed})
 		if err != nil {
 			return nil, err
 		}

@@ -48,6 +48,11 @@ type RMOptions struct {
 	// PollInterval is how often submit and kill poll for confirmation
 	// (yarn.client.app-submission.poll-interval); 0 means 200 ms.
 	PollInterval time.Duration
+	// FallbackToSimpleAllowed is ipc.client.fallback-to-simple-auth-allowed
+	// (false): whether to carry on without authentication when the RM
+	// answers the SASL negotiation with SUCCESS. False fails the call with
+	// ipc.ErrFallbackToSimple (an ErrAuthentication).
+	FallbackToSimpleAllowed bool
 	// Logger; the zero value logs nothing.
 	Logger zerolog.Logger
 }
@@ -64,7 +69,7 @@ func RMOptionsFromConf(c *conf.Configuration) (RMOptions, error) {
 	if err != nil {
 		return RMOptions{}, err
 	}
-	return RMOptions{Endpoints: eps, Retry: retry, Kerberos: krb}, nil
+	return RMOptions{Endpoints: eps, Retry: retry, Kerberos: krb, FallbackToSimpleAllowed: sec.FallbackToSimpleAuthAllowed}, nil
 }
 
 // rmConnFromConf reads what every connection to one RM service needs: its
@@ -125,7 +130,7 @@ func NewRMClient(opts RMOptions) (*RMClient, error) {
 		}
 	}
 	f, err := newFailover(opts.Endpoints, connOptions{Peer: ipc.PeerRM, Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
-		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger}, opts.Retry)
+		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed}, opts.Retry)
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,11 @@ type Options struct {
 	// Host is the address both daemons listen on and the DataNode
 	// advertises. Empty means 127.0.0.1.
 	Host string
+	// DataNodeHostname is the host name the NameNode reports for the
+	// DataNode (DatanodeIDProto.hostName), which clients dial instead of
+	// its IP address with dfs.client.use.datanode.hostname. Empty means
+	// Host, or localhost when Host is a loopback address.
+	DataNodeHostname string
 	// NameNodePort and DataNodePort are the ports to listen on; zero picks
 	// free ones.
 	NameNodePort, DataNodePort int
@@ -198,9 +203,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		nnLn.Close()
 		return nil, fmt.Errorf("minihdfs: DataNode listen: %w", err)
 	}
-	hostName := o.host
-	if ip := net.ParseIP(o.host); ip != nil && ip.IsLoopback() {
-		hostName = "localhost"
+	hostName := opts.DataNodeHostname
+	if hostName == "" {
+		hostName = o.host
+		if ip := net.ParseIP(o.host); ip != nil && ip.IsLoopback() {
+			hostName = "localhost"
+		}
 	}
 	dn, err := newDataNode(opts.Logger.With().Str("component", "minihdfs-datanode").Logger(),
 		bpid, filepath.Join(opts.Dir, "datanode", bpid), dnLn, o.host, hostName, uint64(o.capacity))
