@@ -49,7 +49,12 @@
 // # Kill and shutdown
 //
 // A kill ends the application: Stop (the HTTP stop), a per-job
-// JobManager's exit, or the restart policy giving up. The AM withdraws
+// JobManager's exit (exit 0 is SUCCEEDED, anything else FAILED), or the
+// restart policy giving up. A session JobManager's exit, whatever its
+// code, is a failure under the JobManager's restart policy: a session
+// ends only by the authenticated stop (a payload's own unauthenticated
+// shutdown, such as Flink's REST DELETE /cluster, which exits 0, must not
+// end it SUCCEEDED and delete its staging directory). The AM withdraws
 // its requests, stops the TaskManagers, then the JobManager, unregisters
 // with the final status and removes the staging directory; Run returns
 // nil. A shutdown leaves the application to the next attempt: Run's

@@ -285,7 +285,14 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 			fin = r.fleet.onLaunched(lr, r.opts.Now())
 		case e := <-jmExit:
 			// Only the AM signals the JobManager (it has a process group of
-			// its own): this exit is the JobManager's verdict.
+			// its own): this exit is the JobManager's verdict, unless a stop
+			// was requested meanwhile (the stop is the expected end).
+			select {
+			case diag := <-r.stopc:
+				r.lg.Info().Str("diagnostics", diag).Int("jobmanager_exit_code", e.Code).Msg("stop requested")
+				return r.finish(Final{yarn.FinalSucceeded, diag})
+			default:
+			}
 			jmExit = nil
 			fin, jmRestartAt = r.jm.exited(e, r.opts.Now())
 		case <-timer.C:
