@@ -26,7 +26,15 @@
 //     takes the time as an argument and never sleeps.
 //   - The HTTP endpoint: status page and JSON (Status), JobManager
 //     discovery (DiscoveryPath), the authenticated stop (StopPath) and
-//     Prometheus metrics.
+//     Prometheus metrics. It listens on the AM's host address (the
+//     tracking URL's host, which the RM's web proxy connects to), not on
+//     every interface, and is bounded: request headers 16 KiB (431
+//     beyond), 10 s to read a header and 30 s a request, 30 s to write a
+//     response (the credentials long poll extends its own deadline by its
+//     wait), idle keep-alive connections closed after a minute, at most
+//     1024 connections open (each TaskManager following the credentials
+//     holds one; more wait in the listen backlog), and refused stop and
+//     credentials requests logged at most once a minute, with a count.
 //
 // The contract with the submitter and the payloads (the Spec, the
 // SPINDLE_* environment, the status JSON, the client of the HTTP

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/netutil"
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -86,6 +87,10 @@ type Runner struct {
 	credChanged chan struct{}
 	// httpStop is closed when Run ends, to release long polls.
 	httpStop chan struct{}
+	// httpLim bounds the HTTP endpoint (defaultHTTPLimits; tests shrink
+	// it); the refusals rate-limit the warnings of refused requests.
+	httpLim                    httpLimits
+	stopRefusals, credRefusals logLimiter
 }
 
 // Final is how the application ended.
@@ -135,7 +140,7 @@ func New(opts Options) (*Runner, error) {
 	return &Runner{opts: opts, spec: opts.Spec, att: opts.Container.Attempt, lg: lg, amrm: amrm, nm: nm, m: m, fleet: fl,
 		jmTr: NewTracker("JobManager", opts.Spec.Restart, opts.Rand), creds: opts.Credentials, tmCred: forwardable(opts.Credentials),
 		credChanged: make(chan struct{}), httpStop: make(chan struct{}), stopc: make(chan string, 1), done: make(chan struct{}),
-		phase: amapi.PhaseStarting}, nil
+		phase: amapi.PhaseStarting, httpLim: defaultHTTPLimits}, nil
 }
 
 // Done is closed when Run has returned.
@@ -201,9 +206,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.killCtx, r.kill = context.WithCancel(ctx)
 	defer r.kill()
 
-	ln, err := net.Listen("tcp", r.opts.HTTPAddr)
+	ln, err := r.listenHTTP()
 	if err != nil {
-		return fmt.Errorf("am: HTTP endpoint: %w", err)
+		return err
 	}
 	defer r.serveHTTP(ln)()
 	tracking := "http://" + net.JoinHostPort(r.opts.Host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
@@ -244,11 +249,41 @@ func (r *Runner) Run(ctx context.Context) error {
 	return r.loop(jmExit)
 }
 
+// listenHTTP opens the listener of the AM's HTTP endpoint: on
+// Options.HTTPAddr, by default on the AM's host address (the host of the
+// tracking URL, which is what the RM's web proxy, the submitter and the
+// TaskManagers connect to) rather than on every interface, with at most
+// httpLim.maxConns connections open.
+func (r *Runner) listenHTTP() (net.Listener, error) {
+	addr := r.opts.HTTPAddr
+	if addr == "" {
+		addr = net.JoinHostPort(r.opts.Host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && r.opts.HTTPAddr == "" {
+		// The node's name does not resolve to one of its own addresses
+		// (a NAT, a broken /etc/hosts): every interface, as before,
+		// rather than no AM at all.
+		r.lg.Warn().Err(err).Str("host", r.opts.Host).Msg("cannot listen on the AM's host address; the HTTP endpoint listens on every interface")
+		ln, err = net.Listen("tcp", ":0")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("am: HTTP endpoint: %w", err)
+	}
+	if r.httpLim.maxConns > 0 {
+		ln = netutil.LimitListener(ln, r.httpLim.maxConns)
+	}
+	return ln, nil
+}
+
 // serveHTTP serves the AM's endpoint on ln until the returned function
 // is called (when Run ends): it releases the long polls and shuts the
 // server down.
 func (r *Runner) serveHTTP(ln net.Listener) (stop func()) {
-	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	l := r.httpLim
+	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: l.readHeader, ReadTimeout: l.read, WriteTimeout: l.write,
+		IdleTimeout: l.idle, MaxHeaderBytes: l.maxHeaderBytes}
+	r.stopRefusals.every, r.credRefusals.every = l.refusedLogEvery, l.refusedLogEvery
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
