@@ -30,6 +30,18 @@ func ship(t *testing.T, dir, name, text string) {
 	require.NoError(t, os.Symlink(p, filepath.Join(dir, name)))
 }
 
+// waitUp waits until the JobManager's REST endpoint answers.
+func waitUp(t *testing.T, rest string) {
+	t.Helper()
+	testutil.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + rest + "/taskmanagers")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "the JobManager listening")
+}
+
 func postJob(t *testing.T, rest, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post("http://"+rest+"/jobs", "application/json", strings.NewReader(body))
@@ -48,6 +60,7 @@ func postJob(t *testing.T, rest, body string) (int, string) {
 func TestJobRequestsAreChecked(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 	j := startJM(t, ctx, example.JobManagerOptions{})
+	waitUp(t, j.rest)
 	for _, tc := range []struct{ input, want string }{
 		{"", "input is empty"},
 		{"/etc/passwd", "absolute path"},
