@@ -8,7 +8,13 @@
 //   - Runner: register (host, the HTTP endpoint's port as RPC port, the
 //     endpoint as tracking URL); the allocate heartbeat on one timer,
 //     every HeartbeatFast (500 ms) while containers are wanted or being
-//     started and every HeartbeatIdle (3 s) once the fleet is complete;
+//     started and every HeartbeatIdle (3 s) once the fleet is complete,
+//     each allocate in a goroutine of its own so that an RM that stopped
+//     answering never holds up a stop or a JobManager restart (each RM
+//     call attempt is bounded by yarn.AMRMOptions.CallTimeout, Hadoop's
+//     ipc.client.rpc-timeout.ms, 2 minutes), and an allocate lost in
+//     transit resent with the next heartbeat (the response id makes that
+//     safe) for up to the RM's 10-minute AM expiry;
 //     the JobManager child (ports chosen by the AM, output in the log
 //     dir); TaskManager requests, launches (one goroutine per NodeManager,
 //     so a slow node delays only its own containers) with the JobManager
@@ -26,7 +32,15 @@
 //     takes the time as an argument and never sleeps.
 //   - The HTTP endpoint: status page and JSON (Status), JobManager
 //     discovery (DiscoveryPath), the authenticated stop (StopPath) and
-//     Prometheus metrics.
+//     Prometheus metrics. It listens on the AM's host address (the
+//     tracking URL's host, which the RM's web proxy connects to), not on
+//     every interface, and is bounded: request headers 16 KiB (431
+//     beyond), 10 s to read a header and 30 s a request, 30 s to write a
+//     response (the credentials long poll extends its own deadline by its
+//     wait), idle keep-alive connections closed after a minute, at most
+//     1024 connections open (each TaskManager following the credentials
+//     holds one; more wait in the listen backlog), and refused stop and
+//     credentials requests logged at most once a minute, with a count.
 //
 // The contract with the submitter and the payloads (the Spec, the
 // SPINDLE_* environment, the status JSON, the client of the HTTP
@@ -49,7 +63,12 @@
 // # Kill and shutdown
 //
 // A kill ends the application: Stop (the HTTP stop), a per-job
-// JobManager's exit, or the restart policy giving up. The AM withdraws
+// JobManager's exit (exit 0 is SUCCEEDED, anything else FAILED), or the
+// restart policy giving up. A session JobManager's exit, whatever its
+// code, is a failure under the JobManager's restart policy: a session
+// ends only by the authenticated stop (a payload's own unauthenticated
+// shutdown, such as Flink's REST DELETE /cluster, which exits 0, must not
+// end it SUCCEEDED and delete its staging directory). The AM withdraws
 // its requests, stops the TaskManagers, then the JobManager, unregisters
 // with the final status and removes the staging directory; Run returns
 // nil. A shutdown leaves the application to the next attempt: Run's

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -13,6 +14,68 @@ import (
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
+
+// httpLimits bound the AM's HTTP endpoint, which anyone who reaches the
+// AM's node may connect to (the RM's web proxy, the submitter, the
+// TaskManagers, a browser, a scanner).
+type httpLimits struct {
+	// readHeader and read bound reading a request (every request body
+	// the endpoint takes is small); write bounds writing a response,
+	// except the credentials long poll, which extends it by its wait.
+	readHeader, read, write time.Duration
+	// idle closes a keep-alive connection without a request for that
+	// long.
+	idle time.Duration
+	// maxHeaderBytes bounds a request's header (net/http adds 4 KiB of
+	// slack); a larger one gets 431.
+	maxHeaderBytes int
+	// maxConns caps the open connections; more wait in the listen
+	// backlog until one closes. Every TaskManager that follows the
+	// credentials (amapi.FollowCredentials) holds one connection for its
+	// long poll, so the cap is the largest fleet whose polls all fit with
+	// room for the status, stop and metrics clients.
+	maxConns int
+	// refusedLogEvery rate-limits the warnings of refused stop and
+	// credentials requests: the first is logged, then at most one per
+	// interval, with the number refused since the last one.
+	refusedLogEvery time.Duration
+}
+
+var defaultHTTPLimits = httpLimits{readHeader: 10 * time.Second, read: 30 * time.Second, write: 30 * time.Second,
+	idle: time.Minute, maxHeaderBytes: 16 << 10, maxConns: 1024, refusedLogEvery: time.Minute}
+
+// logLimiter lets through the first event and then at most one per
+// interval, counting the others. Safe for concurrent use.
+type logLimiter struct {
+	every time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log the event at now, and how many events
+// were not logged since the last one that was.
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
+
+// refused logs a refused request, rate-limited by l.
+func (r *Runner) refused(l *logLimiter, req *http.Request, msg string) {
+	ok, n := l.allow(time.Now())
+	if !ok {
+		return
+	}
+	r.lg.Warn().Str("remote", req.RemoteAddr).Int("refused_since_last_log", n).Dur("log_interval", l.every).Msg(msg)
+}
 
 // The AM's HTTP endpoint, its tracking URL (the RM's web proxy forwards
 // /proxy/<app id>/ to it):
@@ -46,7 +109,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // stop. Anyone without the secret gets 403 and changes nothing.
 func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
 	if !amapi.CheckBearer(req.Header.Get("Authorization"), bytes.TrimSpace(r.opts.StopSecret), amapi.PurposeStop, r.att.String()) {
-		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("stop request refused: wrong or missing stop secret")
+		r.refused(&r.stopRefusals, req, "stop request refused: wrong or missing stop secret")
 		http.Error(w, "forbidden: a stop needs the application's stop secret (in its staging directory), bound to this attempt", http.StatusForbidden)
 		return
 	}

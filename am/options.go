@@ -67,7 +67,8 @@ type Options struct {
 	// command.
 	Executable string
 	// HTTPAddr is the listen address of the AM's HTTP endpoint; "" means
-	// ":0" (any interface, a free port).
+	// Host with a free port (every interface, with a warning, if Host is
+	// not one of the node's addresses).
 	HTTPAddr string
 	// HeartbeatFast is the allocate interval while requests are pending or
 	// containers are being started; 0 means 500 ms.
@@ -104,9 +105,6 @@ func (o *Options) validate() error {
 }
 
 func (o *Options) defaults() {
-	if o.HTTPAddr == "" {
-		o.HTTPAddr = ":0"
-	}
 	if o.HeartbeatFast <= 0 {
 		o.HeartbeatFast = 500 * time.Millisecond
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/netutil"
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
@@ -86,6 +87,10 @@ type Runner struct {
 	credChanged chan struct{}
 	// httpStop is closed when Run ends, to release long polls.
 	httpStop chan struct{}
+	// httpLim bounds the HTTP endpoint (defaultHTTPLimits; tests shrink
+	// it); the refusals rate-limit the warnings of refused requests.
+	httpLim                    httpLimits
+	stopRefusals, credRefusals logLimiter
 }
 
 // Final is how the application ended.
@@ -135,7 +140,7 @@ func New(opts Options) (*Runner, error) {
 	return &Runner{opts: opts, spec: opts.Spec, att: opts.Container.Attempt, lg: lg, amrm: amrm, nm: nm, m: m, fleet: fl,
 		jmTr: NewTracker("JobManager", opts.Spec.Restart, opts.Rand), creds: opts.Credentials, tmCred: forwardable(opts.Credentials),
 		credChanged: make(chan struct{}), httpStop: make(chan struct{}), stopc: make(chan string, 1), done: make(chan struct{}),
-		phase: amapi.PhaseStarting}, nil
+		phase: amapi.PhaseStarting, httpLim: defaultHTTPLimits}, nil
 }
 
 // Done is closed when Run has returned.
@@ -201,9 +206,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.killCtx, r.kill = context.WithCancel(ctx)
 	defer r.kill()
 
-	ln, err := net.Listen("tcp", r.opts.HTTPAddr)
+	ln, err := r.listenHTTP()
 	if err != nil {
-		return fmt.Errorf("am: HTTP endpoint: %w", err)
+		return err
 	}
 	defer r.serveHTTP(ln)()
 	tracking := "http://" + net.JoinHostPort(r.opts.Host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
@@ -244,11 +249,41 @@ func (r *Runner) Run(ctx context.Context) error {
 	return r.loop(jmExit)
 }
 
+// listenHTTP opens the listener of the AM's HTTP endpoint: on
+// Options.HTTPAddr, by default on the AM's host address (the host of the
+// tracking URL, which is what the RM's web proxy, the submitter and the
+// TaskManagers connect to) rather than on every interface, with at most
+// httpLim.maxConns connections open.
+func (r *Runner) listenHTTP() (net.Listener, error) {
+	addr := r.opts.HTTPAddr
+	if addr == "" {
+		addr = net.JoinHostPort(r.opts.Host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && r.opts.HTTPAddr == "" {
+		// The node's name does not resolve to one of its own addresses
+		// (a NAT, a broken /etc/hosts): every interface, as before,
+		// rather than no AM at all.
+		r.lg.Warn().Err(err).Str("host", r.opts.Host).Msg("cannot listen on the AM's host address; the HTTP endpoint listens on every interface")
+		ln, err = net.Listen("tcp", ":0")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("am: HTTP endpoint: %w", err)
+	}
+	if r.httpLim.maxConns > 0 {
+		ln = netutil.LimitListener(ln, r.httpLim.maxConns)
+	}
+	return ln, nil
+}
+
 // serveHTTP serves the AM's endpoint on ln until the returned function
 // is called (when Run ends): it releases the long polls and shuts the
 // server down.
 func (r *Runner) serveHTTP(ln net.Listener) (stop func()) {
-	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	l := r.httpLim
+	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: l.readHeader, ReadTimeout: l.read, WriteTimeout: l.write,
+		IdleTimeout: l.idle, MaxHeaderBytes: l.maxHeaderBytes}
+	r.stopRefusals.every, r.credRefusals.every = l.refusedLogEvery, l.refusedLogEvery
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -268,26 +303,75 @@ func (r *Runner) serveHTTP(ln net.Listener) (stop func()) {
 
 // loop is the AM's life once registered: one timer wakes it for the
 // heartbeat, the end of a backoff, a JobManager restart or the end of a
-// quarantine; launches, JobManager exits and stop requests wake it too.
+// quarantine; launches, JobManager exits, stop requests and the end of a
+// heartbeat wake it too.
+//
+// The heartbeat (allocate) runs in a goroutine of its own, one at a time:
+// an RM that stopped answering holds an allocate up to the call timeout
+// (yarn.AMRMOptions.CallTimeout), a failover up to the retry policy's
+// wait, and meanwhile the loop goes on handling stops, JobManager exits
+// and launches. Before the loop ends the application (finish) or the
+// attempt (shutdown), it cancels the allocate in flight and waits for it.
 func (r *Runner) loop(jmExit <-chan jmExit) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	hbCtx, hbCancel := context.WithCancel(r.shutdownCtx)
+	var hbc chan hbResult // non-nil while an allocate is in flight
+	quiesce := func() {
+		hbCancel()
+		if hbc != nil {
+			<-hbc
+			hbc = nil
+		}
+	}
+	defer quiesce()
 	var nextHB, jmRestartAt time.Time
+	lastOK := r.opts.Now() // the last heartbeat that reached the RM (or the registration)
+	again := false         // something changed while an allocate was in flight
 	for {
 		var fin *Final
+		beat := false // this wake-up is the end of a heartbeat
 		select {
 		case <-r.shutdownCtx.Done():
+			quiesce()
 			return r.shutdown(r.shutdownCtx.Err())
 		case diag := <-r.stopc:
+			quiesce()
 			r.lg.Info().Str("diagnostics", diag).Msg("stop requested")
 			return r.finish(Final{yarn.FinalSucceeded, diag})
 		case lr := <-r.fleet.launched:
 			fin = r.fleet.onLaunched(lr, r.opts.Now())
 		case e := <-jmExit:
 			// Only the AM signals the JobManager (it has a process group of
-			// its own): this exit is the JobManager's verdict.
+			// its own): this exit is the JobManager's verdict, unless a stop
+			// was requested meanwhile (the stop is the expected end).
+			select {
+			case diag := <-r.stopc:
+				quiesce()
+				r.lg.Info().Str("diagnostics", diag).Int("jobmanager_exit_code", e.Code).Msg("stop requested")
+				return r.finish(Final{yarn.FinalSucceeded, diag})
+			default:
+			}
 			jmExit = nil
 			fin, jmRestartAt = r.jm.exited(e, r.opts.Now())
+		case h := <-hbc:
+			hbc, beat = nil, true
+			now := r.opts.Now()
+			var err error
+			if fin, err = r.heartbeatDone(h, now, lastOK); err != nil {
+				if r.shutdownCtx.Err() != nil {
+					err = r.shutdownCtx.Err()
+				}
+				quiesce()
+				return r.shutdown(err)
+			}
+			if h.err == nil {
+				lastOK = now
+			}
+			nextHB = now.Add(r.interval())
+			if h.err != nil {
+				nextHB = now.Add(r.opts.HeartbeatFast) // resend soon
+			}
 		case <-timer.C:
 		}
 		now := r.opts.Now()
@@ -306,27 +390,33 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 		if fin == nil {
 			changed, hold, fin = r.fleet.reconcile(now)
 		}
-		if fin == nil && (changed || !now.Before(nextHB)) {
-			var err error
-			if fin, err = r.heartbeat(now); err != nil {
-				if r.shutdownCtx.Err() != nil {
-					err = r.shutdownCtx.Err()
-				}
-				return r.shutdown(err)
-			}
-			if fin == nil {
-				_, hold, fin = r.fleet.reconcile(now)
-				nextHB = now.Add(r.interval())
+		// What reconcile changes at the end of a heartbeat goes with the
+		// next one, as it always did; other changes go at once.
+		changed = changed && !beat
+		if fin == nil {
+			switch {
+			case hbc != nil:
+				again = again || changed
+			case changed || again || !now.Before(nextHB):
+				again = false
+				hbc = r.startHeartbeat(hbCtx)
 			}
 		}
 		if fin != nil {
+			quiesce()
 			return r.finish(*fin)
 		}
-		wake := nextHB
+		wake := time.Time{}
+		if hbc == nil {
+			wake = nextHB
+		}
 		for _, t := range []time.Time{hold, jmRestartAt, r.fleet.tr.NextRelease()} {
-			if !t.IsZero() && t.Before(wake) {
+			if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 				wake = t
 			}
+		}
+		if wake.IsZero() {
+			wake = now.Add(r.opts.HeartbeatIdle) // an allocate is in flight; its end wakes the loop
 		}
 		timer.Reset(max(wake.Sub(now), time.Millisecond))
 	}
@@ -384,12 +474,41 @@ func (r *Runner) interval() time.Duration {
 	return r.opts.HeartbeatIdle
 }
 
-// heartbeat sends one allocate and acts on its result. An error means the
-// attempt cannot go on.
-func (r *Runner) heartbeat(now time.Time) (*Final, error) {
-	start := time.Now()
-	res, err := r.amrm.Allocate(r.shutdownCtx, r.fleet.progress())
-	r.m.heartbeat.Observe(time.Since(start).Seconds())
+// hbResult is the outcome of one allocate.
+type hbResult struct {
+	res *yarn.AllocateResult
+	err error
+}
+
+// startHeartbeat sends one allocate in a goroutine of its own; its
+// outcome arrives on the channel returned (the loop waits for it before
+// ending).
+func (r *Runner) startHeartbeat(ctx context.Context) chan hbResult {
+	ch := make(chan hbResult, 1)
+	progress := r.fleet.progress()
+	go func() {
+		start := time.Now()
+		res, err := r.amrm.Allocate(ctx, progress)
+		r.m.heartbeat.Observe(time.Since(start).Seconds())
+		ch <- hbResult{res, err}
+	}()
+	return ch
+}
+
+// heartbeatGiveUp is how long transport failures of the heartbeat are
+// retried: the RM's default AM expiry (yarn.am.liveness-monitor.expiry-
+// interval-ms), after which it has ended the attempt anyway.
+const heartbeatGiveUp = 10 * time.Minute
+
+// heartbeatDone acts on the outcome of an allocate. An error means the
+// attempt cannot go on. A transport failure (a connection lost or cut,
+// an RM that did not answer within the call timeout) is not one: the
+// next heartbeat resends the allocate, which the response id makes safe
+// (the RM answers a repeated id from its last response; yarn.AMRMClient
+// resends what that answer did not take), until no heartbeat has reached
+// the RM for heartbeatGiveUp.
+func (r *Runner) heartbeatDone(h hbResult, now, lastOK time.Time) (*Final, error) {
+	res, err := h.res, h.err
 	r.mu.Lock()
 	r.lastHB = r.opts.Now()
 	r.lastHBErr = ""
@@ -402,6 +521,9 @@ func (r *Runner) heartbeat(now time.Time) (*Final, error) {
 		switch {
 		case errors.Is(err, yarn.ErrAttemptNotFound), errors.Is(err, yarn.ErrInvalidAMRequest), errors.Is(err, yarn.ErrAMShutdown):
 			return nil, fmt.Errorf("am: the ResourceManager ended this attempt: %w", err)
+		case yarn.IsTransport(err) && !errors.Is(err, yarn.ErrUnreachable) && now.Sub(lastOK) < heartbeatGiveUp:
+			r.lg.Warn().Err(err).Dur("since_last_heartbeat", now.Sub(lastOK)).Msg("heartbeat failed in transit; resending it")
+			return nil, nil
 		}
 		return nil, fmt.Errorf("am: heartbeat: %w", err)
 	}

@@ -69,8 +69,9 @@ func (s *jmSupervisor) restart() (<-chan jmExit, error) {
 }
 
 // exited decides what a JobManager exit means: the end of a per-job
-// application, or (session) a restart at the returned time, after the
-// policy's delay.
+// application (SUCCEEDED with exit 0), or (session, whatever the exit
+// code) a failure under the JobManager's restart policy: a restart at the
+// returned time, after the policy's delay, or the end when it gives up.
 func (s *jmSupervisor) exited(e jmExit, now time.Time) (*Final, time.Time) {
 	tail := s.proc.tail.String()
 	lg := s.lg.With().Int("exit_code", e.Code).Logger()
@@ -87,10 +88,12 @@ func (s *jmSupervisor) exited(e jmExit, now time.Time) (*Final, time.Time) {
 		lg.Error().Msg("JobManager failed; the per-job application failed")
 		return &Final{yarn.FinalFailed, fmt.Sprintf("%s; its last output lines:\n%s", what, tail)}, time.Time{}
 	}
-	if e.Code == 0 && e.Err == nil {
-		lg.Info().Msg("JobManager exited cleanly; ending the session")
-		return &Final{yarn.FinalSucceeded, what + ", ending the session"}, time.Time{}
-	}
+	// A session ends only by the authenticated stop (the loop takes a
+	// pending one before the exit it causes): a session JobManager that
+	// exits by itself, with 0 too, failed. Flink's REST DELETE /cluster,
+	// which anyone who reaches the REST port may send, ends the
+	// JobManager with 0; it must not end the application SUCCEEDED and
+	// delete its staging directory.
 	d := s.tr.Failure(amapi.Failure{At: now, ExitStatus: int32(e.Code), Diagnostics: lastLines(tail, 3)})
 	if d.GiveUp {
 		lg.Error().Str("reason", d.Reason).Str("code", string(d.Code)).Msg("giving up on the JobManager")

@@ -185,7 +185,7 @@ func (r *Runner) generationLocked() string {
 // serveCredentials answers a TaskManager's fetch (CredentialsPath).
 func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 	if !amapi.CheckBearer(req.Header.Get("Authorization"), r.opts.Credentials.Secret(amapi.CredentialsSecretAlias), amapi.PurposeCredentials, r.att.String()) {
-		r.lg.Warn().Str("remote", req.RemoteAddr).Msg("credentials request refused: wrong or missing credentials secret")
+		r.refused(&r.credRefusals, req, "credentials request refused: wrong or missing credentials secret")
 		http.Error(w, "forbidden: fetching credentials needs the application's credentials secret, bound to this attempt", http.StatusForbidden)
 		return
 	}
@@ -199,6 +199,11 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 		wait = min(d, 5*time.Minute)
 	}
 	after := req.URL.Query().Get("after")
+	// The server's WriteTimeout would cut the poll: this response may be
+	// written as late as the wait ends.
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + r.httpLim.write)); err != nil {
+		r.lg.Debug().Err(err).Msg("credentials poll: cannot extend the write deadline")
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {

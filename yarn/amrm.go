@@ -47,6 +47,14 @@ type AMRMOptions struct {
 	// accompany node requests (Java's RackResolver); nil puts every host
 	// in /default-rack, as a cluster without a topology script does.
 	ResolveRack func(host string) string
+	// CallTimeout bounds each attempt of an RM call, connecting included
+	// (Hadoop's ipc.client.rpc-timeout.ms): an RM host that vanished
+	// leaves connections that never answer, and without a bound an
+	// allocate would wait for TCP to give up (~15 minutes, beyond the
+	// RM's 10-minute AM expiry). The connection is closed, as Java's
+	// client does, and the attempt fails as a transport failure. 0 means
+	// DefaultAMRMCallTimeout; negative means none.
+	CallTimeout time.Duration
 	// FinishInterval is the pause between finishApplicationMaster calls
 	// while the RM has not yet stored the final state; 0 means 100 ms.
 	FinishInterval time.Duration
@@ -71,8 +79,22 @@ func AMRMOptionsFromConf(c *conf.Configuration) (AMRMOptions, error) {
 	for _, q := range sec.Protection {
 		qops = append(qops, q.SASL())
 	}
-	return AMRMOptions{Scheduler: eps, Retry: retry, QOPs: qops, FallbackToSimpleAllowed: sec.FallbackToSimpleAuthAllowed}, nil
+	ipcConf, err := c.IPC()
+	if err != nil {
+		return AMRMOptions{}, err
+	}
+	timeout := ipcConf.RPCTimeout
+	if timeout == 0 {
+		timeout = -1 // set to 0: none, as in Hadoop
+	}
+	return AMRMOptions{Scheduler: eps, Retry: retry, QOPs: qops, CallTimeout: timeout, FallbackToSimpleAllowed: sec.FallbackToSimpleAuthAllowed}, nil
 }
+
+// DefaultAMRMCallTimeout is AMRMOptions.CallTimeout's default, Hadoop
+// 3.x's ipc.client.rpc-timeout.ms: an allocate takes milliseconds (the
+// scheduler works asynchronously), and two minutes leave several
+// attempts within the RM's AM expiry.
+const DefaultAMRMCallTimeout = 2 * time.Minute
 
 // AMRMClient talks ApplicationMasterProtocol to the (active) RM for one
 // application attempt: register, the allocate heartbeat with its request
@@ -129,13 +151,16 @@ func NewAMRMClient(opts AMRMOptions) (*AMRMClient, error) {
 	if opts.FinishInterval <= 0 {
 		opts.FinishInterval = 100 * time.Millisecond
 	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = DefaultAMRMCallTimeout
+	}
 	lc := opts.Logger.With().Str("component", "amrm")
 	if id, err := ParseAMRMTokenIdentifier(opts.Token.Identifier); err == nil {
 		lc = lc.Stringer("attempt_id", id.Attempt)
 	}
 	lg := lc.Logger()
 	f, err := newFailover(opts.Scheduler, connOptions{Peer: ipc.PeerScheduler, Protocol: ProtocolAM, Mechanisms: amrmMechanisms(opts.Token, opts.QOPs),
-		Dial: opts.Dial, Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed}, opts.Retry)
+		Dial: opts.Dial, CallTimeout: max(opts.CallTimeout, 0), Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed}, opts.Retry)
 	if err != nil {
 		return nil, err
 	}

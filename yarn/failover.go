@@ -125,7 +125,10 @@ type connOptions struct {
 	FallbackToSimpleAllowed bool
 	Dial                    func(ctx context.Context, network, addr string) (net.Conn, error)
 	ClientID                []byte
-	Logger                  zerolog.Logger
+	// CallTimeout bounds each attempt of a call (dial, handshake and
+	// call); 0 means none. See AMRMOptions.CallTimeout.
+	CallTimeout time.Duration
+	Logger      zerolog.Logger
 }
 
 // failover sends calls to the active one of several endpoints (RM HA),
@@ -200,7 +203,7 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 		if err != nil {
 			return err
 		}
-		err = c.Call(ctx, method, req, resp)
+		err = f.attempt(ctx, c, method, req, resp)
 		if err == nil {
 			return nil
 		}
@@ -231,6 +234,31 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], werr, err)
 		}
 	}
+}
+
+// attempt sends one call on c within CallTimeout. A call that times out
+// closes the connection (a server that stopped answering will not answer
+// on it again; Java's client closes it too) and fails as a transport
+// failure: RetryDecision treats it as a lost connection.
+func (f *failover) attempt(ctx context.Context, c *ipc.Client, method string, req, resp proto.Message) error {
+	f.mu.Lock()
+	timeout := f.opts.CallTimeout
+	f.mu.Unlock()
+	if timeout <= 0 {
+		return c.Call(ctx, method, req, resp)
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := c.Call(actx, method, req, resp)
+	if err == nil || ctx.Err() != nil || actx.Err() == nil {
+		return err
+	}
+	_ = c.Close()
+	var ce *ipc.ConnError
+	if errors.As(err, &ce) { // timed out connecting
+		return err
+	}
+	return &ipc.ConnError{Addr: c.Addr(), Op: "read", Err: fmt.Errorf("no response to %s within %s (ipc.client.rpc-timeout.ms): %w", method, timeout, err)}
 }
 
 func (f *failover) describe() string {

@@ -135,3 +135,13 @@ func RetryDecision(err error, method string) RetryAction {
 	}
 	return Fail
 }
+
+// IsTransport reports whether err is a transport failure: a connection
+// refused, lost or cut, or a call without an answer within the call
+// timeout (an *ipc.ConnError), as opposed to an answer of the server.
+// After one, an allocate may be sent again with the next heartbeat: the
+// response id makes the resend safe (see AMRMClient.Allocate).
+func IsTransport(err error) bool {
+	var ce *ipc.ConnError
+	return errors.As(err, &ce)
+}

@@ -28,8 +28,17 @@
 // # Word count
 //
 // A job over input (a file name the TaskManagers find in their working
-// directory, e.g. a staged resource) has one split per TaskManager
-// (or Splits). Split i of n covers bytes [i·size/n, (i+1)·size/n) of the
+// directory: a staged resource, or a file inside a staged archive) has
+// one split per TaskManager (or Splits, at most SplitsPerTaskManager per
+// registered TaskManager and MaxSplits in all). The JobManager's REST
+// endpoint has no authentication, so the input is checked: the
+// JobManager refuses (400) absolute paths, "..", hidden files and the
+// files of the container that are not the user's (tokens, launch
+// scripts, keytabs, the AM's spec and stop secret; ValidateInput), and a
+// TaskManager counts only a regular file reached through the
+// NodeManager's link to a localized resource, never leaving it
+// (OpenInput): a file the process wrote, a directory or a symlink out of
+// an archive fails the job. Split i of n covers bytes [i·size/n, (i+1)·size/n) of the
 // file, which each TaskManager measures itself; a line belongs to the
 // split holding its first byte. The JobManager assigns splits to
 // TaskManagers as they heartbeat, reassigns the splits of one that

@@ -155,7 +155,7 @@ func TestTaskManagersFollowTheirJobManager(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 	dir := t.TempDir()
 	text := strings.Repeat("to be or not to be\nthat is the question\n", 40)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "words.txt"), []byte(text), 0o644))
+	ship(t, dir, "words.txt", text)
 
 	j1 := startJM(t, ctx, example.JobManagerOptions{TaskManagerTimeout: time.Second})
 	var mu sync.Mutex
@@ -200,7 +200,7 @@ func TestTaskManagersFollowTheirJobManager(t *testing.T) {
 func TestPerJobJobManager(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "words.txt"), []byte("a a b\n"), 0o644))
+	ship(t, dir, "words.txt", "a a b\n")
 	for _, tc := range []struct {
 		input string
 		err   string

@@ -39,10 +39,12 @@ type JobManagerOptions struct {
 // JobRequest asks for a word count.
 type JobRequest struct {
 	// Input is the file name, relative to the TaskManagers' working
-	// directory.
+	// directory: a file shipped with the application, or a file inside a
+	// shipped archive (see ValidateInput and OpenInput).
 	Input string `json:"input"`
 	// Splits is the number of splits; 0 means one per registered
-	// TaskManager.
+	// TaskManager. At most SplitsPerTaskManager per registered
+	// TaskManager, and MaxSplits.
 	Splits int `json:"splits,omitempty"`
 }
 
@@ -139,6 +141,11 @@ func RunJobManager(ctx context.Context, opts JobManagerOptions) error {
 	}
 	if opts.MinTaskManagers <= 0 {
 		opts.MinTaskManagers = 1
+	}
+	if opts.Job != nil {
+		if err := ValidateInput(opts.Job.Input); err != nil {
+			return err
+		}
 	}
 	out := opts.Log
 	if out == nil {
@@ -378,14 +385,32 @@ func (j *jobManager) expire(ctx context.Context) {
 	}
 }
 
+// The limits of a job's split count (a split is one TaskManager task and
+// one bool and one string in the job's state; an unbounded count would
+// let one request exhaust the JobManager's memory). More splits than
+// TaskManagers only help to balance uneven ones: SplitsPerTaskManager
+// per registered TaskManager (one when none is registered yet), and
+// MaxSplits in all.
+const (
+	SplitsPerTaskManager = 16
+	MaxSplits            = 1024
+)
+
 func (j *jobManager) submit(req JobRequest) (*Job, error) {
-	if req.Input == "" {
-		return nil, errors.New("jobmanager: job without input")
+	if err := ValidateInput(req.Input); err != nil {
+		return nil, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	limit := min(SplitsPerTaskManager*max(len(j.tms), 1), MaxSplits)
 	n := req.Splits
-	if n <= 0 {
+	switch {
+	case n < 0:
+		return nil, fmt.Errorf("jobmanager: splits: %d is negative (0 means one per registered TaskManager)", n)
+	case n > limit:
+		return nil, fmt.Errorf("jobmanager: splits: %d is above the limit of %d (%d per registered TaskManager, %d in all)",
+			n, limit, SplitsPerTaskManager, MaxSplits)
+	case n == 0:
 		n = max(len(j.tms), 1)
 	}
 	j.nextJob++

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -137,7 +136,7 @@ func RunTaskManager(ctx context.Context, opts TaskManagerOptions) error {
 			continue
 		}
 		if task := resp.Task; task != nil {
-			r := countSplit(filepath.Join(opts.Dir, task.Input), task.Split, task.Splits)
+			r := countSplit(opts.Dir, task.Input, task.Split, task.Splits)
 			r.Job, r.Split = task.Job, task.Split
 			logf("counted split %d/%d of %s for %s: %d words", task.Split, task.Splits, task.Input, task.Job, r.Words)
 			result = &r
@@ -169,11 +168,14 @@ func call(ctx context.Context, c *http.Client, addr, path string, in, out any) e
 }
 
 // countSplit counts the words of the lines whose first byte lies in
-// split i of n of the file.
-func countSplit(path string, i, n int) TaskResult {
+// split i of n of the input, a shipped file in dir (OpenInput).
+func countSplit(dir, input string, i, n int) TaskResult {
 	r := TaskResult{Counts: map[string]int{}}
-	words, err := CountSplit(path, i, n, r.Counts)
-	r.Words = words
+	f, err := OpenInput(dir, input)
+	if err == nil {
+		r.Words, err = countSplitOf(f, i, n, r.Counts)
+		f.Close()
+	}
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -192,6 +194,14 @@ func CountSplit(path string, i, n int, counts map[string]int) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
+	return countSplitOf(f, i, n, counts)
+}
+
+// countSplitOf is CountSplit of an open file.
+func countSplitOf(f *os.File, i, n int, counts map[string]int) (int, error) {
+	if n <= 0 || i < 0 || i >= n {
+		return 0, fmt.Errorf("split %d of %d", i, n)
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
