@@ -123,9 +123,18 @@ func TestRunnerSurvivesConnectionsCutMidAllocate(t *testing.T) {
 	require.Equal(t, amapi.PhaseRunning, s.Phase, s.HeartbeatError)
 	// Nothing allocated twice, nothing left over: the AM and two
 	// TaskManagers, for a few heartbeats.
-	for range 10 {
-		require.Len(t, p.live(), 3)
-		time.Sleep(50 * time.Millisecond)
+	hb := r.Status().LastHeartbeat
+	for range 3 {
+		prev := *hb
+		testutil.Eventually(t, func() bool {
+			require.Len(t, p.live(), 3)
+			s := r.Status()
+			if s.LastHeartbeat != nil && s.LastHeartbeat.After(prev) {
+				hb = s.LastHeartbeat
+				return true
+			}
+			return false
+		}, 20*time.Second, 5*time.Millisecond, "the next heartbeat")
 	}
 	s = r.Status()
 	require.Equal(t, 2, s.Running)

@@ -70,7 +70,7 @@ func (l *logLimiter) allow(now time.Time) (bool, int) {
 
 // refused logs a refused request, rate-limited by l.
 func (r *Runner) refused(l *logLimiter, req *http.Request, msg string) {
-	ok, n := l.allow(time.Now())
+	ok, n := l.allow(r.opts.Now())
 	if !ok {
 		return
 	}

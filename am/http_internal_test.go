@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -126,7 +127,8 @@ func TestHTTPConnectionCap(t *testing.T) {
 		wg.Go(func() { polls <- get(amapi.CredentialsPath+"?wait=15s&after="+gen, bearer) })
 	}
 	defer wg.Wait()
-	time.Sleep(300 * time.Millisecond) // both polls connected and waiting
+	testutil.Eventually(t, func() bool { return promtest.ToFloat64(r.m.credPolls) == 2 }, 10*time.Second, time.Millisecond,
+		"both polls connected and waiting")
 	third := make(chan result, 1)
 	wg.Go(func() { third <- get(amapi.StatusPath, "") })
 	select {
@@ -149,7 +151,10 @@ func TestHTTPConnectionCap(t *testing.T) {
 // most one per interval, with the number refused meanwhile.
 func TestRefusedRequestsLogBounded(t *testing.T) {
 	var log testutil.Buffer
-	_, url := newHTTPRunner(t, &log, func(l *httpLimits) { l.refusedLogEvery = 300 * time.Millisecond })
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	r, url := newHTTPRunner(t, &log, func(l *httpLimits) { l.refusedLogEvery = time.Minute })
+	r.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	ctx := testutil.Context(t, 20*time.Second)
 	c := &http.Client{}
 	send := func(method, path string) {
@@ -169,7 +174,9 @@ func TestRefusedRequestsLogBounded(t *testing.T) {
 	count := func(what string) int { return strings.Count(log.String(), what) }
 	require.LessOrEqual(t, count("stop request refused"), 2, log.String())
 	require.LessOrEqual(t, count("credentials request refused"), 2, log.String())
-	time.Sleep(350 * time.Millisecond)
+	mu.Lock()
+	now = now.Add(time.Minute) // the interval passes
+	mu.Unlock()
 	send(http.MethodPost, amapi.StopPath)
 	require.LessOrEqual(t, count("stop request refused"), 3)
 	require.Contains(t, log.String(), `"refused_since_last_log":`)

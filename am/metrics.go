@@ -27,6 +27,7 @@ type metrics struct {
 
 	tokenRefreshes *prometheus.CounterVec
 	tokenNext      prometheus.Gauge
+	credPolls      prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -56,9 +57,10 @@ func newMetrics() *metrics {
 		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "token_refreshes_total",
 			Help: "Attempts to obtain fresh delegation tokens with the shipped keytab, by result (ok, error)."}, []string{"result"}),
 		tokenNext: g("token_next_refresh_timestamp_seconds", "When the AM obtains fresh delegation tokens next (Unix time); 0 without a shipped keytab."),
+		credPolls: g("credential_polls_open", "Credential long polls of TaskManagers the AM holds open now (one per following TaskManager)."),
 	}
 	m.reg.MustRegister(m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
-		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext,
+		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext, m.credPolls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

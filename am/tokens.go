@@ -206,6 +206,8 @@ func (r *Runner) serveCredentials(w http.ResponseWriter, req *http.Request) {
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	r.m.credPolls.Inc()
+	defer r.m.credPolls.Dec()
 	for {
 		r.mu.Lock()
 		gen, changed, creds := r.generationLocked(), r.credChanged, r.tmCred
