@@ -117,6 +117,10 @@ func New(opts Options) (*Runner, error) {
 	amo := opts.AMRM
 	amo.Token = tok
 	amo.Logger = opts.Logger
+	// The fleet asks in batches of their own allocation request ids and
+	// counts what it asked itself (fleet.asked), so the RM's own
+	// decrements need not be echoed (YARN-1902).
+	amo.LeaveDecrementsToRM = true
 	amrm, err := yarn.NewAMRMClient(amo)
 	if err != nil {
 		return nil, err
