@@ -35,6 +35,10 @@ type fleet struct {
 	tr     *Tracker         // safe for concurrent use
 	m      *metrics
 	lg     zerolog.Logger
+	// spread: ask node-local on the nodes with room (nodes), see
+	// amapi.TaskManagerSpec.ClusterNodes.
+	spread bool
+	nodes  *nodeView
 
 	// launched carries each start's outcome from the launch goroutines
 	// (counted by launchWG) to the run loop, the only receiver.
@@ -63,6 +67,9 @@ type fleet struct {
 	// excess counts containers released unstarted because nobody wanted
 	// them.
 	excess int
+	// quarantined are the nodes the restart policy blacklisted: no
+	// node-local asks there (the blacklist wins anyway).
+	quarantined map[string]bool
 }
 
 type tmState string
@@ -106,6 +113,11 @@ func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.Containe
 	f.req = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: spec.MemoryMB, VCores: max(spec.VCores, 1)}, Priority: spec.Priority,
 		Nodes: spec.Nodes, Racks: spec.Racks, RelaxLocality: spec.RelaxLocality, NodeLabel: spec.NodeLabel}
 	f.cmd = spec.Command
+	f.nodes = newNodeView(spec.ClusterNodes)
+	// YARN refuses a label expression on anything but "*"
+	// (AMRMClientImpl.checkNodeLabelExpression), and the payload's own
+	// locations come first.
+	f.spread = !spec.NoLocalitySpread && spec.NodeLabel == "" && len(spec.Nodes)+len(spec.Racks) == 0 && len(spec.ClusterNodes) > 0
 	if !strings.Contains(f.cmd, "<LOG_DIR>") {
 		f.cmd += " 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
 	}
@@ -199,12 +211,22 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 	return changed, hold, nil
 }
 
-// batchLocked is n requests of the batch f.batch; f.mu is held.
+// batchLocked is n requests of the batch f.batch; f.mu is held. With
+// the locality spread they name one node each (relaxed, so the scheduler
+// falls back to the rack and any host), as many per node as fit there;
+// the rest ask for any host.
 func (f *fleet) batchLocked(n int) []yarn.ContainerRequest {
+	var hosts []string
+	if f.spread {
+		hosts = f.nodes.spread(n, f.req.Resource, f.quarantined)
+	}
 	out := make([]yarn.ContainerRequest, n)
 	for i := range out {
 		out[i] = f.req
 		out[i].AllocationRequestID = f.batch
+		if i < len(hosts) {
+			out[i].Nodes, out[i].RelaxLocality = []string{hosts[i]}, true
+		}
 	}
 	return out
 }
@@ -246,6 +268,7 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 		if c.Priority == f.req.Priority {
 			f.asked = max(f.asked-1, 0) // the client matched it to one of ours
 		}
+		f.nodes.seen(c.Node.Host, c.Resource)
 		if !f.open || f.activeLocked() >= f.target {
 			f.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("releasing excess container: the fleet is complete")
 			f.amrm.Release(c.ID)
@@ -320,6 +343,10 @@ func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause 
 	}
 	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
 	if d.Quarantine != "" {
+		if f.quarantined == nil {
+			f.quarantined = map[string]bool{}
+		}
+		f.quarantined[d.Quarantine] = true
 		if err := f.amrm.Blacklist([]string{d.Quarantine}, nil); err != nil {
 			lg.Warn().Err(err).Msg("blacklisting refused")
 		}
