@@ -91,7 +91,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	}
 	id := sub.App.ID
 	lg := o.Logger.With().Str("component", "submit").Stringer("app_id", id).Logger()
-	if tm := &sub.Spec.TaskManagers; !tm.NoLocalitySpread && tm.NodeLabel == "" && len(tm.Nodes)+len(tm.Racks) == 0 && len(tm.ClusterNodes) == 0 {
+	if tm := &sub.Spec.TaskManagers; tm.Count > 0 && !tm.NoLocalitySpread && tm.NodeLabel == "" && len(tm.Nodes)+len(tm.Racks) == 0 && len(tm.ClusterNodes) == 0 {
 		// The AM asks node-local on these (amapi.TaskManagerSpec.ClusterNodes);
 		// without them it asks for any host, which only costs time.
 		nodes, err := o.RM.GetClusterNodes(ctx, yarn.NodeRunning)
