@@ -66,7 +66,7 @@ func BenchmarkFleet(b *testing.B) {
 }
 
 // amMetric reads one metric of the AM's /metrics.
-func amMetric(b *testing.B, ctx context.Context, url, name string) float64 {
+func amMetric(b testing.TB, ctx context.Context, url, name string) float64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/metrics", nil)
 	require.NoError(b, err)
 	resp, err := http.DefaultClient.Do(req)

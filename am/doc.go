@@ -8,7 +8,7 @@
 //   - Runner: register (host, the HTTP endpoint's port as RPC port, the
 //     endpoint as tracking URL); the allocate heartbeat on one timer,
 //     every HeartbeatFast (500 ms) while containers are wanted or being
-//     started and every HeartbeatIdle (3 s) once the fleet is complete,
+//     started and every HeartbeatIdle (1 s) once the fleet is complete,
 //     each allocate in a goroutine of its own so that an RM that stopped
 //     answering never holds up a stop or a JobManager restart (each RM
 //     call attempt is bounded by yarn.AMRMOptions.CallTimeout, Hadoop's

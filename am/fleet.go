@@ -35,6 +35,10 @@ type fleet struct {
 	tr     *Tracker         // safe for concurrent use
 	m      *metrics
 	lg     zerolog.Logger
+	// spread: ask node-local on the nodes with room (nodes), see
+	// amapi.TaskManagerSpec.ClusterNodes.
+	spread bool
+	nodes  *nodeView
 
 	// launched carries each start's outcome from the launch goroutines
 	// (counted by launchWG) to the run loop, the only receiver.
@@ -50,6 +54,22 @@ type fleet struct {
 	restarts    int
 	adopted     int
 	completions []amapi.Completion // the last keptCompletions, oldest first
+	// asked is the fleet's requests not yet matched by a container, as
+	// the fleet has seen it: lowered only when an allocate's response with
+	// the container is in hand (allocated), never while one is in flight,
+	// so a reconcile between the client taking a response and allocated
+	// does not ask again for what just arrived.
+	asked int
+	// batch is the allocation request id of the last batch of requests:
+	// each batch has ids of its own, so a total sent for it never
+	// overtakes containers allocated for an earlier one (YARN-1902).
+	batch int64
+	// excess counts containers released unstarted because nobody wanted
+	// them.
+	excess int
+	// quarantined are the nodes the restart policy blacklisted: no
+	// node-local asks there (the blacklist wins anyway).
+	quarantined map[string]bool
 }
 
 type tmState string
@@ -93,6 +113,11 @@ func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.Containe
 	f.req = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: spec.MemoryMB, VCores: max(spec.VCores, 1)}, Priority: spec.Priority,
 		Nodes: spec.Nodes, Racks: spec.Racks, RelaxLocality: spec.RelaxLocality, NodeLabel: spec.NodeLabel}
 	f.cmd = spec.Command
+	f.nodes = newNodeView(spec.ClusterNodes)
+	// YARN refuses a label expression on anything but "*"
+	// (AMRMClientImpl.checkNodeLabelExpression), and the payload's own
+	// locations come first.
+	f.spread = !spec.NoLocalitySpread && spec.NodeLabel == "" && len(spec.Nodes)+len(spec.Racks) == 0 && len(spec.ClusterNodes) > 0
 	if !strings.Contains(f.cmd, "<LOG_DIR>") {
 		f.cmd += " 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
 	}
@@ -129,7 +154,7 @@ func (f *fleet) countLocked(s tmState) int {
 func (f *fleet) activeLocked() int { return len(f.tms) - f.countLocked(tmStopping) }
 
 func (f *fleet) updateGaugesLocked() {
-	f.m.pending.Set(float64(f.amrm.PendingRequests()))
+	f.m.pending.Set(float64(f.asked))
 	f.m.launching.Set(float64(f.countLocked(tmLaunching)))
 	f.m.running.Set(float64(f.countLocked(tmRunning)))
 }
@@ -140,7 +165,7 @@ func (f *fleet) updateGaugesLocked() {
 func (f *fleet) short() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.amrm.PendingRequests() > 0 || f.countLocked(tmLaunching) > 0 || f.activeLocked() < f.target
+	return f.asked > 0 || f.countLocked(tmLaunching) > 0 || f.activeLocked() < f.target
 }
 
 // progress is running / target.
@@ -162,34 +187,70 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 	if !f.open {
 		return false, time.Time{}, nil
 	}
-	pending := f.amrm.PendingRequests()
-	want := f.target - f.activeLocked() - pending
+	want := f.target - f.activeLocked() - f.asked
 	switch {
 	case want > 0:
 		if h := f.tr.HoldUntil(); now.Before(h) {
 			hold = h
 			break
 		}
-		for range want {
-			if err := f.amrm.AddRequest(f.req); err != nil {
+		f.batch++
+		for _, r := range f.batchLocked(want) {
+			if err := f.amrm.AddRequest(r); err != nil {
 				return changed, hold, &Final{yarn.FinalFailed, fmt.Sprintf("cannot request TaskManagers: %v", err)}
 			}
+			f.asked++
 			changed = true
 		}
-		f.lg.Debug().Int("count", want).Msg("requesting TaskManager containers")
+		f.lg.Debug().Int("count", want).Int64("allocation_request_id", f.batch).Msg("requesting TaskManager containers")
 	case want < 0:
-		for i := 0; i < -want && f.amrm.RemoveRequest(f.req); i++ {
-			changed = true
-		}
+		n := f.removeLocked(-want)
+		changed = n > 0
 	}
 	f.updateGaugesLocked()
 	return changed, hold, nil
 }
 
+// batchLocked is n requests of the batch f.batch; f.mu is held. With
+// the locality spread they name one node each (relaxed, so the scheduler
+// falls back to the rack and any host), as many per node as fit there;
+// the rest ask for any host.
+func (f *fleet) batchLocked(n int) []yarn.ContainerRequest {
+	var hosts []string
+	if f.spread {
+		hosts = f.nodes.spread(n, f.req.Resource, f.quarantined)
+	}
+	out := make([]yarn.ContainerRequest, n)
+	for i := range out {
+		out[i] = f.req
+		out[i].AllocationRequestID = f.batch
+		if i < len(hosts) {
+			out[i].Nodes, out[i].RelaxLocality = []string{hosts[i]}, true
+		}
+	}
+	return out
+}
+
+// removeLocked withdraws up to n of the fleet's outstanding requests,
+// newest first, and returns how many it withdrew; f.mu is held.
+func (f *fleet) removeLocked(n int) int {
+	done := 0
+	reqs := f.amrm.OutstandingRequests()
+	for i := len(reqs) - 1; i >= 0 && done < n; i-- {
+		if reqs[i].Priority == f.req.Priority && f.amrm.RemoveRequest(reqs[i]) {
+			done++
+		}
+	}
+	f.asked = max(f.asked-done, 0)
+	return done
+}
+
 // withdraw removes every outstanding request.
 func (f *fleet) withdraw() {
-	for f.amrm.RemoveRequest(f.req) {
-	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removeLocked(len(f.amrm.OutstandingRequests()))
+	f.asked = 0
 }
 
 // allocated takes what one heartbeat brought: it keeps the new
@@ -204,16 +265,22 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 	defer f.mu.Unlock()
 	for _, c := range res.Allocated {
 		f.m.allocated.Inc()
+		if c.Priority == f.req.Priority {
+			f.asked = max(f.asked-1, 0) // the client matched it to one of ours
+		}
+		f.nodes.seen(c.Node.Host, c.Resource)
 		if !f.open || f.activeLocked() >= f.target {
 			f.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("releasing excess container: the fleet is complete")
 			f.amrm.Release(c.ID)
 			f.m.excess.Inc()
+			f.excess++
 			continue
 		}
 		f.tms[c.ID] = &taskManager{c: c, state: tmLaunching, since: now}
 		toLaunch = append(toLaunch, c)
 	}
 	f.m.excess.Add(float64(len(res.Excess)))
+	f.excess += len(res.Excess)
 	for _, st := range res.Completed {
 		if end := f.completedLocked(st, now, fin != nil); end != nil {
 			fin = end
@@ -276,6 +343,10 @@ func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause 
 	}
 	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
 	if d.Quarantine != "" {
+		if f.quarantined == nil {
+			f.quarantined = map[string]bool{}
+		}
+		f.quarantined[d.Quarantine] = true
 		if err := f.amrm.Blacklist([]string{d.Quarantine}, nil); err != nil {
 			lg.Warn().Err(err).Msg("blacklisting refused")
 		}
@@ -450,7 +521,7 @@ func (f *fleet) stopAll(ctx context.Context, timeout time.Duration) {
 func (f *fleet) fill(s *amapi.Status) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s.Target, s.Pending = f.target, f.amrm.PendingRequests()
+	s.Target, s.Pending, s.Excess = f.target, f.asked, f.excess
 	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
 	s.Adopted, s.Restarts = f.adopted, f.restarts
 	s.Completions = slices.Clone(f.completions)

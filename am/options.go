@@ -74,7 +74,9 @@ type Options struct {
 	// containers are being started; 0 means 500 ms.
 	HeartbeatFast time.Duration
 	// HeartbeatIdle is the interval while the fleet is complete; 0 means
-	// 3 s. Both stay far inside the RM's AM expiry (10 minutes).
+	// 1 s, what Java AMs use: a completion (a TaskManager lost) is seen
+	// within a second. Both stay far inside the RM's AM expiry (10
+	// minutes).
 	HeartbeatIdle time.Duration
 	// StopTimeout bounds each step of a stop (TaskManagers, JobManager
 	// grace, unregister, staging cleanup); 0 means 10 s.
@@ -109,7 +111,7 @@ func (o *Options) defaults() {
 		o.HeartbeatFast = 500 * time.Millisecond
 	}
 	if o.HeartbeatIdle <= 0 {
-		o.HeartbeatIdle = 3 * time.Second
+		o.HeartbeatIdle = time.Second
 	}
 	o.HeartbeatIdle = max(o.HeartbeatIdle, o.HeartbeatFast)
 	if o.StopTimeout <= 0 {

@@ -117,6 +117,14 @@ func New(opts Options) (*Runner, error) {
 	amo := opts.AMRM
 	amo.Token = tok
 	amo.Logger = opts.Logger
+	// The fleet asks in batches of their own allocation request ids and
+	// counts what it asked itself (fleet.asked), so the RM's own
+	// decrements need not be echoed (YARN-1902).
+	amo.LeaveDecrementsToRM = true
+	nodes := newNodeView(opts.Spec.TaskManagers.ClusterNodes)
+	if amo.ResolveRack == nil {
+		amo.ResolveRack = nodes.rackOf
+	}
 	amrm, err := yarn.NewAMRMClient(amo)
 	if err != nil {
 		return nil, err
@@ -132,6 +140,9 @@ func New(opts Options) (*Runner, error) {
 	m := newMetrics()
 	fl, err := newFleet(opts.Spec.TaskManagers, opts.Container.Attempt, opts.Container, amrm, nm,
 		NewTracker("TaskManager", opts.Spec.Restart, opts.Rand), m, lg)
+	if fl != nil {
+		fl.nodes = nodes
+	}
 	if err != nil {
 		amrm.Close()
 		nm.Close()
@@ -427,6 +438,11 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 func (r *Runner) releaseQuarantines(now time.Time) {
 	if rel := r.fleet.tr.Release(now); len(rel) > 0 {
 		r.lg.Info().Strs("nodes", rel).Msg("quarantine over; taking nodes off the blacklist")
+		r.fleet.mu.Lock()
+		for _, n := range rel {
+			delete(r.fleet.quarantined, n)
+		}
+		r.fleet.mu.Unlock()
 		if err := r.amrm.Blacklist(nil, rel); err != nil {
 			r.lg.Warn().Err(err).Msg("blacklist removal refused")
 		}
@@ -533,6 +549,7 @@ func (r *Runner) heartbeatDone(h hbResult, now, lastOK time.Time) (*Final, error
 	if res.AMRMToken != nil {
 		r.lg.Info().Msg("the ResourceManager rolled the AMRMToken")
 	}
+	r.fleet.nodes.update(res.UpdatedNodes)
 	toLaunch, fin := r.fleet.allocated(res, now)
 	if len(res.PreviousAttemptContainers) > 0 {
 		r.fleet.adopt(res.PreviousAttemptContainers, now)

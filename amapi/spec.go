@@ -116,6 +116,27 @@ type TaskManagerSpec struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Files are the TaskManagers' local resources by link name.
 	Files map[string]LocalFile `json:"files,omitempty"`
+	// ClusterNodes are the cluster's RUNNING nodes at submit time
+	// (getClusterNodes). Without Nodes, Racks and NodeLabel the AM asks
+	// node-local, relaxed, on the nodes with room, in proportion to how
+	// many TaskManagers fit on each: the CapacityScheduler hands out many
+	// node-local containers per node heartbeat but only one for "*".
+	ClusterNodes []ClusterNode `json:"cluster_nodes,omitempty"`
+	// NoLocalitySpread asks for any host instead (--no-locality-spread).
+	NoLocalitySpread bool `json:"no_locality_spread,omitempty"`
+}
+
+// ClusterNode is one NodeManager as the RM reported it.
+type ClusterNode struct {
+	Host string `json:"host"`
+	Rack string `json:"rack,omitempty"`
+	// CapabilityMB/VCores are the node's total, AvailableMB/VCores its
+	// capability minus what is in use, when the report had them.
+	CapabilityMB     int64    `json:"capability_mb,omitempty"`
+	CapabilityVCores int32    `json:"capability_vcores,omitempty"`
+	AvailableMB      int64    `json:"available_mb,omitempty"`
+	AvailableVCores  int32    `json:"available_vcores,omitempty"`
+	Labels           []string `json:"labels,omitempty"`
 }
 
 // StagingSpec locates the application's staging directory (see package

@@ -65,21 +65,24 @@ type TaskManagerInfo struct {
 // Status is the AM's state, as /v1/status serves it. It is an API:
 // fields are only ever added.
 type Status struct {
-	AppID        string            `json:"app_id"`
-	AttemptID    string            `json:"attempt_id"`
-	ContainerID  string            `json:"container_id"`
-	Mode         Mode              `json:"mode"`
-	Phase        Phase             `json:"phase"`
-	TrackingURL  string            `json:"tracking_url"`
-	RegisteredAt *time.Time        `json:"registered_at,omitempty"`
-	JobManager   JobManagerInfo    `json:"jobmanager"`
-	Target       int               `json:"target"`
-	Pending      int               `json:"pending"`
-	Launching    int               `json:"launching"`
-	Running      int               `json:"running"`
-	Adopted      int               `json:"adopted"`
-	Progress     float32           `json:"progress"`
-	Restarts     int               `json:"restarts"`
+	AppID        string         `json:"app_id"`
+	AttemptID    string         `json:"attempt_id"`
+	ContainerID  string         `json:"container_id"`
+	Mode         Mode           `json:"mode"`
+	Phase        Phase          `json:"phase"`
+	TrackingURL  string         `json:"tracking_url"`
+	RegisteredAt *time.Time     `json:"registered_at,omitempty"`
+	JobManager   JobManagerInfo `json:"jobmanager"`
+	Target       int            `json:"target"`
+	Pending      int            `json:"pending"`
+	Launching    int            `json:"launching"`
+	Running      int            `json:"running"`
+	Adopted      int            `json:"adopted"`
+	Progress     float32        `json:"progress"`
+	Restarts     int            `json:"restarts"`
+	// Excess counts containers the RM allocated beyond the fleet's asks
+	// (spindle_am_containers_released_excess_total), released unstarted.
+	Excess       int               `json:"excess"`
 	TaskManagers []TaskManagerInfo `json:"taskmanagers"`
 	// Completions are the last TaskManager containers that ended (or
 	// could not be started), newest last, each classified.

@@ -52,6 +52,9 @@ type Request struct {
 	Tags []string
 	// NodeLabel is the node label expression of every container (--node-label).
 	NodeLabel string
+	// NoLocalitySpread makes the AM ask for any host instead of node-local
+	// on the nodes with room (--no-locality-spread).
+	NoLocalitySpread bool
 	// MaxAttempts of the AM (--max-attempts); 0 means the RM's maximum.
 	MaxAttempts int32
 	// Properties are the -D overrides; Malformed are -D arguments that did
@@ -250,7 +253,7 @@ func Prepare(r Request) (*Submission, error) {
 			AMResource: yarn.Resource{MemoryMB: r.JobManagerMemoryMB, VCores: 1}, MaxAttempts: r.MaxAttempts, KeepContainersAcrossAttempts: true},
 		Spec: amapi.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart,
 			TaskManagers: amapi.TaskManagerSpec{Count: r.TaskManagers, MemoryMB: r.TaskManagerMemoryMB, VCores: r.VCores, Priority: 1,
-				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv}},
+				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv, NoLocalitySpread: r.NoLocalitySpread}},
 		AMFiles:   append(login, plan.JobManagerFiles...),
 		TMFiles:   plan.TaskManagerFiles,
 		Private:   plan.PrivateFiles,

@@ -91,6 +91,19 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 	}
 	id := sub.App.ID
 	lg := o.Logger.With().Str("component", "submit").Stringer("app_id", id).Logger()
+	if tm := &sub.Spec.TaskManagers; tm.Count > 0 && !tm.NoLocalitySpread && tm.NodeLabel == "" && len(tm.Nodes)+len(tm.Racks) == 0 && len(tm.ClusterNodes) == 0 {
+		// The AM asks node-local on these (amapi.TaskManagerSpec.ClusterNodes);
+		// without them it asks for any host, which only costs time.
+		nodes, err := o.RM.GetClusterNodes(ctx, yarn.NodeRunning)
+		if err != nil {
+			lg.Warn().Err(err).Msg("could not list the cluster's nodes; the AM will ask for any host")
+		}
+		for _, n := range nodes {
+			tm.ClusterNodes = append(tm.ClusterNodes, amapi.ClusterNode{Host: n.ID.Host, Rack: n.Rack, CapabilityMB: n.Capability.MemoryMB,
+				CapabilityVCores: n.Capability.VCores, AvailableMB: max(n.Capability.MemoryMB-n.Used.MemoryMB, 0),
+				AvailableVCores: max(n.Capability.VCores-n.Used.VCores, 0), Labels: n.Labels})
+		}
+	}
 	tempDir := o.TempDir
 	if tempDir == "" {
 		tempDir = os.TempDir()

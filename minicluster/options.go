@@ -24,8 +24,22 @@ const (
 	DefaultContainerAllocationExpiry = 10 * time.Minute
 	// DefaultMaxAttempts is yarn.resourcemanager.am.max-attempts.
 	DefaultMaxAttempts = 2
-	// DefaultNodeLocalityDelay is yarn.scheduler.capacity.node-locality-delay.
+	// DefaultNodeLocalityDelay is yarn.scheduler.capacity.node-locality-delay
+	// (CapacitySchedulerConfiguration.DEFAULT_NODE_LOCALITY_DELAY).
 	DefaultNodeLocalityDelay = 40
+	// DefaultRackLocalityAdditionalDelay is
+	// yarn.scheduler.capacity.rack-locality-additional-delay
+	// (CapacitySchedulerConfiguration.DEFAULT_RACK_LOCALITY_ADDITIONAL_DELAY):
+	// disabled.
+	DefaultRackLocalityAdditionalDelay = -1
+	// DefaultMaxAssignmentsPerHeartbeat is
+	// yarn.scheduler.capacity.per-node-heartbeat.maximum-container-assignments
+	// (CapacitySchedulerConfiguration.DEFAULT_MAX_ASSIGN_PER_HEARTBEAT).
+	DefaultMaxAssignmentsPerHeartbeat = 100
+	// DefaultOffSwitchPerHeartbeat is
+	// yarn.scheduler.capacity.per-node-heartbeat.maximum-offswitch-assignments
+	// (CapacitySchedulerConfiguration.DEFAULT_OFFSWITCH_PER_HEARTBEAT_LIMIT).
+	DefaultOffSwitchPerHeartbeat = 1
 	// DefaultSigkillDelay is yarn.nodemanager.sleep-delay-before-sigkill.ms.
 	DefaultSigkillDelay = 250 * time.Millisecond
 	// DefaultRack is the rack of every node without a topology script.
@@ -104,15 +118,30 @@ type RMOptions struct {
 	// container before the RM takes it back; 0 means
 	// DefaultContainerAllocationExpiry.
 	ContainerAllocationExpiry time.Duration
+	// The per-heartbeat limits are CapacityScheduler.canAllocateMore
+	// (hadoop-yarn-server-resourcemanager/.../scheduler/capacity/
+	// CapacityScheduler.java), with the defaults of
+	// CapacitySchedulerConfiguration.java: after each container a node
+	// heartbeat hands out, it goes on only while fewer than
+	// maximum-offswitch-assignments off-switch containers went out, only
+	// with multiple assignments enabled, and only while fewer than
+	// maximum-container-assignments did. Node-local and rack-local
+	// containers have no limit of their own.
+	//
+	// SingleAssignmentPerHeartbeat turns
+	// yarn.scheduler.capacity.per-node-heartbeat.multiple-assignments-enabled
+	// (default true) off: one container per node heartbeat.
+	SingleAssignmentPerHeartbeat bool
 	// MaxAssignmentsPerHeartbeat bounds the containers one node heartbeat
-	// hands out (yarn.scheduler.capacity.per-node-heartbeat.maximum-container-assignments);
-	// 0 means 100.
+	// hands out (yarn.scheduler.capacity.per-node-heartbeat.maximum-container-assignments,
+	// DEFAULT_MAX_ASSIGN_PER_HEARTBEAT); 0 means 100, negative means no
+	// limit (YARN's -1).
 	MaxAssignmentsPerHeartbeat int
-	// OffSwitchPerHeartbeat bounds the off-switch ("*") containers one
-	// node heartbeat hands out
-	// (yarn.scheduler.capacity.per-node-heartbeat.maximum-offswitch-assignments);
-	// 0 means 1, as in YARN: plain requests get one container per node
-	// heartbeat.
+	// OffSwitchPerHeartbeat bounds the off-switch containers one node
+	// heartbeat hands out, and ends the heartbeat's assignments once
+	// reached (yarn.scheduler.capacity.per-node-heartbeat.maximum-offswitch-assignments,
+	// DEFAULT_OFFSWITCH_PER_HEARTBEAT_LIMIT); 0 means 1, as in YARN: plain
+	// ("*") requests get one container per node heartbeat.
 	OffSwitchPerHeartbeat int
 	// QOPs are the SASL QOPs the scheduler port (and, when Security is
 	// set, the client port) offers ("auth", "auth-int", "auth-conf"), as
@@ -123,9 +152,22 @@ type RMOptions struct {
 	// insecure cluster.
 	Security *RMSecurity
 	// NodeLocalityDelay is the number of missed scheduling opportunities
-	// before a node-local request may go rack-local (capped by the number
-	// of nodes, as in CapacityScheduler); 0 means 40, <0 means none.
+	// before a request may go rack-local
+	// (yarn.scheduler.capacity.node-locality-delay,
+	// DEFAULT_NODE_LOCALITY_DELAY; RegularContainerAllocator.canAssign
+	// caps it by the number of nodes: getActualNodeLocalityDelay); 0 means
+	// 40, <0 means none.
 	NodeLocalityDelay int
+	// RackLocalityAdditionalDelay is
+	// yarn.scheduler.capacity.rack-locality-additional-delay
+	// (DEFAULT_RACK_LOCALITY_ADDITIONAL_DELAY -1): when enabled, a request
+	// naming locations goes off-switch after NodeLocalityDelay plus this
+	// many missed opportunities (capped by the number of nodes:
+	// getActualRackLocalityDelay) instead of after the locality wait
+	// factor's estimate. 0 means the default, -1 (disabled); set it
+	// positive to enable it (YARN's 0, enabled with no additional delay,
+	// is not expressible).
+	RackLocalityAdditionalDelay int
 	// Logger receives lifecycle logs; the zero value logs nothing.
 	Logger zerolog.Logger
 }
@@ -187,11 +229,14 @@ func (o *RMOptions) setDefaults() error {
 	if o.ContainerAllocationExpiry <= 0 {
 		o.ContainerAllocationExpiry = DefaultContainerAllocationExpiry
 	}
-	if o.MaxAssignmentsPerHeartbeat <= 0 {
-		o.MaxAssignmentsPerHeartbeat = 100
+	if o.MaxAssignmentsPerHeartbeat == 0 {
+		o.MaxAssignmentsPerHeartbeat = DefaultMaxAssignmentsPerHeartbeat
 	}
 	if o.OffSwitchPerHeartbeat <= 0 {
-		o.OffSwitchPerHeartbeat = 1
+		o.OffSwitchPerHeartbeat = DefaultOffSwitchPerHeartbeat
+	}
+	if o.RackLocalityAdditionalDelay == 0 {
+		o.RackLocalityAdditionalDelay = DefaultRackLocalityAdditionalDelay
 	}
 	if o.NodeLocalityDelay == 0 {
 		o.NodeLocalityDelay = DefaultNodeLocalityDelay

@@ -19,8 +19,9 @@ import (
 //     far below their guarantee they are, and applications within a queue
 //     in submission order (FIFO ordering policy);
 //   - containers are handed out only on node heartbeats, several per
-//     heartbeat while they fit (multiple assignments, at most 100), but
-//     only one off-switch container per heartbeat by default;
+//     heartbeat while they fit (multiple assignments, at most 100), and
+//     the heartbeat ends once one off-switch container went out (by
+//     default; see RMOptions.OffSwitchPerHeartbeat);
 //   - requests are normalized up to multiples of the minimum allocation and
 //     validated against the maximum (InvalidResourceRequestException);
 //   - locality: node-local first; rack-local after the node-locality delay
@@ -169,23 +170,41 @@ func (r *ResourceManager) headroomLocked(app *rmApp) yarn.Resource {
 	return nonNegative(minRes(subRes(limit, app.queue.used), r.clusterAvailableLocked()))
 }
 
-// budget is what one node heartbeat may still hand out.
-type budget struct{ total, offSwitch int }
+// budget is what one node heartbeat may still hand out
+// (CapacityScheduler.canAllocateMore, checked after each assignment of
+// allocateContainerOnSingleNode's loop): the heartbeat goes on while
+// fewer than maximum-offswitch-assignments off-switch containers and,
+// with multiple-assignments-enabled, fewer than
+// maximum-container-assignments (-1: no limit) containers went out.
+type budget struct {
+	multiple            bool
+	assigned, offSwitch int
+	maxTotal, maxOff    int
+}
 
-func (b *budget) allows(loc locality) bool {
-	return b.total > 0 && (loc != offSwitch || b.offSwitch > 0)
+func (r *ResourceManager) newBudget() *budget {
+	return &budget{multiple: !r.opts.SingleAssignmentPerHeartbeat, maxTotal: r.opts.MaxAssignmentsPerHeartbeat, maxOff: r.opts.OffSwitchPerHeartbeat}
+}
+
+// allows reports whether the heartbeat may hand out another container
+// (of any locality: canAllocateMore does not look at the next one's).
+func (b *budget) allows(locality) bool {
+	if b.assigned == 0 {
+		return true // the first assignment is always tried
+	}
+	return b.offSwitch < b.maxOff && b.multiple && (b.maxTotal < 0 || b.assigned < b.maxTotal)
 }
 
 func (b *budget) take(loc locality) {
-	b.total--
+	b.assigned++
 	if loc == offSwitch {
-		b.offSwitch--
+		b.offSwitch++ // assignment.getType() == NodeType.OFF_SWITCH
 	}
 }
 
 // scheduleLocked hands out containers on node n (a NODE_UPDATE).
 func (r *ResourceManager) scheduleLocked(n *rmNode) {
-	b := &budget{total: r.opts.MaxAssignmentsPerHeartbeat, offSwitch: r.opts.OffSwitchPerHeartbeat}
+	b := r.newBudget()
 	for _, q := range r.queueOrderLocked() {
 		for _, app := range append([]*rmApp(nil), q.apps...) {
 			att := app.current()
@@ -304,6 +323,11 @@ func (r *ResourceManager) allocateAppLocked(att *rmAttempt, n *rmNode, b *budget
 				att.missed[k] = 0
 			case rackLocal:
 				dec(m[n.rack])
+				// RegularContainerAllocator.doAllocation resets the
+				// opportunities after a rack-local container too, with
+				// yarn.scheduler.capacity.rack-locality-full-reset
+				// (DEFAULT_RACK_LOCALITY_FULL_RESET true).
+				att.missed[k] = 0
 			}
 			dec(anyAsk)
 		}
@@ -323,22 +347,20 @@ func (r *ResourceManager) localityLocked(att *rmAttempt, k schedKey, m map[strin
 		return nodeLocal
 	}
 	specific := 0 // outstanding host/rack entries
-	hosts := 0
 	for name, a := range m {
 		if name != anyHost && a.count > 0 {
 			specific++
-			if name[0] != '/' {
-				hosts++
-			}
 		}
 	}
 	missed := att.missed[k]
-	delay := r.opts.NodeLocalityDelay
-	if delay < 0 {
-		delay = 0
-	}
+	// RegularContainerAllocator.canAssign
+	// (hadoop-yarn-server-resourcemanager/.../scheduler/capacity/allocator/
+	// RegularContainerAllocator.java): rack-local once
+	// getActualNodeLocalityDelay() = min(nodes, node-locality-delay) <
+	// missed opportunities.
+	delay := min(numNodes, max(r.opts.NodeLocalityDelay, -1))
 	if rk := m[n.rack]; rk != nil && rk.count > 0 && rk.relax {
-		if hosts == 0 || min(numNodes, delay) < missed {
+		if delay < missed {
 			return rackLocal
 		}
 	}
@@ -347,10 +369,19 @@ func (r *ResourceManager) localityLocked(att *rmAttempt, k schedKey, m map[strin
 		return noLocality
 	}
 	if specific == 0 {
-		return offSwitch // only "*": no delay
+		return offSwitch // only "*": no delay (uniqLocationAsks == 1)
+	}
+	if add := r.opts.RackLocalityAdditionalDelay; add > -1 {
+		// getActualRackLocalityDelay: min(nodes, node-locality-delay +
+		// rack-locality-additional-delay) < missed.
+		if min(numNodes, r.opts.NodeLocalityDelay+add) < missed {
+			return offSwitch
+		}
+		return noLocality
 	}
 	// Off-switch waits in proportion to how much of the cluster the
-	// request names (localityWaitFactor).
+	// request names (getLocalityWaitFactor), capped by the number of
+	// nodes.
 	factor := min(float64(len(m)-1)/float64(max(numNodes, 1)), 1)
 	if min(float64(numNodes), float64(anyAsk.count)*factor) < float64(missed) {
 		return offSwitch

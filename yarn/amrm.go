@@ -47,6 +47,20 @@ type AMRMOptions struct {
 	// accompany node requests (Java's RackResolver); nil puts every host
 	// in /default-rack, as a cluster without a topology script does.
 	ResolveRack func(host string) string
+	// LeaveDecrementsToRM changes what an allocated container sends. Java's
+	// AMRMClient (and the default here) lowers the request's entries and
+	// sends the new totals with the next allocate; but the RM lowered
+	// them itself when it allocated, and by the time the new total
+	// arrives it may have allocated more, which the total then asks for
+	// again: excess containers, a few per heartbeat while a large ask is
+	// served (YARN-1902). With LeaveDecrementsToRM the entries the RM
+	// lowered (host, rack and "*" for a node-local container, rack and
+	// "*" for a rack-local one, "*" for an off-switch one) are lowered
+	// locally only; the others (the host of a node-local request served
+	// off-switch) are still sent. Adding to an entry still sends its
+	// total: add a new batch under a fresh AllocationRequestID to keep
+	// that race out too.
+	LeaveDecrementsToRM bool
 	// CallTimeout bounds each attempt of an RM call, connecting included
 	// (Hadoop's ipc.client.rpc-timeout.ms): an RM host that vanished
 	// leaves connections that never answer, and without a bound an
@@ -168,7 +182,9 @@ func NewAMRMClient(opts AMRMOptions) (*AMRMClient, error) {
 	if nmt == nil {
 		nmt = &NMTokens{}
 	}
-	return &AMRMClient{opts: opts, f: f, lg: lg, nmt: nmt, token: opts.Token, asks: newAskTable(opts.ResolveRack),
+	asks := newAskTable(opts.ResolveRack)
+	asks.rmDecrements = opts.LeaveDecrementsToRM
+	return &AMRMClient{opts: opts, f: f, lg: lg, nmt: nmt, token: opts.Token, asks: asks,
 		released: map[ContainerID]struct{}{}, blacklisted: map[string]struct{}{}, blAdd: map[string]struct{}{}, blRemove: map[string]struct{}{}}, nil
 }
 
@@ -298,6 +314,15 @@ func (c *AMRMClient) OutstandingAsks() []ResourceAsk {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.asks.snapshot()
+}
+
+// OutstandingRequests lists the requests not yet matched by a container
+// (normalised: locations sorted and deduplicated), ordered by priority
+// and allocation request id, oldest first within one.
+func (c *AMRMClient) OutstandingRequests() []ContainerRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.asks.outstanding()
 }
 
 // PendingRequests is the number of requests not yet matched by a container.

@@ -139,6 +139,10 @@ type askTable struct {
 	rackOf func(host string) string
 	groups map[askKey]*askGroup
 	dirty  map[askRef]struct{}
+	// rmDecrements: an allocated container lowers the local entries
+	// without sending the ones the RM lowered itself (see
+	// AMRMOptions.LeaveDecrementsToRM).
+	rmDecrements bool
 }
 
 func newAskTable(rackOf func(string) string) *askTable {
@@ -290,7 +294,7 @@ func (t *askTable) remove(req ContainerRequest) bool {
 	}
 	for i := len(g.requests) - 1; i >= 0; i-- {
 		if sameRequest(g.requests[i].req, r) {
-			t.consume(key, g, i)
+			t.consume(key, g, i, nil)
 			return true
 		}
 	}
@@ -298,17 +302,39 @@ func (t *askTable) remove(req ContainerRequest) bool {
 }
 
 // consume drops request i of g and decrements its entries
-// (decContainerRequest).
-func (t *askTable) consume(key askKey, g *askGroup, i int) ContainerRequest {
+// (decContainerRequest); those in quiet are not marked for sending (the
+// RM lowered them itself).
+func (t *askTable) consume(key askKey, g *askGroup, i int, quiet map[string]bool) ContainerRequest {
 	o := g.requests[i]
 	g.requests = slices.Delete(g.requests, i, i+1)
 	for _, n := range o.names {
 		if e := g.entries[n]; e != nil && e.count > 0 {
 			e.count--
-			t.dirty[askRef{key, n}] = struct{}{}
+			if !quiet[n] {
+				t.dirty[askRef{key, n}] = struct{}{}
+			}
 		}
 	}
 	return o.req
+}
+
+// decrementedByRM names the entries of g the RM lowered itself when it
+// allocated a container on host (in rack): AppSchedulingInfo.allocate
+// through LocalityAppPlacementAllocator.allocate decrements the host, the
+// rack and "*" for a node-local container (allocateNodeLocal), the rack
+// and "*" for a rack-local one, and only "*" for an off-switch one. The
+// locality is the one RegularContainerAllocator.assignContainersOnNode
+// picked: node-local when the host entry was outstanding, else rack-local
+// when the rack entry was.
+func decrementedByRM(g *askGroup, host, rack string) map[string]bool {
+	out := map[string]bool{AnyHost: true}
+	if e := g.entries[host]; e != nil && e.count > 0 {
+		out[host] = true
+		out[rack] = true
+	} else if e := g.entries[rack]; e != nil && e.count > 0 {
+		out[rack] = true
+	}
+	return out
 }
 
 // allocated matches an allocated container to an outstanding request and
@@ -348,7 +374,11 @@ func (t *askTable) allocated(c Container) (ContainerRequest, bool) {
 			break
 		}
 	}
-	return t.consume(key, g, pick), true
+	var quiet map[string]bool
+	if t.rmDecrements {
+		quiet = decrementedByRM(g, host, rack)
+	}
+	return t.consume(key, g, pick, quiet), true
 }
 
 func (t *askTable) sortedKeys() []askKey {
@@ -443,6 +473,18 @@ func (t *askTable) snapshot() []ResourceAsk {
 				a.NodeLabel = g.label
 			}
 			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// outstanding lists the outstanding requests, normalised, by key and
+// oldest first within a key.
+func (t *askTable) outstanding() []ContainerRequest {
+	var out []ContainerRequest
+	for _, k := range t.sortedKeys() {
+		for _, o := range t.groups[k].requests {
+			out = append(out, o.req)
 		}
 	}
 	return out

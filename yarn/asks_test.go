@@ -248,3 +248,42 @@ func TestAskTableRemoveNormalises(t *testing.T) {
 	}
 	require.True(t, slices.Equal([]string{"*", "/default-rack", "a", "b"}, names), names)
 }
+
+// With rmDecrements (AMRMOptions.LeaveDecrementsToRM) an allocated
+// container lowers the local entries but sends only those the RM did not
+// lower itself: nothing for plain requests, the host entry of a
+// node-local request served rack-locally; a withdrawal is still sent.
+func TestAskTableLeavesDecrementsToRM(t *testing.T) {
+	tab := newAskTable(func(h string) string { return map[string]string{"h1": "/r1", "h2": "/r1", "h3": "/r2"}[h] })
+	tab.rmDecrements = true
+	sent := func() []string {
+		asks, _ := tab.take()
+		tab.gc()
+		out := []string{}
+		for _, a := range asks {
+			out = append(out, askString(a))
+		}
+		return out
+	}
+	plain := ContainerRequest{Resource: small, AllocationRequestID: 1}
+	onH2 := ContainerRequest{Resource: small, AllocationRequestID: 2, Nodes: []string{"h2"}, RelaxLocality: true}
+	for _, r := range []ContainerRequest{plain, plain, plain, onH2, onH2} {
+		require.NoError(t, tab.add(r))
+	}
+	require.Equal(t, []string{"p0/a1/*=3", "p0/a2/*=2", "p0/a2//r1=2", "p0/a2/h2=2"}, sent())
+
+	for _, c := range []Container{ctr(2, "h9", 0, 1), ctr(3, "h2", 0, 2)} { // off-switch; node-local
+		_, ok := tab.allocated(c)
+		require.True(t, ok)
+	}
+	require.Equal(t, []string{}, sent(), "the RM lowered these entries itself")
+	require.Equal(t, map[string]int32{"p0/a1/*": 2, "p0/a2/*": 1, "p0/a2//r1": 1, "p0/a2/h2": 1}, countsOf(tab))
+
+	_, ok := tab.allocated(ctr(4, "h1", 0, 2)) // rack-local: the RM lowered /r1 and "*", not h2
+	require.True(t, ok)
+	require.Equal(t, []string{"p0/a2/h2=0"}, sent())
+
+	require.True(t, tab.remove(plain))
+	require.Equal(t, []string{"p0/a1/*=1"}, sent(), "a withdrawal is sent")
+	require.Equal(t, []ContainerRequest{{Resource: small, AllocationRequestID: 1, RelaxLocality: true}}, tab.outstanding())
+}

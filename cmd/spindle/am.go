@@ -35,7 +35,7 @@ func amCommand(e *environment) *cli.Command {
 			&cli.StringFlag{Name: "spec", Value: amapi.SpecFile, Usage: "the AM spec the submitter shipped"},
 			&cli.StringFlag{Name: "stop-secret", Value: amapi.StopSecretFile, Usage: "file holding the stop secret"},
 			&cli.DurationFlag{Name: "heartbeat-fast", Usage: "allocate interval while containers are wanted (default 500ms)"},
-			&cli.DurationFlag{Name: "heartbeat-idle", Usage: "allocate interval while the fleet is complete (default 3s)"},
+			&cli.DurationFlag{Name: "heartbeat-idle", Usage: "allocate interval while the fleet is complete (default 1s)"},
 		},
 		Action: e.runAM,
 	}

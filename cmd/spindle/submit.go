@@ -42,6 +42,7 @@ func clusterFlags(mode amapi.Mode) []cli.Flag {
 		&cli.IntFlag{Name: "priority", Usage: "application priority"},
 		&cli.StringFlag{Name: "tags", Usage: "comma-separated application tags"},
 		&cli.StringFlag{Name: "node-label", Usage: "node label expression for every container"},
+		&cli.BoolFlag{Name: "no-locality-spread", Usage: "ask for TaskManagers on any host instead of node-local on the nodes with room (YARN hands out one any-host container per node heartbeat, many node-local ones)"},
 		&cli.IntFlag{Name: "max-attempts", Usage: "AM attempts (default: the cluster's yarn.resourcemanager.am.max-attempts)"},
 		&cli.StringFlag{Name: "payload", Value: "example", Usage: "what the cluster runs: example or flink"},
 		&cli.StringFlag{Name: "flink-home", Usage: "Flink distribution for --payload flink (default $FLINK_HOME)"},
@@ -72,7 +73,7 @@ func (e *environment) request(c *cli.Context, mode amapi.Mode, job string, args 
 	r := launch.Request{Mode: mode, Name: c.String("name"), Queue: c.String("queue"),
 		JobManagerMemoryMB: mem("jobmanager-memory"), TaskManagerMemoryMB: mem("taskmanager-memory"),
 		VCores: int32(c.Int("vcores")), Slots: c.Int("slots"), TaskManagers: c.Int("taskmanagers"),
-		Priority: int32(c.Int("priority")), NodeLabel: c.String("node-label"), MaxAttempts: int32(c.Int("max-attempts")),
+		Priority: int32(c.Int("priority")), NodeLabel: c.String("node-label"), NoLocalitySpread: c.Bool("no-locality-spread"), MaxAttempts: int32(c.Int("max-attempts")),
 		Ship: c.StringSlice("ship"), ShipFollowLinks: c.Bool("ship-follow-links"), Job: job, Args: args, AMLogLevel: "info"}
 	for _, t := range strings.Split(c.String("tags"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
