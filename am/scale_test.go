@@ -14,7 +14,7 @@ import (
 )
 
 // clusterNodes is what the submitter puts in the spec (launch.Submit).
-func clusterNodes(t *testing.T, h *harness) []amapi.ClusterNode {
+func clusterNodes(t testing.TB, h *harness) []amapi.ClusterNode {
 	ctx := testutil.Context(t, 30*time.Second)
 	ns, err := h.rmc.GetClusterNodes(ctx, yarn.NodeRunning)
 	require.NoError(t, err)
@@ -55,14 +55,18 @@ func TestFleetNoExcessAtScale(t *testing.T) {
 	require.Equal(t, yarn.FinalSucceeded, a.waitEnd(ctx).FinalStatus)
 }
 
-// Issue 16's measurement on the mini cluster: 16 TaskManagers on one
+// Issue 16's measurement on the mini cluster (a benchmark, not a test:
+// speed goals live in benchmarks; the per-heartbeat behaviour it rests on
+// is pinned by minicluster's scheduler tests). Run:
+//
+//	go test -run '^$' -bench BenchmarkLocalitySpreadOneNode -benchtime 1x ./am/
+//
+// 16 TaskManagers on one
 // NodeManager heartbeating every second, with the CapacityScheduler's
 // defaults. Asked for any host they come one per node heartbeat (~15 s);
 // asked node-local (the locality spread) all on the first.
-func TestLocalitySpreadOneNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for 16 node heartbeats")
-	}
+func BenchmarkLocalitySpreadOneNode(b *testing.B) {
+	t := b
 	const n = 16
 	took := map[bool]time.Duration{}
 	for _, spread := range []bool{true, false} {
@@ -88,6 +92,7 @@ func TestLocalitySpreadOneNode(t *testing.T) {
 		require.Equal(t, 202, a.stop(ctx, url, a.secret))
 		require.Equal(t, yarn.FinalSucceeded, a.waitEnd(ctx).FinalStatus)
 	}
-	require.Less(t, took[true], 5*time.Second, "node-local: many per node heartbeat")
-	require.Greater(t, took[false], 10*time.Second, "any host: one per node heartbeat")
+	b.ReportMetric(took[true].Seconds(), "spread_s")
+	b.ReportMetric(took[false].Seconds(), "anyhost_s")
+	b.ReportMetric(took[false].Seconds()/took[true].Seconds(), "anyhost/spread")
 }
