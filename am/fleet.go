@@ -50,6 +50,11 @@ type fleet struct {
 	restarts    int
 	adopted     int
 	completions []amapi.Completion // the last keptCompletions, oldest first
+	// liveSeq numbers the liveness connections (live.go); wake, buffered,
+	// has the run loop reconcile at once after one closed.
+	liveSeq     uint64
+	earlyDeaths int
+	wake        chan struct{}
 }
 
 type tmState string
@@ -58,6 +63,9 @@ const (
 	tmLaunching tmState = "launching"
 	tmRunning   tmState = "running"
 	tmStopping  tmState = "stopping"
+	// tmLost: its liveness connection closed (live.go); taken for dead
+	// until the RM's completion report confirms it or it reconnects.
+	tmLost tmState = "lost-unconfirmed"
 )
 
 type taskManager struct {
@@ -65,6 +73,7 @@ type taskManager struct {
 	state   tmState
 	since   time.Time
 	adopted bool
+	live    uint64 // the generation of its open liveness connection, 0 for none
 }
 
 type launchResult struct {
@@ -103,6 +112,7 @@ func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.Containe
 		}
 		f.res[name] = lr
 	}
+	f.wake = make(chan struct{}, 1)
 	m.target.Set(float64(spec.Count))
 	return f, nil
 }
@@ -125,8 +135,11 @@ func (f *fleet) countLocked(s tmState) int {
 	return n
 }
 
-// activeLocked counts TaskManagers being started or running.
-func (f *fleet) activeLocked() int { return len(f.tms) - f.countLocked(tmStopping) }
+// activeLocked counts TaskManagers being started or running (not those
+// being stopped or taken for dead).
+func (f *fleet) activeLocked() int {
+	return len(f.tms) - f.countLocked(tmStopping) - f.countLocked(tmLost)
+}
 
 func (f *fleet) updateGaugesLocked() {
 	f.m.pending.Set(float64(f.amrm.PendingRequests()))
@@ -373,6 +386,9 @@ func (f *fleet) onLaunched(lr launchResult, now time.Time) *Final {
 		return nil // completed (or released) while being started
 	}
 	lg := f.lg.With().Stringer("container_id", lr.id).Str("node", tm.c.Node.String()).Logger()
+	if lr.err == nil && tm.state == tmStopping {
+		return nil // released as surplus while being started (live.go)
+	}
 	if lr.err == nil {
 		tm.state, tm.since = tmRunning, now
 		lg.Info().Msg("TaskManager started")
@@ -453,6 +469,7 @@ func (f *fleet) fill(s *amapi.Status) {
 	s.Target, s.Pending = f.target, f.amrm.PendingRequests()
 	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
 	s.Adopted, s.Restarts = f.adopted, f.restarts
+	s.LostUnconfirmed, s.EarlyDeaths = f.countLocked(tmLost), f.earlyDeaths
 	s.Completions = slices.Clone(f.completions)
 	if s.Completions == nil {
 		s.Completions = []amapi.Completion{}

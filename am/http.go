@@ -32,8 +32,10 @@ type httpLimits struct {
 	// maxConns caps the open connections; more wait in the listen
 	// backlog until one closes. Every TaskManager that follows the
 	// credentials (amapi.FollowCredentials) holds one connection for its
-	// long poll, so the cap is the largest fleet whose polls all fit with
-	// room for the status, stop and metrics clients.
+	// long poll, and every TaskManager one liveness connection
+	// (amapi.KeepAlive), so the cap is twice the largest fleet whose
+	// connections all fit, with room for the status, stop and metrics
+	// clients.
 	maxConns int
 	// refusedLogEvery rate-limits the warnings of refused stop and
 	// credentials requests: the first is logged, then at most one per
@@ -86,6 +88,8 @@ func (r *Runner) refused(l *logLimiter, req *http.Request, msg string) {
 //	POST /v1/stop        graceful stop; needs "Authorization: Bearer <stop secret>"
 //	GET  /v1/credentials the TaskManagers' current credentials (CredentialsPath);
 //	                     needs "Authorization: Bearer <credentials secret>"
+//	GET  /v1/taskmanagers/{container}/live
+//	                     a TaskManager's liveness connection (LivePath, live.go)
 //	GET  /metrics        Prometheus metrics
 func (r *Runner) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -94,6 +98,7 @@ func (r *Runner) handler() http.Handler {
 	mux.HandleFunc("GET "+amapi.DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
 	mux.HandleFunc("POST "+amapi.StopPath, r.serveStop)
 	mux.HandleFunc("GET "+amapi.CredentialsPath, r.serveCredentials)
+	mux.HandleFunc("GET "+amapi.LivePath, r.serveLive)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.m.reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -65,22 +65,28 @@ type TaskManagerInfo struct {
 // Status is the AM's state, as /v1/status serves it. It is an API:
 // fields are only ever added.
 type Status struct {
-	AppID        string            `json:"app_id"`
-	AttemptID    string            `json:"attempt_id"`
-	ContainerID  string            `json:"container_id"`
-	Mode         Mode              `json:"mode"`
-	Phase        Phase             `json:"phase"`
-	TrackingURL  string            `json:"tracking_url"`
-	RegisteredAt *time.Time        `json:"registered_at,omitempty"`
-	JobManager   JobManagerInfo    `json:"jobmanager"`
-	Target       int               `json:"target"`
-	Pending      int               `json:"pending"`
-	Launching    int               `json:"launching"`
-	Running      int               `json:"running"`
-	Adopted      int               `json:"adopted"`
-	Progress     float32           `json:"progress"`
-	Restarts     int               `json:"restarts"`
-	TaskManagers []TaskManagerInfo `json:"taskmanagers"`
+	AppID        string         `json:"app_id"`
+	AttemptID    string         `json:"attempt_id"`
+	ContainerID  string         `json:"container_id"`
+	Mode         Mode           `json:"mode"`
+	Phase        Phase          `json:"phase"`
+	TrackingURL  string         `json:"tracking_url"`
+	RegisteredAt *time.Time     `json:"registered_at,omitempty"`
+	JobManager   JobManagerInfo `json:"jobmanager"`
+	Target       int            `json:"target"`
+	Pending      int            `json:"pending"`
+	Launching    int            `json:"launching"`
+	Running      int            `json:"running"`
+	Adopted      int            `json:"adopted"`
+	Progress     float32        `json:"progress"`
+	Restarts     int            `json:"restarts"`
+	// LostUnconfirmed counts TaskManagers whose liveness connection
+	// (LivePath) closed and whose end the RM has not reported yet: their
+	// replacements are already asked for. EarlyDeaths counts every such
+	// TaskManager of the attempt.
+	LostUnconfirmed int               `json:"lost_unconfirmed"`
+	EarlyDeaths     int               `json:"early_deaths"`
+	TaskManagers    []TaskManagerInfo `json:"taskmanagers"`
 	// Completions are the last TaskManager containers that ended (or
 	// could not be started), newest last, each classified.
 	Completions      []Completion `json:"completions"`
