@@ -292,7 +292,7 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	amURL, _ := lookup(EnvAMURL)
 	attempt, _ := lookup(EnvAttemptID)
 	container, _ := lookup(EnvResourceID)
-	if amURL == "" || attempt == "" || container == "" {
+	if off, _ := lookup(EnvLiveness); amURL == "" || attempt == "" || container == "" || off == "off" {
 		return func() {}
 	}
 	var secret []byte
