@@ -477,7 +477,7 @@ func (f *fleet) fill(s *amapi.Status) {
 	s.TaskManagers = make([]amapi.TaskManagerInfo, 0, len(f.tms))
 	for id, tm := range f.tms {
 		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
-			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
+			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted, Live: tm.live != 0})
 	}
 	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
 }

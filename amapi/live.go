@@ -191,8 +191,14 @@ type KeepAliveOptions struct {
 	// 30 s; 0 means 500 ms.
 	Retry time.Duration
 	// Client makes the requests; nil means a client without an overall
-	// timeout that dials within 10 s.
+	// timeout that dials within 10 s, from NodeHost's address.
 	Client *Client
+	// NodeHost is the container's NodeManager host ($NM_HOST). The
+	// default client dials from its address (when it is one of this
+	// host's, else from the one the kernel picks), so that an AM without
+	// a credentials secret, which trusts only connections from the
+	// container's node, recognizes it on a node of several addresses.
+	NodeHost string
 	// Connected, if not nil, is called each time the AM accepts a
 	// connection.
 	Connected func(url, attempt string)
@@ -216,8 +222,7 @@ func KeepAlive(ctx context.Context, o KeepAliveOptions) error {
 		o.Retry = 500 * time.Millisecond
 	}
 	if o.Client == nil {
-		o.Client = &Client{HTTP: &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			ResponseHeaderTimeout: 10 * time.Second}}}
+		o.Client = &Client{HTTP: &http.Client{Transport: &http.Transport{DialContext: dialFrom(o.NodeHost), ResponseHeaderTimeout: 10 * time.Second}}}
 	}
 	lg := o.Logger.With().Str("component", "liveness").Logger()
 	url, attempt, verified := o.AMURL, o.Attempt, true
@@ -279,11 +284,48 @@ func KeepAlive(ctx context.Context, o KeepAliveOptions) error {
 	return nil
 }
 
+// dialFrom dials from an address of host of the target's family, or,
+// when that fails (the address is not this host's), as the kernel picks.
+func dialFrom(host string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		if host == "" {
+			return d.DialContext(ctx, network, addr)
+		}
+		th, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		var target net.IP
+		if target = net.ParseIP(th); target == nil {
+			if ips, err := net.DefaultResolver.LookupIP(ctx, "ip", th); err == nil && len(ips) > 0 {
+				target = ips[0]
+			}
+		}
+		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
+		if target != nil && err == nil {
+			for _, ip := range ips {
+				if (ip.To4() == nil) != (target.To4() == nil) {
+					continue
+				}
+				from := d
+				from.LocalAddr = &net.TCPAddr{IP: ip}
+				if c, err := from.DialContext(ctx, network, net.JoinHostPort(target.String(), strings.TrimPrefix(addr, th+":"))); err == nil {
+					return c, nil
+				}
+				break
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
 // KeepContainerAlive runs KeepAlive, in a goroutine of its own, for the
 // container whose environment lookup reads: its id
 // ($SPINDLE_RESOURCE_ID), the AM that started it ($SPINDLE_AM_URL,
 // $SPINDLE_ATTEMPT_ID) and its token file ($HADOOP_TOKEN_FILE_LOCATION,
-// for the credentials secret); locate is KeepAliveOptions.Locate. The
+// for the credentials secret) and its node ($NM_HOST); locate is
+// KeepAliveOptions.Locate. The
 // connection belongs to the calling process: call it from the process
 // whose death the AM should learn of. Without an AM URL (a process not
 // started by an AM) it does nothing. stop ends it and waits for it.
@@ -292,6 +334,7 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	amURL, _ := lookup(EnvAMURL)
 	attempt, _ := lookup(EnvAttemptID)
 	container, _ := lookup(EnvResourceID)
+	node, _ := lookup("NM_HOST")
 	if off, _ := lookup(EnvLiveness); amURL == "" || attempt == "" || container == "" || off == "off" {
 		return func() {}
 	}
@@ -311,7 +354,7 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := KeepAlive(ctx, KeepAliveOptions{AMURL: amURL, Attempt: attempt, Container: container, Secret: secret, Locate: locate, Logger: lg}); err != nil {
+		if err := KeepAlive(ctx, KeepAliveOptions{AMURL: amURL, Attempt: attempt, Container: container, Secret: secret, Locate: locate, NodeHost: node, Logger: lg}); err != nil {
 			lg.Warn().Err(err).Msg("the AM will learn of this TaskManager's end from the ResourceManager only")
 		}
 	})

@@ -60,6 +60,9 @@ type TaskManagerInfo struct {
 	State       string    `json:"state"`
 	Since       time.Time `json:"since"`
 	Adopted     bool      `json:"adopted,omitempty"`
+	// Live is true while the TaskManager holds its liveness connection
+	// (LivePath) to this AM.
+	Live bool `json:"live,omitempty"`
 }
 
 // Status is the AM's state, as /v1/status serves it. It is an API:
