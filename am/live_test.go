@@ -165,3 +165,48 @@ func TestLivenessIgnoredWhenTheAMStops(t *testing.T) {
 	require.LessOrEqual(t, peak(), 3)
 	require.NotContains(t, log, "liveness connection refused", "the TaskManagers' own connections are trusted")
 }
+
+// TestLivenessKillToReplacementAt1sHeartbeat measures SIGKILL of a
+// TaskManager → its replacement running at a 1 s NodeManager heartbeat
+// (YARN's default), without the liveness connection ($SPINDLE_LIVENESS=
+// off: the AM learns of the exit from the RM) and with it. It only logs
+// the times; the waits are generous event bounds.
+func TestLivenessKillToReplacementAt1sHeartbeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	h := newHarness(t, 3, func(o *minicluster.Options) { o.NodeManager.HeartbeatInterval = time.Second })
+	const kills = 3
+	for _, mode := range []string{"off", "on"} {
+		ctx := testutil.Context(t, 90*time.Second)
+		spec := h.sessionSpec(2)
+		spec.TaskManagers.Env[amapi.EnvLiveness] = mode
+		spec.Restart = amapi.RestartPolicy{Window: time.Minute, MaxFailures: 10, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+		a := h.submit(ctx, spec, fastAM, nil)
+		url := a.amURL(ctx, 1)
+		var took []time.Duration
+		for i := range kills {
+			s := a.waitStatus(ctx, url, "2 running, the last exit reported", func(s amapi.Status) bool {
+				return s.Running == 2 && len(s.TaskManagers) == 2 && len(s.Completions) == i && (mode == "off" || allLive(s))
+			})
+			victim, err := yarn.ParseContainerID(s.TaskManagers[0].ContainerID)
+			require.NoError(t, err)
+			killed := time.Now()
+			require.NoError(t, h.nodeOf(victim).KillContainerProcess(victim, syscall.SIGKILL))
+			a.waitStatus(ctx, url, "a replacement running", func(s2 amapi.Status) bool {
+				n := 0
+				for _, tm := range s2.TaskManagers {
+					if tm.State == "running" && !slices.Contains(tmIDs(s), tm.ContainerID) {
+						n++
+					}
+				}
+				return n == 1
+			})
+			took = append(took, time.Since(killed).Round(time.Millisecond))
+		}
+		t.Logf("liveness %s: SIGKILL → replacement running at a %v NodeManager heartbeat: %v", mode, h.nmHB, took)
+		require.Equal(t, 202, a.stop(ctx, url, a.secret))
+		fin := a.waitEnd(ctx)
+		require.Equal(t, yarn.FinalSucceeded, fin.FinalStatus, fin.Diagnostics)
+	}
+}
