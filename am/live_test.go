@@ -191,8 +191,14 @@ func TestLivenessKillToReplacementAt1sHeartbeat(t *testing.T) {
 			})
 			victim, err := yarn.ParseContainerID(s.TaskManagers[0].ContainerID)
 			require.NoError(t, err)
-			killed := time.Now()
-			require.NoError(t, h.nodeOf(victim).KillContainerProcess(victim, syscall.SIGKILL))
+			nm := h.nodeOf(victim)
+			require.NotNil(t, nm)
+			var killed time.Time
+			// Started at the NodeManager may still mean launching there.
+			eventually(t, ctx, "the TaskManager's process to kill", func() bool {
+				killed = time.Now()
+				return nm.KillContainerProcess(victim, syscall.SIGKILL) == nil
+			})
 			a.waitStatus(ctx, url, "a replacement running", func(s2 amapi.Status) bool {
 				n := 0
 				for _, tm := range s2.TaskManagers {
