@@ -70,6 +70,11 @@ type fleet struct {
 	// quarantined are the nodes the restart policy blacklisted: no
 	// node-local asks there (the blacklist wins anyway).
 	quarantined map[string]bool
+	// liveSeq numbers the liveness connections (live.go); wake, buffered,
+	// has the run loop reconcile at once after one closed.
+	liveSeq     uint64
+	earlyDeaths int
+	wake        chan struct{}
 }
 
 type tmState string
@@ -78,6 +83,9 @@ const (
 	tmLaunching tmState = "launching"
 	tmRunning   tmState = "running"
 	tmStopping  tmState = "stopping"
+	// tmLost: its liveness connection closed (live.go); taken for dead
+	// until the RM's completion report confirms it or it reconnects.
+	tmLost tmState = "lost-unconfirmed"
 )
 
 type taskManager struct {
@@ -85,6 +93,7 @@ type taskManager struct {
 	state   tmState
 	since   time.Time
 	adopted bool
+	live    uint64 // the generation of its open liveness connection, 0 for none
 }
 
 type launchResult struct {
@@ -128,6 +137,7 @@ func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.Containe
 		}
 		f.res[name] = lr
 	}
+	f.wake = make(chan struct{}, 1)
 	m.target.Set(float64(spec.Count))
 	return f, nil
 }
@@ -150,8 +160,11 @@ func (f *fleet) countLocked(s tmState) int {
 	return n
 }
 
-// activeLocked counts TaskManagers being started or running.
-func (f *fleet) activeLocked() int { return len(f.tms) - f.countLocked(tmStopping) }
+// activeLocked counts TaskManagers being started or running (not those
+// being stopped or taken for dead).
+func (f *fleet) activeLocked() int {
+	return len(f.tms) - f.countLocked(tmStopping) - f.countLocked(tmLost)
+}
 
 func (f *fleet) updateGaugesLocked() {
 	f.m.pending.Set(float64(f.asked))
@@ -444,6 +457,9 @@ func (f *fleet) onLaunched(lr launchResult, now time.Time) *Final {
 		return nil // completed (or released) while being started
 	}
 	lg := f.lg.With().Stringer("container_id", lr.id).Str("node", tm.c.Node.String()).Logger()
+	if lr.err == nil && tm.state == tmStopping {
+		return nil // released as surplus while being started (live.go)
+	}
 	if lr.err == nil {
 		tm.state, tm.since = tmRunning, now
 		lg.Info().Msg("TaskManager started")
@@ -524,6 +540,7 @@ func (f *fleet) fill(s *amapi.Status) {
 	s.Target, s.Pending, s.Excess = f.target, f.asked, f.excess
 	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
 	s.Adopted, s.Restarts = f.adopted, f.restarts
+	s.LostUnconfirmed, s.EarlyDeaths = f.countLocked(tmLost), f.earlyDeaths
 	s.Completions = slices.Clone(f.completions)
 	if s.Completions == nil {
 		s.Completions = []amapi.Completion{}
@@ -531,7 +548,7 @@ func (f *fleet) fill(s *amapi.Status) {
 	s.TaskManagers = make([]amapi.TaskManagerInfo, 0, len(f.tms))
 	for id, tm := range f.tms {
 		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
-			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted})
+			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted, Live: tm.live != 0})
 	}
 	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
 }

@@ -32,8 +32,12 @@ type httpLimits struct {
 	// maxConns caps the open connections; more wait in the listen
 	// backlog until one closes. Every TaskManager that follows the
 	// credentials (amapi.FollowCredentials) holds one connection for its
-	// long poll, so the cap is the largest fleet whose polls all fit with
-	// room for the status, stop and metrics clients.
+	// long poll, and every TaskManager one liveness connection
+	// (amapi.KeepAlive), so the cap is twice the largest fleet whose
+	// connections all fit, with room for the status, stop and metrics
+	// clients. 4096 fits a fleet of about 2,000 TaskManagers; each idle
+	// connection costs the AM a few KiB. (Folding the credentials poll
+	// into the liveness connection would halve it: not done yet.)
 	maxConns int
 	// refusedLogEvery rate-limits the warnings of refused stop and
 	// credentials requests: the first is logged, then at most one per
@@ -42,7 +46,7 @@ type httpLimits struct {
 }
 
 var defaultHTTPLimits = httpLimits{readHeader: 10 * time.Second, read: 30 * time.Second, write: 30 * time.Second,
-	idle: time.Minute, maxHeaderBytes: 16 << 10, maxConns: 1024, refusedLogEvery: time.Minute}
+	idle: time.Minute, maxHeaderBytes: 16 << 10, maxConns: 4096, refusedLogEvery: time.Minute}
 
 // logLimiter lets through the first event and then at most one per
 // interval, counting the others. Safe for concurrent use.
@@ -86,6 +90,8 @@ func (r *Runner) refused(l *logLimiter, req *http.Request, msg string) {
 //	POST /v1/stop        graceful stop; needs "Authorization: Bearer <stop secret>"
 //	GET  /v1/credentials the TaskManagers' current credentials (CredentialsPath);
 //	                     needs "Authorization: Bearer <credentials secret>"
+//	GET  /v1/taskmanagers/{container}/live
+//	                     a TaskManager's liveness connection (LivePath, live.go)
 //	GET  /metrics        Prometheus metrics
 func (r *Runner) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -94,6 +100,7 @@ func (r *Runner) handler() http.Handler {
 	mux.HandleFunc("GET "+amapi.DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
 	mux.HandleFunc("POST "+amapi.StopPath, r.serveStop)
 	mux.HandleFunc("GET "+amapi.CredentialsPath, r.serveCredentials)
+	mux.HandleFunc("GET "+amapi.LivePath, r.serveLive)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.m.reg, promhttp.HandlerOpts{}))
 	return mux
 }

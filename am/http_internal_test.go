@@ -24,9 +24,18 @@ import (
 // RM), logging to log, with the credentials secret "cred-secret".
 func newHTTPRunner(t *testing.T, log io.Writer, mod func(*httpLimits)) (*Runner, string) {
 	t.Helper()
+	return newHTTPRunnerSecret(t, log, mod, []byte("cred-secret"))
+}
+
+// newHTTPRunnerSecret is newHTTPRunner with credentials secret secret
+// (none if nil).
+func newHTTPRunnerSecret(t *testing.T, log io.Writer, mod func(*httpLimits), secret []byte) (*Runner, string) {
+	t.Helper()
 	creds := &yarn.Credentials{}
 	creds.AddToken("amrm", &ipc.Token{Kind: ipc.KindAMRMToken, Identifier: []byte("id"), Password: []byte("pw")})
-	creds.AddSecret(amapi.CredentialsSecretAlias, []byte("cred-secret"))
+	if secret != nil {
+		creds.AddSecret(amapi.CredentialsSecretAlias, secret)
+	}
 	app := yarn.ApplicationID{ClusterTimestamp: 1, ID: 1}
 	spec := amapi.Spec{Mode: amapi.ModeSession, JobManager: amapi.ProcessSpec{Command: []string{"true"}},
 		TaskManagers: amapi.TaskManagerSpec{Count: 1, MemoryMB: 128, Command: "true"}}

@@ -22,8 +22,12 @@ type metrics struct {
 	restarted prometheus.Counter
 	launchErr prometheus.Counter
 	jmRestart prometheus.Counter
-	heartbeat prometheus.Histogram
-	hbErrors  prometheus.Counter
+	// earlyDeaths and liveRestored count TaskManagers taken for dead
+	// when their liveness connection closed, and those that came back.
+	earlyDeaths  prometheus.Counter
+	liveRestored prometheus.Counter
+	heartbeat    prometheus.Histogram
+	hbErrors     prometheus.Counter
 
 	tokenRefreshes *prometheus.CounterVec
 	tokenNext      prometheus.Gauge
@@ -54,13 +58,17 @@ func newMetrics() *metrics {
 		heartbeat: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "heartbeat_latency_seconds",
 			Help: "Latency of the allocate heartbeat to the ResourceManager.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		hbErrors: c("heartbeat_errors_total", "Allocate heartbeats that failed."),
+		earlyDeaths: c("taskmanagers_early_deaths_total",
+			"TaskManagers taken for dead when their liveness connection to the AM closed, before the RM reported them (replaced at once)."),
+		liveRestored: c("taskmanagers_live_restored_total",
+			"TaskManagers taken for dead whose liveness connection came back (the surplus replacement was released)."),
 		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "token_refreshes_total",
 			Help: "Attempts to obtain fresh delegation tokens with the shipped keytab, by result (ok, error)."}, []string{"result"}),
 		tokenNext: g("token_next_refresh_timestamp_seconds", "When the AM obtains fresh delegation tokens next (Unix time); 0 without a shipped keytab."),
 		credPolls: g("credential_polls_open", "Credential long polls of TaskManagers the AM holds open now (one per following TaskManager)."),
 	}
 	m.reg.MustRegister(m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
-		m.launchErr, m.jmRestart, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext, m.credPolls,
+		m.launchErr, m.jmRestart, m.earlyDeaths, m.liveRestored, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext, m.credPolls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

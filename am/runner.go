@@ -89,8 +89,8 @@ type Runner struct {
 	httpStop chan struct{}
 	// httpLim bounds the HTTP endpoint (defaultHTTPLimits; tests shrink
 	// it); the refusals rate-limit the warnings of refused requests.
-	httpLim                    httpLimits
-	stopRefusals, credRefusals logLimiter
+	httpLim                                  httpLimits
+	stopRefusals, credRefusals, liveRefusals logLimiter
 }
 
 // Final is how the application ended.
@@ -294,7 +294,7 @@ func (r *Runner) serveHTTP(ln net.Listener) (stop func()) {
 	l := r.httpLim
 	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: l.readHeader, ReadTimeout: l.read, WriteTimeout: l.write,
 		IdleTimeout: l.idle, MaxHeaderBytes: l.maxHeaderBytes}
-	r.stopRefusals.every, r.credRefusals.every = l.refusedLogEvery, l.refusedLogEvery
+	r.stopRefusals.every, r.credRefusals.every, r.liveRefusals.every = l.refusedLogEvery, l.refusedLogEvery, l.refusedLogEvery
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -350,6 +350,7 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 			quiesce()
 			r.lg.Info().Str("diagnostics", diag).Msg("stop requested")
 			return r.finish(Final{yarn.FinalSucceeded, diag})
+		case <-r.fleet.wake: // a TaskManager taken for dead (live.go): reconcile now
 		case lr := <-r.fleet.launched:
 			fin = r.fleet.onLaunched(lr, r.opts.Now())
 		case e := <-jmExit:

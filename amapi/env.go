@@ -15,6 +15,7 @@ const (
 	EnvTaskManagers  = "SPINDLE_TASKMANAGERS"    // the fleet's target size
 	EnvResourceID    = "SPINDLE_RESOURCE_ID"     // a TaskManager's resource id: its container id
 	EnvBinary        = "SPINDLE_BIN"             // the spindle binary running the AM (JobManager only)
+	EnvLiveness      = "SPINDLE_LIVENESS"        // "off": a TaskManager holds no liveness connection (LivePath); set it in the TaskManagers' env
 	// With a shipped keytab (Spec.Kerberos), the JobManager only:
 	EnvKerberosPrincipal = "SPINDLE_KERBEROS_PRINCIPAL" // the principal the keytab logs in as
 	EnvKerberosKeytab    = "SPINDLE_KERBEROS_KEYTAB"    // the keytab's absolute path

@@ -60,6 +60,9 @@ type TaskManagerInfo struct {
 	State       string    `json:"state"`
 	Since       time.Time `json:"since"`
 	Adopted     bool      `json:"adopted,omitempty"`
+	// Live is true while the TaskManager holds its liveness connection
+	// (LivePath) to this AM.
+	Live bool `json:"live,omitempty"`
 }
 
 // Status is the AM's state, as /v1/status serves it. It is an API:
@@ -82,8 +85,14 @@ type Status struct {
 	Restarts     int            `json:"restarts"`
 	// Excess counts containers the RM allocated beyond the fleet's asks
 	// (spindle_am_containers_released_excess_total), released unstarted.
-	Excess       int               `json:"excess"`
-	TaskManagers []TaskManagerInfo `json:"taskmanagers"`
+	Excess int `json:"excess"`
+	// LostUnconfirmed counts TaskManagers whose liveness connection
+	// (LivePath) closed and whose end the RM has not reported yet: their
+	// replacements are already asked for. EarlyDeaths counts every such
+	// TaskManager of the attempt.
+	LostUnconfirmed int               `json:"lost_unconfirmed"`
+	EarlyDeaths     int               `json:"early_deaths"`
+	TaskManagers    []TaskManagerInfo `json:"taskmanagers"`
 	// Completions are the last TaskManager containers that ended (or
 	// could not be started), newest last, each classified.
 	Completions      []Completion `json:"completions"`
