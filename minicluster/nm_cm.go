@@ -107,10 +107,12 @@ func (n *NodeManager) startContainer(caller yarn.AttemptID, scr *yarnpb.StartCon
 		c.clc = &yarnpb.ContainerLaunchContextProto{}
 	}
 	c.am = tid.GetContainerType() == yarnpb.ContainerTypeProto_APPLICATION_MASTER
-	n.containers[id] = c
-	n.wg.Add(1)
 	if n.simulates(c) {
 		c.sim = make(chan int, 1)
+	}
+	n.containers[id] = c
+	n.wg.Add(1)
+	if c.sim != nil {
 		go c.runSimulated()
 	} else {
 		go c.run()
