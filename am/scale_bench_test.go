@@ -33,7 +33,7 @@ import (
 // b.ReportMetric; -benchtime Nx takes N samples. Everything is bounded by
 // contexts, so a benchmark that cannot finish fails instead of hanging.
 //
-//	go test -run '^$' -bench 'BenchmarkAMRegisteredToRunning|BenchmarkTaskManagerKillToReplacement|BenchmarkAMScale|BenchmarkAllocationVsDistributedShell' -benchtime 3x -timeout 60m ./am/
+//	go test -run '^$' -bench 'BenchmarkAMRegisteredToRunning|BenchmarkAMExcess|BenchmarkTaskManagerKillToReplacement|BenchmarkAMScale|BenchmarkAllocationVsDistributedShell' -benchtime 3x -timeout 60m ./am/
 //
 // (-benchtime 1x for one sample each, in about 5 minutes.)
 
@@ -166,6 +166,42 @@ func BenchmarkAMRegisteredToRunning(b *testing.B) {
 				tc.n, ms, ms/1000, took, median(excess), excess)
 		})
 	}
+}
+
+// BenchmarkAMExcess: the containers the RM allocated beyond the asks
+// that the AM released unstarted, at N=256 on eight NodeManagers whose
+// node heartbeats (1 s) hand out up to 16 off-switch containers each, as
+// a cluster configured for bulk allocation
+// (maximum-offswitch-assignments) does: with YARN's default of one per
+// heartbeat (BenchmarkAMRegisteredToRunning) allocations trickle in and
+// the ask-table race has nothing to race with. Read from the metric
+// spindle_am_containers_released_excess_total, so that the benchmark
+// reads the same before and after Status grows an excess field.
+func BenchmarkAMExcess(b *testing.B) {
+	const n = 256
+	h := scaleHarness(b, 8, func(o *minicluster.Options) { o.RM.OffSwitchPerHeartbeat = 16 })
+	spec := h.scaleSpec(n)
+	var took, excess []float64
+	for i := 0; i < b.N; i++ {
+		ctx := testutil.Context(b, 5*time.Minute)
+		a := h.submit(ctx, spec, "", nil)
+		url := a.amURL(ctx, 1)
+		at, _ := waitMetrics(b, ctx, url, fmt.Sprintf("%d running", n), 50*time.Millisecond, func(m map[string]float64) bool {
+			return m["spindle_am_taskmanagers_running"] == n
+		})
+		d := at.Sub(a.registeredAt(ctx, url))
+		time.Sleep(2 * minicluster.DefaultHeartbeatInterval) // allocations still in flight arrive, and are released
+		m := amMetrics(b, ctx, url)
+		took = append(took, float64(d.Milliseconds()))
+		excess = append(excess, m["spindle_am_containers_released_excess_total"])
+		b.Logf("run %d: registered→running %v, excess released %v", i, d.Round(time.Millisecond), excess[i])
+		a.finishApp(b, ctx, url)
+	}
+	b.ReportMetric(median(excess), "excess-released-median")
+	b.ReportMetric(median(took), "ms-median/registered→running")
+	b.ReportMetric(0, "ns/op")
+	fmt.Printf("excess at N=%d (16 off-switch per node heartbeat): median %.0f released unstarted, samples %v; registered→running median %.0f ms\n",
+		n, median(excess), excess, median(took))
 }
 
 // BenchmarkTaskManagerKillToReplacement: a TaskManager's container is
