@@ -56,6 +56,8 @@ type container struct {
 	workDir  string
 	logDir   string
 	done     chan struct{}
+	am       bool     // the application master's container (ContainerType APPLICATION_MASTER)
+	sim      chan int // simulated (nm_sim.go): receives the exit code that ends it early; nil runs a process
 
 	mu         sync.Mutex
 	state      containerState
@@ -107,6 +109,11 @@ func (n *NodeManager) killContainer(c *container, exit int32, diag string) {
 	c.killed = true
 	c.exitStatus = exit
 	c.addDiagLocked(diag)
+	if c.sim != nil {
+		c.killSimulatedLocked(143) // the launch's SIGTERM ends the command
+		c.mu.Unlock()
+		return
+	}
 	if c.state != cRunning || c.cmd == nil || c.cmd.Process == nil {
 		c.mu.Unlock()
 		return
@@ -170,6 +177,14 @@ func (c *container) run() {
 	proc.KillGroup(cmd.Process.Pid)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.exitedLocked(code)
+}
+
+// exitedLocked records the end of the container's command with exit code
+// code (128+signal for a signalled one), worded as ContainerLaunch and
+// ContainerImpl word it.
+func (c *container) exitedLocked(code int) {
+	n := c.n
 	c.state = cDone
 	switch {
 	case c.killed:

@@ -27,6 +27,10 @@
 //     launch_container.sh, with YARN's directories, environment, marker
 //     expansion, localized and symlinked resources, container_tokens file,
 //     SIGTERM-then-SIGKILL stop, and YARN's exit statuses and diagnostics.
+//     With NMOptions.Simulate, containers (by default all but the AMs')
+//     run no process: same protocol answers and exit statuses, with
+//     configurable launch delay, lifetime and exit status, so an AM can be
+//     measured at thousands of containers.
 //   - Secure mode: RMOptions.Security, minihdfs.Options.Security and an
 //     HDFS FileSystem with a KerberosClient make a Kerberized cluster whose
 //     localizers need the application's HDFS delegation token. With

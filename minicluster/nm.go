@@ -482,6 +482,13 @@ func (n *NodeManager) KillContainerProcess(id yarn.ContainerID, sig syscall.Sign
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.sim != nil {
+		if c.state != cRunning && c.state != cKilling {
+			return fmt.Errorf("minicluster: container %s is not running", id)
+		}
+		c.killSimulatedLocked(128 + int(sig))
+		return nil
+	}
 	if c.cmd == nil || c.cmd.Process == nil || c.state == cDone {
 		return fmt.Errorf("minicluster: container %s is not running", id)
 	}

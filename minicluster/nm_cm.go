@@ -106,9 +106,17 @@ func (n *NodeManager) startContainer(caller yarn.AttemptID, scr *yarnpb.StartCon
 	if c.clc == nil {
 		c.clc = &yarnpb.ContainerLaunchContextProto{}
 	}
+	c.am = tid.GetContainerType() == yarnpb.ContainerTypeProto_APPLICATION_MASTER
+	if n.simulates(c) {
+		c.sim = make(chan int, 1)
+	}
 	n.containers[id] = c
 	n.wg.Add(1)
-	go c.run()
+	if c.sim != nil {
+		go c.runSimulated()
+	} else {
+		go c.run()
+	}
 	n.lg.Debug().Stringer("container_id", id).Msg("container starting")
 	return id, nil
 }

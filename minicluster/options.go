@@ -305,6 +305,10 @@ type NMOptions struct {
 	// FileSystems adds localization sources by URL scheme ("hdfs"); file://
 	// is always available.
 	FileSystems map[string]FileSystem
+	// Simulate, if set, makes the node run (some of) its containers
+	// without processes, for measuring AMs at thousands of containers
+	// (see SimulateOptions). Nil runs every container as a process.
+	Simulate *SimulateOptions
 	// Logger receives lifecycle logs; the zero value logs nothing.
 	Logger zerolog.Logger
 }
