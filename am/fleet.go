@@ -51,6 +51,7 @@ type fleet struct {
 	// then are containers requested, adopted, started and replaced.
 	open        bool
 	tms         map[yarn.ContainerID]*taskManager
+	counts      map[tmState]int // TaskManagers by state, kept by putLocked, setStateLocked and dropLocked
 	restarts    int
 	adopted     int
 	completions []amapi.Completion // the last keptCompletions, oldest first
@@ -118,7 +119,7 @@ const (
 func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.ContainerID, amrm *yarn.AMRMClient, nm *yarn.NMClient,
 	tr *Tracker, m *metrics, lg zerolog.Logger) (*fleet, error) {
 	f := &fleet{target: spec.Count, env: spec.Env, att: att, self: self, amrm: amrm, nm: nm, tr: tr, m: m, lg: lg,
-		launched: make(chan launchResult), tms: map[yarn.ContainerID]*taskManager{}, res: map[string]yarn.LocalResource{}}
+		launched: make(chan launchResult), tms: map[yarn.ContainerID]*taskManager{}, counts: map[tmState]int{}, res: map[string]yarn.LocalResource{}}
 	f.req = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: spec.MemoryMB, VCores: max(spec.VCores, 1)}, Priority: spec.Priority,
 		Nodes: spec.Nodes, Racks: spec.Racks, RelaxLocality: spec.RelaxLocality, NodeLabel: spec.NodeLabel}
 	f.cmd = spec.Command
@@ -150,14 +151,29 @@ func (f *fleet) setOpen(open bool) {
 	f.mu.Unlock()
 }
 
-func (f *fleet) countLocked(s tmState) int {
-	n := 0
-	for _, t := range f.tms {
-		if t.state == s {
-			n++
-		}
+func (f *fleet) countLocked(s tmState) int { return f.counts[s] }
+
+// putLocked adds tm as id, setStateLocked moves tm to st, dropLocked
+// removes id: the only ways the map and the states change, so that
+// counting by state costs nothing (an allocate round touches every new
+// container: counting by walking the map made it quadratic in the fleet).
+func (f *fleet) putLocked(id yarn.ContainerID, tm *taskManager) {
+	f.dropLocked(id)
+	f.tms[id] = tm
+	f.counts[tm.state]++
+}
+
+func (f *fleet) setStateLocked(tm *taskManager, st tmState) {
+	f.counts[tm.state]--
+	tm.state = st
+	f.counts[st]++
+}
+
+func (f *fleet) dropLocked(id yarn.ContainerID) {
+	if tm, ok := f.tms[id]; ok {
+		f.counts[tm.state]--
+		delete(f.tms, id)
 	}
-	return n
 }
 
 // activeLocked counts TaskManagers being started or running (not those
@@ -289,7 +305,7 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 			f.excess++
 			continue
 		}
-		f.tms[c.ID] = &taskManager{c: c, state: tmLaunching, since: now}
+		f.putLocked(c.ID, &taskManager{c: c, state: tmLaunching, since: now})
 		toLaunch = append(toLaunch, c)
 	}
 	f.m.excess.Add(float64(len(res.Excess)))
@@ -301,7 +317,7 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 	}
 	if fin != nil {
 		for _, c := range toLaunch {
-			delete(f.tms, c.ID)
+			f.dropLocked(c.ID)
 			f.amrm.Release(c.ID)
 		}
 		return nil, fin
@@ -317,7 +333,7 @@ func (f *fleet) completedLocked(st yarn.ContainerStatus, now time.Time, ending b
 		f.lg.Debug().Stringer("container_id", st.ID).Int32("exit_status", st.ExitStatus).Msg("completed container is not a TaskManager of ours (released, or an earlier attempt's)")
 		return nil
 	}
-	delete(f.tms, st.ID)
+	f.dropLocked(st.ID)
 	if ending || tm.state == tmStopping || !f.open {
 		return nil
 	}
@@ -401,7 +417,7 @@ func (f *fleet) adopt(cs []yarn.Container, now time.Time) {
 			f.amrm.Release(c.ID)
 			continue
 		}
-		f.tms[c.ID] = &taskManager{c: c, state: tmRunning, since: now, adopted: true}
+		f.putLocked(c.ID, &taskManager{c: c, state: tmRunning, since: now, adopted: true})
 		f.adopted++
 		f.lg.Info().Stringer("container_id", c.ID).Str("node", c.Node.String()).Msg("adopted a TaskManager of an earlier attempt")
 	}
@@ -461,12 +477,13 @@ func (f *fleet) onLaunched(lr launchResult, now time.Time) *Final {
 		return nil // released as surplus while being started (live.go)
 	}
 	if lr.err == nil {
-		tm.state, tm.since = tmRunning, now
+		f.setStateLocked(tm, tmRunning)
+		tm.since = now
 		lg.Info().Msg("TaskManager started")
 		f.updateGaugesLocked()
 		return nil
 	}
-	delete(f.tms, lr.id)
+	f.dropLocked(lr.id)
 	f.amrm.Release(lr.id)
 	f.m.launchErr.Inc()
 	f.updateGaugesLocked()
@@ -508,7 +525,7 @@ func (f *fleet) stopAll(ctx context.Context, timeout time.Duration) {
 		if tm.state == tmStopping {
 			continue
 		}
-		tm.state = tmStopping
+		f.setStateLocked(tm, tmStopping)
 		byNode[tm.c.Node] = append(byNode[tm.c.Node], id)
 	}
 	f.updateGaugesLocked()

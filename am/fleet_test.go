@@ -37,7 +37,7 @@ func newTestFleet(t *testing.T, p amapi.RestartPolicy) *fleet {
 func (f *fleet) launching(id int64, node string, now time.Time) yarn.ContainerID {
 	cid := yarn.ContainerID{Attempt: f.att, ID: id}
 	f.mu.Lock()
-	f.tms[cid] = &taskManager{c: yarn.Container{ID: cid, Node: yarn.NodeID{Host: node, Port: 8041}}, state: tmLaunching, since: now}
+	f.putLocked(cid, &taskManager{c: yarn.Container{ID: cid, Node: yarn.NodeID{Host: node, Port: 8041}}, state: tmLaunching, since: now})
 	f.mu.Unlock()
 	return cid
 }

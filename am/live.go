@@ -158,7 +158,7 @@ func (f *fleet) liveOpened(id yarn.ContainerID) (uint64, bool) {
 	f.liveSeq++
 	tm.live = f.liveSeq
 	if tm.state == tmLost {
-		tm.state = tmRunning
+		f.setStateLocked(tm, tmRunning)
 		f.m.liveRestored.Inc()
 		f.lg.Info().Stringer("container_id", id).Str("node", tm.c.Node.String()).Msg("TaskManager taken for dead reconnected: it lives; dropping the fleet's surplus")
 		f.trimSurplusLocked(id)
@@ -183,7 +183,8 @@ func (f *fleet) liveClosed(id yarn.ContainerID, gen uint64, closed bool, now tim
 	if !closed || !f.open || tm.state != tmRunning {
 		return
 	}
-	tm.state, tm.since = tmLost, now
+	f.setStateLocked(tm, tmLost)
+	tm.since = now
 	f.earlyDeaths++
 	f.m.earlyDeaths.Inc()
 	f.lg.Warn().Stringer("container_id", id).Str("node", tm.c.Node.String()).
@@ -209,7 +210,7 @@ func (f *fleet) trimSurplusLocked(keep yarn.ContainerID) {
 		if victim == nil {
 			return
 		}
-		victim.state = tmStopping
+		f.setStateLocked(victim, tmStopping)
 		f.amrm.Release(victim.c.ID)
 		f.m.excess.Inc()
 		f.lg.Info().Stringer("container_id", victim.c.ID).Str("node", victim.c.Node.String()).Msg("releasing a surplus TaskManager: the one it replaced lives")

@@ -22,7 +22,7 @@ func runningTM(r *Runner, id int64, node string) yarn.ContainerID {
 	r.fleet.setOpen(true)
 	cid := r.fleet.launching(id, node, time.Now())
 	r.fleet.mu.Lock()
-	r.fleet.tms[cid].state = tmRunning
+	r.fleet.setStateLocked(r.fleet.tms[cid], tmRunning)
 	r.fleet.mu.Unlock()
 	return cid
 }
@@ -157,7 +157,7 @@ func TestLiveCloseWhileStopping(t *testing.T) {
 	_, c := liveConn(t, url, id, nil, "")
 	_, c3 := liveConn(t, url, id3, nil, "")
 	r.fleet.mu.Lock()
-	r.fleet.tms[id].state = tmStopping // stopAll
+	r.fleet.setStateLocked(r.fleet.tms[id], tmStopping) // stopAll
 	r.fleet.mu.Unlock()
 	c.Close()
 	stays(t, r.fleet, id, tmStopping)

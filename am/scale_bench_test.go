@@ -53,9 +53,12 @@ func scaleHarness(b *testing.B, nodes int, mod func(*minicluster.Options)) *harn
 }
 
 // scaleSpec is a session of n simulated TaskManagers of 32 MB each, the
-// JobManager a sleeping shell (it costs nothing and talks to nobody).
+// JobManager a sleeping shell (it costs nothing and talks to nobody),
+// with the cluster's nodes in the spec as the submitter puts them there
+// (the locality spread; ANY asks with --no-locality-spread).
 func (h *harness) scaleSpec(n int) amapi.Spec {
 	s := h.sessionSpec(n)
+	s.TaskManagers.ClusterNodes = clusterNodes(h.t, h)
 	s.JobManager = amapi.ProcessSpec{Command: []string{"sh", "-c", "exec sleep 3600"}}
 	s.TaskManagers.MemoryMB = 32
 	s.TaskManagers.Command = "exec sleep 3600" // never run: simulated
