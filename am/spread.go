@@ -91,10 +91,13 @@ func (v *nodeView) spread(n int, res yarn.Resource, skip map[string]bool) []stri
 		if avail == 0 && nd.CapabilityMB > 0 && nd.AvailableVCores == 0 {
 			continue
 		}
+		// Memory only, as the CapacityScheduler's default resource
+		// calculator places containers (CapacitySchedulerConfiguration:
+		// yarn.scheduler.capacity.resource-calculator defaults to
+		// DefaultResourceCalculator). Under the DominantResourceCalculator
+		// a node short of vcores just turns its asks over to the rack and
+		// "*" (relax locality).
 		fit := int(avail / res.MemoryMB)
-		if res.VCores > 0 && nd.AvailableVCores > 0 {
-			fit = min(fit, int(nd.AvailableVCores/res.VCores))
-		}
 		if fit > 0 {
 			cs = append(cs, cand{h, fit})
 			total += fit
