@@ -180,19 +180,28 @@ func FollowCredentials(ctx context.Context, o FollowOptions) error {
 			wait = time.Duration(float64(retry) * (0.8 + 0.4*rand.Float64()))
 			retry = min(2*retry, time.Minute)
 		}
-		if msg := err.Error(); msg != lastErr {
-			lastErr = msg
-			lg.Warn().Err(err).Dur("backoff", wait).Msg("could not fetch fresh credentials from the AM; retrying with backoff (logged again only when the error changes)")
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, lg, err, wait, &lastErr, "could not fetch fresh credentials from the AM") {
 			return nil
-		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// pause logs err once per change of its text (what says what failed) and
+// waits d; false when ctx ended first.
+func pause(ctx context.Context, lg zerolog.Logger, err error, d time.Duration, last *string, what string) bool {
+	if msg := err.Error(); msg != *last {
+		*last = msg
+		lg.Warn().Err(err).Dur("backoff", d).Msg(what + "; retrying with backoff (logged again only when the error changes)")
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // follow does one long poll; it returns the new generation after

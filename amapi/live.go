@@ -269,16 +269,8 @@ func KeepAlive(ctx context.Context, o KeepAliveOptions) error {
 			wait = time.Duration(float64(retry) * (0.8 + 0.4*rand.Float64()))
 			retry = min(2*retry, 30*time.Second)
 		}
-		if msg := err.Error(); msg != lastErr {
-			lastErr = msg
-			lg.Warn().Err(err).Dur("backoff", wait).Msg("liveness connection to the AM failed; reconnecting with backoff (logged again only when the error changes)")
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, lg, err, wait, &lastErr, "liveness connection to the AM failed") {
 			return nil
-		case <-t.C:
 		}
 	}
 	return nil
