@@ -88,30 +88,7 @@ func TestSimulatedContainerExitStatuses(t *testing.T) {
 	require.NoError(t, stop.Err())
 	amrm.Release(cs[4].ID)
 
-	acc = allocateUntil(t, ctx, amrm, "5 completions", func(a *yarn.AllocateResult) bool { return completedOf(a, cs) == 5 })
-	require.Equal(t, 5, completedOf(acc, cs), "each completion reported once")
-	done := completedByID(acc)
-	for _, s := range done {
-		require.Equal(t, yarn.ContainerComplete, s.State)
-	}
-	require.Equal(t, int32(0), done[cs[0].ID].ExitStatus)
-	require.Equal(t, "", done[cs[0].ID].Diagnostics)
-
-	require.Equal(t, int32(3), done[cs[1].ID].ExitStatus)
-	exit3 := "[TS]Container exited with a non-zero exit code 3. Error file: prelaunch.err.\nLast 4096 bytes of prelaunch.err :\nLast 4096 bytes of stderr :\n\n\n"
-	require.Equal(t, "[TS]Exception from container-launch.\nContainer id: "+cs[1].ID.String()+"\nExit code: 3\n\n"+exit3+exit3,
-		stamped(done[cs[1].ID].Diagnostics))
-
-	require.Equal(t, int32(137), done[cs[2].ID].ExitStatus)
-	require.Equal(t, "[TS]Container killed on request. Exit code is 137\n[TS]Container exited with a non-zero exit code 137. \n[TS]Killed by external signal\n",
-		stamped(done[cs[2].ID].Diagnostics))
-
-	require.Equal(t, yarn.ExitKilledByAppMaster, done[cs[3].ID].ExitStatus)
-	require.Equal(t, "[TS]Container killed by the ApplicationMaster.\n[TS]Container killed on request. Exit code is 143\n[TS]Container exited with a non-zero exit code 143. \n",
-		stamped(done[cs[3].ID].Diagnostics))
-
-	require.Equal(t, yarn.ExitAborted, done[cs[4].ID].ExitStatus)
-	require.Equal(t, "Container released by application", done[cs[4].ID].Diagnostics)
+	done := requireFiveEndings(t, ctx, amrm, cs)
 	eventually(t, ctx, "released container complete on the node", func() bool {
 		i, _ := nm.Container(cs[4].ID)
 		return i.State == yarn.ContainerComplete
