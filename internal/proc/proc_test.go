@@ -38,6 +38,9 @@ func child(t *testing.T, group bool, script string) (*exec.Cmd, <-chan struct{})
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	// Read before Wait: Wait closes the pipe once the process has exited
+	// (os/exec: reads must be done first), and "echo ready" exits at once.
+	line, rerr := bufio.NewReader(out).ReadString('\n')
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -48,8 +51,7 @@ func child(t *testing.T, group bool, script string) (*exec.Cmd, <-chan struct{})
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
+	require.NoError(t, rerr)
 	require.Equal(t, "ready\n", line)
 	return cmd, exited
 }
