@@ -218,6 +218,16 @@ func (nn *nameNode) checkOwner(pc *caller, ip *resolved) error {
 	return pc.check(ip, access{owner: true})
 }
 
+// resolveWritable resolves src for a change that needs WRITE on it
+// (FSDirAttrOp's setReplication and setTimes, recoverLease); nn.mu held.
+func (nn *nameNode) resolveWritable(pc *caller, src string) (*resolved, error) {
+	ip, err := nn.resolvePath(pc, src, opWrite)
+	if err != nil {
+		return nil, err
+	}
+	return ip, pc.check(ip, access{self: actWrite})
+}
+
 // resolveOwned resolves src for a change only its owner (or a superuser)
 // may make (FSDirAttrOp's setPermission and setOwner); nn.mu held.
 func (nn *nameNode) resolveOwned(pc *caller, src string) (*resolved, error) {
@@ -280,11 +290,8 @@ func (nn *nameNode) setReplication(_ context.Context, call *ipc.ServerCall, req 
 	}
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveWritable(pc, req.GetSrc())
 	if err != nil {
-		return nil, err
-	}
-	if err := pc.check(ip, access{self: actWrite}); err != nil {
 		return nil, err
 	}
 	n := ip.last()
@@ -301,11 +308,8 @@ func (nn *nameNode) setTimes(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveWritable(pc, req.GetSrc())
 	if err != nil {
-		return nil, err
-	}
-	if err := pc.check(ip, access{self: actWrite}); err != nil {
 		return nil, err
 	}
 	n := ip.last()

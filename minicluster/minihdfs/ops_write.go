@@ -343,11 +343,8 @@ func (nn *nameNode) recoverLease(_ context.Context, call *ipc.ServerCall, req *h
 	defer func() { nn.dn.invalidate(drop) }()
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveWritable(pc, req.GetSrc())
 	if err != nil {
-		return nil, err
-	}
-	if err := pc.check(ip, access{self: actWrite}); err != nil {
 		return nil, err
 	}
 	f := ip.last()
