@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/spindle-yarn/spindle/internal/capture"
 	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/ipc"
 	"github.com/spindle-yarn/spindle/proto/commonpb"
@@ -45,19 +44,7 @@ func saslResponseFrame(m *commonpb.RpcSaslProto) []byte {
 // authentication; and it must allocate no more than a bound linear in the
 // input.
 func FuzzClientSASL(f *testing.F) {
-	dir, err := capture.Dir()
-	if err != nil {
-		f.Fatal(err)
-	}
-	paths, err := capture.All(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range paths {
-		tr, err := capture.Load(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, tr := range captures(f) {
 		f.Add(tr.Server[:min(len(tr.Server), 8<<10)], uint8(0))
 	}
 	f.Add(saslResponseFrame(&commonpb.RpcSaslProto{State: commonpb.RpcSaslProto_SUCCESS.Enum()}), uint8(0))

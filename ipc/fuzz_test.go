@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// seedFrames adds every captured frame payload (both directions) as a seed.
-func seedFrames(f *testing.F, client bool) {
+// captures loads every Hadoop 3.3.6 capture, to seed a fuzz target.
+func captures(f *testing.F) []*capture.Transcript {
 	dir, err := capture.Dir()
 	if err != nil {
 		f.Fatal(err)
@@ -23,11 +23,20 @@ func seedFrames(f *testing.F, client bool) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	var out []*capture.Transcript
 	for _, p := range paths {
 		tr, err := capture.Load(p)
 		if err != nil {
 			f.Fatal(err)
 		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// seedFrames adds every captured frame payload (both directions) as a seed.
+func seedFrames(f *testing.F, client bool) {
+	for _, tr := range captures(f) {
 		c, err := capture.Decode(tr, nil)
 		if err != nil {
 			f.Fatal(err)
