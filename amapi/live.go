@@ -352,3 +352,16 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	})
 	return func() { cancel(); wg.Wait() }
 }
+
+// ContainerLinks starts what a TaskManager's launcher keeps with the AM
+// for the life of its container: the credential follower
+// (FollowContainer) and the liveness connection (KeepContainerAlive), both
+// re-finding a new attempt's AM through locate. The process that calls it
+// holds the liveness connection, so its death tells the AM at once. stop
+// ends both and waits for them.
+func ContainerLinks(ctx context.Context, lookup func(string) (string, bool),
+	locate func(context.Context) (string, yarn.AttemptID, error), lg zerolog.Logger) (stop func()) {
+	follow := FollowContainer(ctx, lookup, locate, lg)
+	live := KeepContainerAlive(ctx, lookup, locate, lg)
+	return func() { live(); follow() }
+}

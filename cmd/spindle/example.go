@@ -94,10 +94,9 @@ func (e *environment) exampleTaskManager(c *cli.Context) error {
 		defer l.Close()
 		opts.Locate = l.Locate
 	}
-	defer amapi.FollowContainer(c.Context, e.lookup, l.AMLocator(), e.log)()
 	// This process is the TaskManager: its liveness connection tells the
 	// AM of its death at once, SIGKILL included (the kernel closes it).
-	defer amapi.KeepContainerAlive(c.Context, e.lookup, l.AMLocator(), e.log)()
+	defer amapi.ContainerLinks(c.Context, e.lookup, l.AMLocator(), e.log)()
 	return example.RunTaskManager(c.Context, opts)
 }
 

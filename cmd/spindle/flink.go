@@ -32,8 +32,8 @@ import (
 // when the JobManager moved (a new AM attempt adopted this container and
 // started its own), which it learns from the ResourceManager and the
 // current AM (amapi.Locator); it keeps the container's tokens fresh
-// (amapi.FollowContainer), holds the container's liveness connection to
-// the AM (amapi.KeepContainerAlive), forwards SIGTERM and ends with
+// and holds the container's liveness connection to the AM
+// (amapi.ContainerLinks), forwards SIGTERM and ends with
 // java's exit status.
 func flinkCommand(e *environment) *cli.Command {
 	flags := func() []cli.Flag {
@@ -138,11 +138,10 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 			defer l.Close()
 			so.Locate = l.Locate
 		}
-		defer amapi.FollowContainer(c.Context, e.lookup, l.AMLocator(), e.log)()
 		// The liveness connection is this launcher's: it ends when java
 		// does (or is restarted for a moved JobManager, staying open), so
 		// its close tells the AM of the TaskManager's death at once.
-		defer amapi.KeepContainerAlive(c.Context, e.lookup, l.AMLocator(), e.log)()
+		defer amapi.ContainerLinks(c.Context, e.lookup, l.AMLocator(), e.log)()
 		return flink.SuperviseTaskManager(c.Context, so)
 	}
 	p, err := flink.Prepare(o)
