@@ -296,7 +296,11 @@ func (s *Stager) User() string { return s.o.User }
 
 // StagingDir is the staging directory of an application:
 // <home>/.spindle/<appID>.
-func (s *Stager) StagingDir(appID string) string { return path.Join(s.home, SpindleDir, appID) }
+func (s *Stager) StagingDir(appID string) string { return StagingPath(s.home, appID) }
+
+// StagingPath is an application's staging directory under home:
+// <home>/.spindle/<application id>.
+func StagingPath(home, appID string) string { return path.Join(home, SpindleDir, appID) }
 
 // TempDir is the local directory of the temporary zip files
 // (ZipTempPattern): Options.TempDir or os.TempDir().

@@ -468,6 +468,5 @@ func (c *NMClient) GetContainerStatuses(ctx context.Context, node NodeID, ids []
 // transport failure, *ipc.ConnError: a NodeManager shutting down stops its
 // RPC server, one that is gone refuses connections).
 func RecoverableStartError(err error) bool {
-	var ce *ipc.ConnError
-	return errors.Is(err, ErrNMNotYetReady) || errors.As(err, &ce)
+	return errors.Is(err, ErrNMNotYetReady) || IsTransport(err)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -215,5 +214,5 @@ type tokenStaging struct {
 }
 
 func (s tokenStaging) Delete(ctx context.Context, appID string) error {
-	return yarn.DeleteWithToken(ctx, s.opts, s.tok, path.Join(s.home, hdfs.SpindleDir, appID))
+	return yarn.DeleteWithToken(ctx, s.opts, s.tok, hdfs.StagingPath(s.home, appID))
 }
