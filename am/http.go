@@ -97,7 +97,7 @@ func (r *Runner) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", r.serveStatusPage)
 	mux.HandleFunc("GET "+amapi.StatusPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) })
-	mux.HandleFunc("GET "+amapi.DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status().JobManager) })
+	mux.HandleFunc("GET "+amapi.DiscoveryPath, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.jobManagerInfo()) })
 	mux.HandleFunc("POST "+amapi.StopPath, r.serveStop)
 	mux.HandleFunc("GET "+amapi.CredentialsPath, r.serveCredentials)
 	mux.HandleFunc("GET "+amapi.LivePath, r.serveLive)
@@ -134,6 +134,20 @@ func (r *Runner) serveStop(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, map[string]string{"status": "stopping"})
 }
 
+// jobManagerInfo is where the JobManager is (DiscoveryPath): what every
+// relocating TaskManager asks, so it costs nothing per TaskManager (Status
+// lists the whole fleet).
+func (r *Runner) jobManagerInfo() amapi.JobManagerInfo {
+	app, att := r.att.App.String(), r.att.String()
+	r.mu.Lock()
+	jm := r.jm
+	r.mu.Unlock()
+	if jm == nil {
+		return amapi.JobManagerInfo{AppID: app, AttemptID: att}
+	}
+	return jm.info(app, att)
+}
+
 // Status returns a snapshot of the AM's state. Safe for concurrent use.
 func (r *Runner) Status() amapi.Status {
 	now := r.opts.Now()
@@ -152,13 +166,8 @@ func (r *Runner) Status() amapi.Status {
 	if r.final != nil {
 		s.FinalStatus, s.Diagnostics = r.final.Status.String(), r.final.Diagnostics
 	}
-	jm := r.jm
 	r.mu.Unlock()
-	if jm != nil {
-		s.JobManager = jm.info(s.AppID, s.AttemptID)
-	} else {
-		s.JobManager = amapi.JobManagerInfo{AppID: s.AppID, AttemptID: s.AttemptID}
-	}
+	s.JobManager = r.jobManagerInfo()
 	r.fleet.fill(&s)
 	if s.Target > 0 {
 		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
