@@ -3,11 +3,9 @@ package launch
 import (
 	"os"
 	"regexp"
-	"sort"
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/hdfs"
-	"github.com/spindle-yarn/spindle/yarn"
 )
 
 // Description is the full submission without submitting it (--dry-run):
@@ -188,14 +186,3 @@ func plannedFiles(s hdfs.Source) map[string]PlannedRes {
 }
 
 // TokenNames lists credentials as "kind service" without their bytes.
-func TokenNames(c *yarn.Credentials) []string {
-	if c == nil {
-		return nil
-	}
-	var out []string
-	for _, t := range c.Tokens() {
-		out = append(out, t.Kind+" "+t.Service)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -338,3 +338,20 @@ func amFailover(t *testing.T, s *secureRealm, bin, protection string, ship bool,
 	}
 	return took
 }
+
+// A dry run on a secure cluster names the delegation tokens a submission
+// would obtain and obtains none: a token obtained for nothing would live
+// on, uncancelled, until its renew interval ends.
+func TestKerberosDryRunObtainsNoTokens(t *testing.T) {
+	bin := spindleBinary(t)
+	s := newSecureRealm(t)
+	nnKT, nmKT := s.kdc.AddPrincipal(t, "nn/localhost"), s.kdc.AddPrincipal(t, "nm/localhost")
+	ctx := testutil.Context(t, time.Minute)
+	sc := s.cluster(t, ctx, "privacy", nnKT, nmKT, nil)
+	_, cli := s.secureCLI(t, ctx, sc, bin, "dry\n", 1, nil)
+	code, out, errOut := cli("session", "start", "--dry-run", "-o", "json", "-n", "1", "-jm", "256m", "-tm", "256m")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"HDFS_DELEGATION_TOKEN from hdfs://localhost:`+sc.nnPort+`"`)
+	require.Contains(t, out, `"RM_DELEGATION_TOKEN from localhost:`)
+	require.Zero(t, sc.nn.DelegationTokens(), "the dry run obtained an HDFS token")
+}

@@ -156,6 +156,9 @@ type prepared struct {
 	rm      *yarn.RMClient
 	stager  *hdfs.Stager
 	tokens  *yarn.Credentials
+	// planned names the tokens a submission would obtain, for a dry run
+	// (which obtains none: they would outlive it, uncancelled).
+	planned []string
 }
 
 func (p *prepared) close() {
@@ -224,7 +227,12 @@ func (e *environment) prepare(c *cli.Context, mode amapi.Mode, job string, args 
 		p.close()
 		return nil, err
 	}
-	if p.tokens, err = e.delegationTokens(c, hc, p.rm); err != nil {
+	if c.Bool("dry-run") {
+		if p.planned, err = plannedTokens(hc); err != nil {
+			p.close()
+			return nil, err
+		}
+	} else if p.tokens, err = e.delegationTokens(c, hc, p.rm); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -310,7 +318,7 @@ func (e *environment) reporting(c *cli.Context, out string) (*printer, func(hdfs
 
 // dryRun prints the submission.
 func (e *environment) dryRun(p *prepared, out string) error {
-	d := launch.Describe(p.sub, p.stager, launch.TokenNames(p.tokens))
+	d := launch.Describe(p.sub, p.stager, p.planned)
 	if out == "json" {
 		b, err := json.Marshal(d)
 		if err != nil {
@@ -325,6 +333,32 @@ func (e *environment) dryRun(p *prepared, out string) error {
 	}
 	fmt.Fprintf(e.stdout, "dry run: nothing uploaded or submitted; the submission would be:\n%s\n", b)
 	return nil
+}
+
+// plannedTokens names the tokens delegationTokens would obtain, by kind
+// and where from, without obtaining them.
+func plannedTokens(hc *conf.Configuration) ([]string, error) {
+	sec, err := hc.Security()
+	if err != nil || sec.Authentication != conf.AuthKerberos {
+		return nil, err
+	}
+	var out []string
+	fs, err := hc.DefaultFS()
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(fs, "hdfs:") {
+		out = append(out, yarn.KindHDFSDelegation+" from "+fs)
+	}
+	rms, err := hc.RMAddresses(conf.RMClient)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, rm := range rms {
+		addrs = append(addrs, rm.Address)
+	}
+	return append(out, yarn.KindRMDelegation+" from "+strings.Join(addrs, ",")), nil
 }
 
 // delegationTokens obtains the delegation tokens the AM and the
