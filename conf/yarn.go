@@ -200,6 +200,11 @@ type RMRetry struct {
 	// FailoverSleepBase and FailoverSleepMax bound the exponential sleep
 	// between failovers in HA mode. Both default to RetryInterval.
 	FailoverSleepBase, FailoverSleepMax time.Duration
+	// FailoverSleepSet is true when the configuration sets
+	// yarn.client.failover-sleep-base-ms or -max-ms itself (rather than
+	// both following RetryInterval): the caller should then follow that
+	// schedule as set, with no faster probing of its own.
+	FailoverSleepSet bool
 	// FailoverMaxAttempts is the number of failovers in HA mode:
 	// yarn.client.failover-max-attempts if set, else math.MaxInt32 when
 	// WaitForever, else MaxWait / FailoverSleepBase.
@@ -251,6 +256,9 @@ func (c *Configuration) RMRetry() (RMRetry, error) {
 		return r, err
 	}
 	r.FailoverSleepBase = time.Duration(base) * time.Millisecond
+	_, baseSet := c.SourceOf(KeyClientFailoverSleepBaseMS)
+	_, maxSet := c.SourceOf(KeyClientFailoverSleepMaxMS)
+	r.FailoverSleepSet = baseSet || maxSet
 	r.FailoverSleepMax = time.Duration(maxSleep) * time.Millisecond
 
 	attempts, err := c.GetInt(KeyClientFailoverMaxAttempts, -1)

@@ -294,13 +294,13 @@ func TestRMRetry(t *testing.T) {
 				KeyClientFailoverMaxAttempts, "7",
 			},
 			want: RMRetry{MaxWait: time.Minute, RetryInterval: 30 * time.Second,
-				FailoverSleepBase: 100 * time.Millisecond, FailoverSleepMax: 2 * time.Second, FailoverMaxAttempts: 7},
+				FailoverSleepBase: 100 * time.Millisecond, FailoverSleepMax: 2 * time.Second, FailoverSleepSet: true, FailoverMaxAttempts: 7},
 		},
 		{
 			name: "derived attempts from base",
 			kv:   []string{KeyRMConnectMaxWaitMS, "60000", KeyClientFailoverSleepBaseMS, "100"},
 			want: RMRetry{MaxWait: time.Minute, RetryInterval: 30 * time.Second,
-				FailoverSleepBase: 100 * time.Millisecond, FailoverSleepMax: 30 * time.Second, FailoverMaxAttempts: 600},
+				FailoverSleepBase: 100 * time.Millisecond, FailoverSleepMax: 30 * time.Second, FailoverSleepSet: true, FailoverMaxAttempts: 600},
 		},
 		{
 			name: "negative max wait",

@@ -221,6 +221,9 @@ func (c *Cluster) ClientConfig() map[string]string {
 		}
 	}
 	m["yarn.scheduler.capacity.root.queues"] = strings.Join(queues, ",")
+	if rm.ha != nil {
+		rm.haConfig(m)
+	}
 	var local, logs []string
 	var res yarn.Resource
 	for _, nm := range c.nms {

@@ -168,6 +168,10 @@ type RMOptions struct {
 	// positive to enable it (YARN's 0, enabled with no additional delay,
 	// is not expressible).
 	RackLocalityAdditionalDelay int
+	// HA, if set, makes the RM an HA pair: several rm-ids, one active,
+	// the others standby (see HAOptions). ClientPort and SchedulerPort
+	// are then ignored.
+	HA *HAOptions
 	// Logger receives lifecycle logs; the zero value logs nothing.
 	Logger zerolog.Logger
 }

@@ -41,6 +41,9 @@ type ResourceManager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // monitor, launchers, servers
 
+	haMu sync.Mutex // serialises HA transitions
+	ha   *haState   // nil without RMOptions.HA
+
 	srvMu      sync.Mutex // guards the servers across restarts
 	clientSrv  *ipc.Server
 	amSrv      *ipc.Server
@@ -101,7 +104,15 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 	if sec := opts.Security; sec != nil && sec.HDFSLogin != nil {
 		r.renewer = newTokenRenewer(r.ctx, &yarn.Kerberos{Client: sec.HDFSLogin, ServerPrincipal: sec.NameNodePrincipal}, sec.TokenRemovalDelay, opts.Logger)
 	}
-	if err := r.startServers(net.JoinHostPort(opts.Host, strconv.Itoa(opts.ClientPort)), net.JoinHostPort(opts.Host, strconv.Itoa(opts.SchedulerPort))); err != nil {
+	clientAddr, schedAddr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.ClientPort)), net.JoinHostPort(opts.Host, strconv.Itoa(opts.SchedulerPort))
+	if opts.HA != nil {
+		if err := r.reserveHA(); err != nil {
+			r.cancel()
+			return nil, err
+		}
+		clientAddr, schedAddr = r.ha.client[0], r.ha.sched[0]
+	}
+	if err := r.startServersRetrying(ctx, clientAddr, schedAddr); err != nil {
 		r.cancel()
 		return nil, err
 	}
@@ -204,6 +215,13 @@ func (r *ResourceManager) Close() error {
 	r.down = true
 	r.mu.Unlock()
 	r.cancel()
+	if r.ha != nil {
+		r.haMu.Lock()
+		if r.ha.election != nil {
+			r.ha.election.Stop()
+		}
+		r.haMu.Unlock()
+	}
 	r.stopServers()
 	r.monitor.Stop()
 	r.wg.Wait()

@@ -41,16 +41,52 @@ func (e Endpoint) String() string {
 
 // RetryPolicy bounds failover and retries (yarn.client.failover-* and
 // yarn.resourcemanager.connect.* in Hadoop).
+//
+// A call that finds no server answering works in rounds: a round tries
+// every endpoint once, back to back. Between rounds it sleeps; while the
+// outage is younger than Probe.Window it follows the probe schedule
+// (Probe.Base doubling to Probe.Max), after that the long one (BaseDelay
+// doubling to MaxDelay), as Hadoop's failover sleeps. The probe catches
+// an RM HA election (a standby refuses connections until it wins, which
+// takes ZooKeeper's session timeout, 10 s by default) within Probe.Max of
+// its end instead of after Hadoop's 30-second sleep. The schedule belongs
+// to the client, not to one call: calls made during an outage continue it
+// rather than start over, so a client sends at most one round per sleep
+// however many calls it has waiting.
 type RetryPolicy struct {
 	// MaxWait bounds the total time spent retrying one call
 	// (yarn.resourcemanager.connect.max-wait.ms); 0 means 15 minutes.
 	MaxWait time.Duration
-	// BaseDelay is the first backoff (yarn.client.failover-sleep-base-ms);
-	// 0 means 500 ms. Each further attempt doubles it up to MaxDelay.
+	// BaseDelay is the first long sleep (yarn.client.failover-sleep-base-ms);
+	// 0 means 500 ms. Each further round doubles it up to MaxDelay.
 	BaseDelay time.Duration
-	// MaxDelay caps the backoff (yarn.client.failover-sleep-max-ms); 0 means 15 s.
+	// MaxDelay caps the long sleep (yarn.client.failover-sleep-max-ms); 0 means 15 s.
 	MaxDelay time.Duration
+	// Probe is the fast schedule at the start of an outage.
+	Probe ProbeSchedule
 }
+
+// ProbeSchedule is the fast retry schedule at the start of an outage.
+type ProbeSchedule struct {
+	// Off disables probing: the long schedule applies from the first
+	// round. RMOptionsFromConf sets it when the configuration sets
+	// yarn.client.failover-sleep-base-ms or -max-ms.
+	Off bool
+	// Base is the first sleep between rounds; 0 means DefaultProbe.Base.
+	Base time.Duration
+	// Max caps the sleep; 0 means DefaultProbe.Max.
+	Max time.Duration
+	// Window is how long into an outage the probe schedule applies; 0
+	// means DefaultProbe.Window.
+	Window time.Duration
+}
+
+// DefaultProbe is the probe schedule unless the configuration sets
+// Hadoop's failover sleeps: rounds 200 ms, 400 ms, 800 ms, then every
+// 1.5 s (±10%) for the first minute of an outage. With two rm-ids that is
+// at most two connection attempts per 1.35 s per client (about 90 over
+// the minute), then Hadoop's long schedule (30 s by default).
+var DefaultProbe = ProbeSchedule{Base: 200 * time.Millisecond, Max: 1500 * time.Millisecond, Window: time.Minute}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxWait <= 0 {
@@ -62,16 +98,40 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxDelay <= 0 {
 		p.MaxDelay = 15 * time.Second
 	}
+	if p.Probe.Base <= 0 {
+		p.Probe.Base = DefaultProbe.Base
+	}
+	if p.Probe.Max <= 0 {
+		p.Probe.Max = DefaultProbe.Max
+	}
+	if p.Probe.Window <= 0 {
+		p.Probe.Window = DefaultProbe.Window
+	}
 	return p
 }
 
-// delay is the backoff before attempt n (n ≥ 1), with ±20% jitter.
+// delay is the backoff before attempt n (n ≥ 1), with ±10% jitter.
 func (p RetryPolicy) delay(n int) time.Duration {
-	d := p.BaseDelay
-	for i := 1; i < n && d < p.MaxDelay; i++ {
+	return expDelay(p.BaseDelay, p.MaxDelay, n)
+}
+
+// roundDelay is the sleep after round n (n ≥ 1) of an outage that began
+// elapsed ago; longRounds counts the rounds since the long schedule took
+// over (0 while probing).
+func (p RetryPolicy) roundDelay(n, longRounds int, elapsed time.Duration) (d time.Duration, probing bool) {
+	if !p.Probe.Off && elapsed < p.Probe.Window {
+		return expDelay(p.Probe.Base, p.Probe.Max, n), true
+	}
+	return expDelay(p.BaseDelay, p.MaxDelay, max(longRounds, 1)), false
+}
+
+// expDelay is base doubled n-1 times, capped at maxDelay, with ±10% jitter.
+func expDelay(base, maxDelay time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < maxDelay; i++ {
 		d *= 2
 	}
-	d = min(d, p.MaxDelay)
+	d = min(d, maxDelay)
 	j := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return d + j
 }
@@ -133,7 +193,7 @@ type connOptions struct {
 
 // failover sends calls to the active one of several endpoints (RM HA),
 // remembering which answered last, rotating on failover errors with
-// backoff, and retrying only what RetryDecision allows.
+// the policy's rounds, and retrying only what RetryDecision allows.
 type failover struct {
 	eps    []Endpoint
 	policy RetryPolicy
@@ -143,6 +203,19 @@ type failover struct {
 	opts    connOptions
 	clients []*ipc.Client
 	active  int
+	out     outage
+}
+
+// outage is the client's retry schedule while no endpoint answers; the
+// zero value means the last call got through.
+type outage struct {
+	since      time.Time // first failure
+	rounds     int       // rounds completed
+	longRounds int       // rounds completed on the long schedule
+	inRound    int       // endpoints tried in the current round
+	next       time.Time // no attempt before this
+	probing    bool      // the last sleep was from the probe schedule
+	lastErr    string
 }
 
 func newFailover(eps []Endpoint, opts connOptions, policy RetryPolicy) (*failover, error) {
@@ -198,13 +271,20 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 	for attempt := 1; ; attempt++ {
 		f.mu.Lock()
 		i := f.active
+		wait := time.Until(f.out.next)
 		f.mu.Unlock()
+		if wait > 0 {
+			if werr := b.wait(ctx, wait); werr != nil {
+				return fmt.Errorf("%s %s: %w (waiting for the ResourceManager: %s)", method, f.eps[i], werr, f.lastError())
+			}
+		}
 		c, err := f.client(i)
 		if err != nil {
 			return err
 		}
 		err = f.attempt(ctx, c, method, req, resp)
 		if err == nil {
+			f.answered(i)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -218,22 +298,74 @@ func (f *failover) call(ctx context.Context, method string, req, resp proto.Mess
 			return fmt.Errorf("%w: %s: no answer from %s after %d attempts over %s (check the address keys and that the service runs): %w",
 				ErrUnreachable, method, f.describe(), attempt, time.Since(start).Round(time.Millisecond), err)
 		}
-		if action == Failover {
-			f.mu.Lock()
-			if f.active == i {
-				f.active = (i + 1) % len(f.eps)
-			}
-			f.mu.Unlock()
-		}
-		d := f.policy.delay(attempt)
-		if len(f.eps) > 1 && action == Failover && attempt < len(f.eps) {
-			d = 0 // try every endpoint once before backing off
-		}
-		f.lg.Warn().Err(err).Str("method", method).Int("attempt", attempt).Dur("backoff", d).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Msg("call failed; retrying")
-		if werr := b.wait(ctx, d); werr != nil {
-			return fmt.Errorf("%s %s: %w (last error: %v)", method, f.eps[i], werr, err)
-		}
+		f.failed(i, action, method, err)
 	}
+}
+
+// failed records a failed attempt on endpoint i in the client's outage
+// schedule: a failover error moves on to the next endpoint at once until
+// every endpoint had its try (a round); a finished round, or an error to
+// retry on the same endpoint, sets the sleep before the next attempt.
+func (f *failover) failed(i int, action RetryAction, method string, err error) {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first := f.out.since.IsZero()
+	if first {
+		f.out.since = now
+	}
+	f.out.lastErr = err.Error()
+	endRound := action == RetrySame
+	if action == Failover && f.active == i {
+		f.active = (i + 1) % len(f.eps)
+		f.out.inRound++
+		endRound = f.out.inRound >= len(f.eps)
+	}
+	if !endRound {
+		if first {
+			f.lg.Warn().Err(err).Str("method", method).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Msg("call failed; trying the next ResourceManager")
+		}
+		return
+	}
+	f.out.rounds++
+	f.out.inRound = 0
+	wasProbing := f.out.probing
+	d, probing := f.policy.roundDelay(f.out.rounds, f.out.longRounds+1, now.Sub(f.out.since))
+	if !probing {
+		f.out.longRounds++
+	}
+	f.out.probing = probing
+	f.out.next = now.Add(d)
+	ev := f.lg.Debug()
+	switch {
+	case first || f.out.rounds == 1:
+		ev = f.lg.Warn()
+		if probing {
+			ev = ev.Dur("probing_for", f.policy.Probe.Window)
+		}
+	case wasProbing && !probing:
+		ev = f.lg.Warn().Dur("unreachable_for", now.Sub(f.out.since).Round(time.Millisecond))
+	}
+	ev.Err(err).Str("method", method).Str("endpoints", f.describe()).Int("round", f.out.rounds).Dur("backoff", d).
+		Msg("no ResourceManager answered; retrying")
+}
+
+// answered ends an outage: the next failure starts a new schedule.
+func (f *failover) answered(i int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.out.since.IsZero() {
+		return
+	}
+	f.lg.Info().Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Str("rm_id", f.eps[i].RMID).
+		Dur("unreachable_for", time.Since(f.out.since).Round(time.Millisecond)).Int("rounds", f.out.rounds).Msg("ResourceManager answering again")
+	f.out = outage{}
+}
+
+func (f *failover) lastError() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.out.lastErr
 }
 
 // attempt sends one call on c within CallTimeout. A call that times out

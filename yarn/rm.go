@@ -91,7 +91,7 @@ func rmConnFromConf(c *conf.Configuration, svc conf.RMService) ([]Endpoint, Retr
 }
 
 func retryFromConf(r conf.RMRetry) RetryPolicy {
-	p := RetryPolicy{MaxWait: r.MaxWait, BaseDelay: r.FailoverSleepBase, MaxDelay: r.FailoverSleepMax}
+	p := RetryPolicy{MaxWait: r.MaxWait, BaseDelay: r.FailoverSleepBase, MaxDelay: r.FailoverSleepMax, Probe: ProbeSchedule{Off: r.FailoverSleepSet}}
 	if r.WaitForever {
 		p.MaxWait = 1<<63 - 1
 	}
