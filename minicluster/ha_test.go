@@ -140,7 +140,9 @@ func TestHAPairFailover(t *testing.T) {
 // one is started.
 func TestHAElection(t *testing.T) {
 	const delay = 300 * time.Millisecond
-	c := newTestCluster(t, 1, func(o *Options) { o.RM.HA = &HAOptions{IDs: []string{"a", "b"}, ElectionDelay: delay, ClusterID: "yarn-ha"} })
+	c := newTestCluster(t, 1, func(o *Options) {
+		o.RM.HA = &HAOptions{IDs: []string{"a", "b"}, ElectionDelay: delay, ClusterID: "yarn-ha"}
+	})
 	ctx := testutil.Context(t, 30*time.Second)
 	rm := c.RM()
 	cc := c.ClientConfig()
