@@ -310,8 +310,7 @@ func (f *failover) failed(i int, action RetryAction, method string, err error) {
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	first := f.out.since.IsZero()
-	if first {
+	if f.out.since.IsZero() {
 		f.out.since = now
 	}
 	f.out.lastErr = err.Error()
@@ -322,9 +321,7 @@ func (f *failover) failed(i int, action RetryAction, method string, err error) {
 		endRound = f.out.inRound >= len(f.eps)
 	}
 	if !endRound {
-		if first {
-			f.lg.Warn().Err(err).Str("method", method).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Msg("call failed; trying the next ResourceManager")
-		}
+		f.lg.Debug().Err(err).Str("method", method).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Msg("call failed; trying the next ResourceManager")
 		return
 	}
 	f.out.rounds++
@@ -338,7 +335,7 @@ func (f *failover) failed(i int, action RetryAction, method string, err error) {
 	f.out.next = now.Add(d)
 	ev := f.lg.Debug()
 	switch {
-	case first || f.out.rounds == 1:
+	case f.out.rounds == 1:
 		ev = f.lg.Warn()
 		if probing {
 			ev = ev.Dur("probing_for", f.policy.Probe.Window)
