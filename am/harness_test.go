@@ -60,6 +60,13 @@ type harness struct {
 
 func newHarness(t testing.TB, nodes int, mod func(*minicluster.Options)) *harness {
 	t.Helper()
+	return newHarnessConf(t, nodes, mod, nil)
+}
+
+// newHarnessConf is newHarness with yarnSite changing the client
+// configuration (yarn-site.xml) before it is written.
+func newHarnessConf(t testing.TB, nodes int, mod func(*minicluster.Options), yarnSiteMod func(map[string]string)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	opts := minicluster.Options{Nodes: nodes, Dir: filepath.Join(dir, "cluster"), Logger: testLogger(t)}
 	opts.NodeManager.HeartbeatInterval = 250 * time.Millisecond
@@ -83,9 +90,21 @@ func newHarness(t testing.TB, nodes int, mod func(*minicluster.Options)) *harnes
 	yarnSite["yarn.resourcemanager.connect.retry-interval.ms"] = "100"
 	yarnSite["yarn.client.failover-sleep-base-ms"] = "50"
 	yarnSite["yarn.client.failover-sleep-max-ms"] = "500"
+	if yarnSiteMod != nil {
+		yarnSiteMod(yarnSite)
+	}
 	require.NoError(t, minicluster.WriteHadoopXML(filepath.Join(h.confDir, "yarn-site.xml"), yarnSite))
 	require.NoError(t, minicluster.WriteHadoopXML(filepath.Join(h.confDir, "core-site.xml"), map[string]string{"fs.defaultFS": "file:///"}))
-	h.rmc, err = yarn.NewRMClient(yarn.RMOptions{Endpoints: []yarn.Endpoint{{Addr: c.RM().ClientAddr()}}, User: testUser,
+	eps := []yarn.Endpoint{{Addr: c.RM().ClientAddr()}}
+	if ids := c.RM().HAIDs(); ids != nil {
+		eps = nil
+		for _, id := range ids {
+			addr, _, err := c.RM().HAAddrs(id)
+			require.NoError(t, err)
+			eps = append(eps, yarn.Endpoint{RMID: id, Addr: addr})
+		}
+	}
+	h.rmc, err = yarn.NewRMClient(yarn.RMOptions{Endpoints: eps, User: testUser,
 		PollInterval: 20 * time.Millisecond, Retry: yarn.RetryPolicy{MaxWait: 20 * time.Second, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
 	require.NoError(t, err)
 	t.Cleanup(func() { h.rmc.Close() })

@@ -107,6 +107,7 @@ type rmAttempt struct {
 	diagnostics string
 
 	registered   bool
+	registeredAt time.Time // the last registration, kept across RM restarts
 	lastResponse *yarnpb.AllocateResponseProto
 	lastPing     time.Time
 	host         string
@@ -297,6 +298,7 @@ func (r *ResourceManager) registerLocked(att *rmAttempt, host string, port int32
 	att.registered = true
 	att.lastResponse = &yarnpb.AllocateResponseProto{ResponseId: proto.Int32(0)}
 	att.lastPing = time.Now()
+	att.registeredAt = att.lastPing
 	att.host, att.rpcPort, att.trackingURL = host, port, tracking
 	if att.state < attRunning {
 		att.state = attRunning

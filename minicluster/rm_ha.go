@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spindle-yarn/spindle/yarn"
 )
 
 // HAOptions makes the ResourceManager an HA pair (or group): several RM
@@ -336,4 +338,22 @@ func (r *ResourceManager) haConfig(m map[string]string) {
 			m["yarn.resourcemanager.webapp.address."+id] = web
 		}
 	}
+}
+
+// AttemptRegisteredAt reports when attempt id last registered its AM
+// (again after a restart or failover), and whether the RM holds that
+// registration now.
+func (r *ResourceManager) AttemptRegisteredAt(id yarn.AttemptID) (at time.Time, registered bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	app := r.apps[id.App]
+	if app == nil {
+		return time.Time{}, false
+	}
+	for _, att := range app.attempts {
+		if att.id == id {
+			return att.registeredAt, att.registered
+		}
+	}
+	return time.Time{}, false
 }
