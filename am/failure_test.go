@@ -174,7 +174,7 @@ func (a *app) logFile(id yarn.ContainerID, name string) string {
 	return ""
 }
 
-func mustParse(t *testing.T, s string) yarn.ContainerID {
+func mustParse(t testing.TB, s string) yarn.ContainerID {
 	id, err := yarn.ParseContainerID(s)
 	require.NoError(t, err)
 	return id
