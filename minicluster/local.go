@@ -265,7 +265,11 @@ func RunLocal(ctx context.Context, opts LocalOptions) error {
 		if err != nil {
 			fmt.Fprintf(opts.Out, "mini YARN cluster stopped; removing what it wrote under %s failed: %v\n", l.dir, err)
 		} else {
-			fmt.Fprintf(opts.Out, "mini YARN cluster stopped; removed its configuration, node directories and HDFS data under %s%s\n", l.dir, left)
+			what := "its configuration and node directories"
+			if l.HDFS != nil {
+				what = "its configuration, node directories and HDFS data"
+			}
+			fmt.Fprintf(opts.Out, "mini YARN cluster stopped; removed %s under %s%s\n", what, l.dir, left)
 		}
 	}
 	return err
