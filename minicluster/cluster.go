@@ -31,6 +31,12 @@ type Options struct {
 	// NodeManager is the template for every node; RM, Dir, Host and Port
 	// are set per node, and its Logger defaults to Logger.
 	NodeManager NMOptions
+	// WebProxy serves the ResourceManager's web proxy (see WebProxy) on
+	// RM.WebAddress ("" is localhost:8088; port 0 picks a free port), so
+	// that the tracking URLs the RM reports work; RM.WebAddress becomes
+	// the address bound. With WebFallback, a port in use gives way to a
+	// free one.
+	WebProxy, WebFallback bool
 	// Logger receives lifecycle logs; the zero value logs nothing.
 	Logger zerolog.Logger
 }
@@ -43,6 +49,7 @@ type Cluster struct {
 	created []string
 	rm      *ResourceManager
 	nms     []*NodeManager
+	web     *WebProxy // nil without Options.WebProxy
 
 	closeOnce sync.Once
 	closeErr  error
@@ -69,12 +76,27 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 	if isNop(opts.RM.Logger) {
 		opts.RM.Logger = opts.Logger
 	}
+	var webLn net.Listener
+	if opts.WebProxy {
+		var err error
+		if webLn, opts.RM.WebAddress, _, err = listenWeb(opts.RM.WebAddress, opts.WebFallback); err != nil {
+			c.removeDirs()
+			return nil, err
+		}
+	}
 	rm, err := NewResourceManager(ctx, opts.RM)
 	if err != nil {
+		if webLn != nil {
+			webLn.Close()
+		}
 		c.removeDirs()
 		return nil, err
 	}
 	c.rm = rm
+	if webLn != nil {
+		// Cannot fail: both are set.
+		c.web, _ = NewWebProxy(WebProxyOptions{Listener: webLn, Reports: rm.ApplicationReport, WebAddress: opts.RM.WebAddress, Logger: opts.Logger})
+	}
 	for i := 0; i < opts.Nodes; i++ {
 		o := opts.NodeManager
 		o.RM, o.Port = rm, 0
@@ -131,6 +153,9 @@ func (c *Cluster) NodeManagers() []*NodeManager { return append([]*NodeManager(n
 // NodeManager is node i.
 func (c *Cluster) NodeManager(i int) *NodeManager { return c.nms[i] }
 
+// WebProxy is the ResourceManager's web proxy, nil unless Options.WebProxy.
+func (c *Cluster) WebProxy() *WebProxy { return c.web }
+
 // Dir is the cluster's directory.
 func (c *Cluster) Dir() string { return c.dir }
 
@@ -148,6 +173,9 @@ func (c *Cluster) Close() error {
 			}()
 		}
 		wg.Wait()
+		if c.web != nil {
+			errs = append(errs, c.web.Close())
+		}
 		if c.rm != nil {
 			errs = append(errs, c.rm.Close())
 		}

@@ -42,7 +42,13 @@
 //     ResourceManager.Restart, NodeManager.FailNextLocalization,
 //     NodeManager.SetHealthy.
 //   - Local mode: StartLocal/RunLocal write core-site.xml and
-//     yarn-site.xml so that any Hadoop client finds the cluster.
+//     yarn-site.xml so that any Hadoop client finds the cluster; the
+//     nodes' environment is completed as Hadoop's scripts complete a
+//     NodeManager's (HadoopDaemonEnv) and passed on through the
+//     whitelist; Close removes what local mode wrote.
+//   - Web proxy (Options.WebProxy, WebProxy): the ResourceManager's
+//     /proxy/<app>/ on yarn.resourcemanager.webapp.address, so that
+//     tracking URLs reach the AM's pages as WebAppProxyServlet makes them.
 //
 // The NodeManagers talk to the RM in-process (the ResourceTracker protocol
 // is not on the wire); everything an application or client sees goes over

@@ -30,9 +30,18 @@ type LocalOptions struct {
 	// RM configures the ResourceManager (ports, allocation bounds, queues).
 	RM RMOptions
 	// NodeManager is the template for every node. Unless its Env is set,
-	// containers inherit this process's environment with HADOOP_CONF_DIR
-	// pointing at Dir/conf, so AMs find the scheduler address.
+	// the nodes' environment is this process's, completed as Hadoop's
+	// scripts complete a NodeManager's (HadoopDaemonEnv: the HADOOP_*_HOME
+	// variables from HADOOP_HOME, JAVA_HOME), with HADOOP_CONF_DIR
+	// pointing at Dir/conf so that AMs find the scheduler address; its
+	// whitelisted variables reach containers that do not set them. Unless
+	// its EnvWhitelist is set, the whitelist is LocalEnvWhitelist.
 	NodeManager NMOptions
+	// WebProxy serves the ResourceManager's web proxy on RM.WebAddress
+	// (default localhost:8088) so that tracking URLs work; WebFallback
+	// serves it on a free port when that one is taken (see
+	// Options.WebProxy). yarn-site.xml names the address served.
+	WebProxy, WebFallback bool
 	// ExtraConfig adds properties to the files written in Dir/conf, by
 	// file name ("core-site.xml", "hdfs-site.xml"); they override the mini
 	// cluster's own (e.g. fs.defaultFS once a mini HDFS runs).
@@ -43,7 +52,9 @@ type LocalOptions struct {
 	HDFS bool
 	// HDFSUsers get a home directory /user/<name> in the mini HDFS.
 	HDFSUsers []string
-	// Out, if set, receives one line once the cluster is ready.
+	// Out, if set, receives one line once the cluster is ready (and a
+	// note when the nodes' environment names no Hadoop installation);
+	// RunLocal writes one more when it has stopped.
 	Out io.Writer
 	// Logger receives lifecycle logs; the zero value logs nothing.
 	Logger zerolog.Logger
@@ -58,8 +69,15 @@ type Local struct {
 	// ConfDir is Dir/conf, the HADOOP_CONF_DIR for clients.
 	ConfDir string
 	// Config holds every property written, across the files.
-	Config  map[string]string
-	written []string
+	Config map[string]string
+	// DerivedEnv names the variables local mode added to the nodes'
+	// environment (HadoopDaemonEnv), for the user to see.
+	DerivedEnv []string
+
+	dir      string
+	written  []string // files, removed at Close
+	dataDirs []string // directories, removed with their content at Close
+	madeDirs []string // directories created, removed at Close if empty (deepest first)
 }
 
 // StartLocal starts a local-mode cluster and writes its client
@@ -72,8 +90,13 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	confDir := filepath.Join(dir, "conf")
-	if err := os.MkdirAll(confDir, 0o755); err != nil {
+	l := &Local{dir: dir, ConfDir: filepath.Join(dir, "conf")}
+	confDir := l.ConfDir
+	if err := l.mkdir(dir); err != nil {
+		return nil, err
+	}
+	if err := l.mkdir(confDir); err != nil {
+		l.removeDirs()
 		return nil, err
 	}
 	nmOpts := opts.NodeManager
@@ -81,11 +104,16 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	var hc *minihdfs.Cluster
 	if opts.HDFS {
 		hdir := filepath.Join(dir, "hdfs")
-		if err := os.MkdirAll(hdir, 0o755); err != nil {
+		if err := l.mkdir(hdir); err != nil {
+			l.removeDirs()
 			return nil, err
 		}
+		// The DataNode's block files: the NameNode's namespace is in
+		// memory, so they mean nothing once the cluster stops.
+		l.dataDirs = append(l.dataDirs, filepath.Join(hdir, "datanode"))
 		hc, err = minihdfs.Start(ctx, minihdfs.Options{Dir: hdir, Users: opts.HDFSUsers, Logger: opts.Logger})
 		if err != nil {
+			l.removeDirs()
 			return nil, err
 		}
 		fss := map[string]FileSystem{"hdfs": HDFS{User: hc.Superuser()}}
@@ -98,22 +126,23 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 			"dfs.namenode.rpc-address": hc.NameNodeAddr(), "dfs.client.use.datanode.hostname": "false"}
 	}
 	if nmOpts.Env == nil {
-		nmOpts.Env = map[string]string{}
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				nmOpts.Env[k] = v
-			}
-		}
+		nmOpts.Env = processEnv()
 		nmOpts.Env["HADOOP_CONF_DIR"] = confDir
+		l.DerivedEnv = HadoopDaemonEnv(nmOpts.Env)
 	}
-	c, err := New(ctx, Options{Dir: dir, Nodes: opts.Nodes, RM: opts.RM, NodeManager: nmOpts, Logger: opts.Logger})
+	if nmOpts.EnvWhitelist == nil {
+		nmOpts.EnvWhitelist = LocalEnvWhitelist
+	}
+	c, err := New(ctx, Options{Dir: dir, Nodes: opts.Nodes, RM: opts.RM, NodeManager: nmOpts, WebProxy: opts.WebProxy,
+		WebFallback: opts.WebFallback, Logger: opts.Logger})
 	if err != nil {
 		if hc != nil {
 			hc.Close()
 		}
+		l.removeDirs()
 		return nil, err
 	}
-	l := &Local{Cluster: c, HDFS: hc, ConfDir: confDir}
+	l.Cluster, l.HDFS = c, hc
 	files := map[string]map[string]string{"core-site.xml": {"fs.defaultFS": "file:///"}, "yarn-site.xml": c.ClientConfig()}
 	for _, layer := range []map[string]map[string]string{extra, opts.ExtraConfig} {
 		for name, props := range layer {
@@ -149,10 +178,47 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 		if hc != nil {
 			fs = hc.URI()
 		}
-		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s, %d NodeManager(s), fs.defaultFS %s; export HADOOP_CONF_DIR=%s\n",
-			c.RM().ClientAddr(), c.RM().SchedulerAddr(), len(c.NodeManagers()), fs, confDir)
+		web := ""
+		if c.WebProxy() != nil {
+			web = ", web proxy http://" + c.RM().WebAddress()
+			if want := opts.RM.WebAddress; want != "" && !strings.HasSuffix(want, ":0") && want != c.RM().WebAddress() {
+				web += " (" + want + " is in use)"
+			}
+		}
+		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s%s, %d NodeManager(s), fs.defaultFS %s; export HADOOP_CONF_DIR=%s\n",
+			c.RM().ClientAddr(), c.RM().SchedulerAddr(), web, len(c.NodeManagers()), fs, confDir)
+		if nmOpts.Env["HADOOP_HOME"] == "" && nmOpts.Env["HADOOP_COMMON_HOME"] == "" {
+			fmt.Fprintln(opts.Out, "note: no HADOOP_HOME and no hadoop command on PATH: containers get no HADOOP_*_HOME, so Java YARN applications "+
+				"(DistributedShell, MapReduce) will not find Hadoop's jars; set HADOOP_HOME to a Hadoop installation before `local up` for them")
+		}
 	}
 	return l, nil
+}
+
+// mkdir creates d if missing, remembering to remove it at Close if it
+// is then empty.
+func (l *Local) mkdir(d string) error {
+	if _, err := os.Stat(d); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	l.madeDirs = append([]string{d}, l.madeDirs...)
+	return nil
+}
+
+// removeDirs removes the data directories and the directories local mode
+// created, once empty.
+func (l *Local) removeDirs() error {
+	var err error
+	for _, d := range l.dataDirs {
+		err = errors.Join(err, os.RemoveAll(d))
+	}
+	for _, d := range l.madeDirs {
+		_ = os.Remove(d) // only if empty: the user's files stay
+	}
+	return err
 }
 
 // log4jProperties is the console logging of Hadoop's stock log4j.properties.
@@ -165,7 +231,10 @@ log4j.appender.console.layout=org.apache.log4j.PatternLayout
 log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
 `
 
-// Close stops the cluster and removes the configuration files it wrote.
+// Close stops the cluster and removes what it wrote: the configuration
+// files, the nodes' directories, the mini HDFS's block files, and the
+// directories it created (Dir among them) once empty. Files of others
+// stay.
 func (l *Local) Close() error {
 	err := l.Cluster.Close()
 	if l.HDFS != nil {
@@ -174,20 +243,36 @@ func (l *Local) Close() error {
 	for _, p := range l.written {
 		err = errors.Join(err, os.Remove(p))
 	}
-	_ = os.Remove(l.ConfDir) // only if empty
-	return err
+	return errors.Join(err, l.removeDirs())
 }
 
 // RunLocal runs a local-mode cluster in the foreground until ctx ends
-// (the CLI cancels it on SIGINT/SIGTERM), then stops it cleanly. This is
-// what `spindle local up --dir DIR --nodes N` runs.
+// (the CLI cancels it on SIGINT/SIGTERM), then stops it cleanly and
+// writes one line to Out saying so. This is what `spindle local up --dir
+// DIR --nodes N` runs.
 func RunLocal(ctx context.Context, opts LocalOptions) error {
 	l, err := StartLocal(ctx, opts)
 	if err != nil {
 		return err
 	}
 	<-ctx.Done()
-	return l.Close()
+	err = l.Close()
+	if opts.Out != nil {
+		left := ""
+		if ents, _ := os.ReadDir(l.dir); len(ents) > 0 {
+			left = "; it still holds files local mode did not write"
+		}
+		if err != nil {
+			fmt.Fprintf(opts.Out, "mini YARN cluster stopped; removing what it wrote under %s failed: %v\n", l.dir, err)
+		} else {
+			what := "its configuration and node directories"
+			if l.HDFS != nil {
+				what = "its configuration, node directories and HDFS data"
+			}
+			fmt.Fprintf(opts.Out, "mini YARN cluster stopped; removed %s under %s%s\n", what, l.dir, left)
+		}
+	}
+	return err
 }
 
 // ClientConfig is the yarn-site.xml a Hadoop client needs to reach the
@@ -233,6 +318,9 @@ func (c *Cluster) ClientConfig() map[string]string {
 		m["yarn.nodemanager.resource.memory-mb"] = strconv.FormatInt(res.MemoryMB, 10)
 		m["yarn.nodemanager.resource.cpu-vcores"] = strconv.Itoa(int(res.VCores))
 		m["yarn.resourcemanager.nodemanagers.heartbeat-interval-ms"] = strconv.FormatInt(nm.opts.HeartbeatInterval.Milliseconds(), 10)
+	}
+	if len(c.nms) > 0 {
+		m["yarn.nodemanager.env-whitelist"] = strings.Join(c.nms[0].opts.EnvWhitelist, ",")
 	}
 	m["yarn.nodemanager.local-dirs"] = strings.Join(local, ",")
 	m["yarn.nodemanager.log-dirs"] = strings.Join(logs, ",")

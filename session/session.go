@@ -42,9 +42,9 @@ type StartOptions struct {
 	Progress func(hdfs.Progress)
 	// Emit receives the lifecycle events.
 	Emit func(launch.Event)
-	// PropertiesFile, if set, records the session once submitted (see
-	// WriteProperties).
-	PropertiesFile string
+	// PropertiesFile, if set, records the session once submitted as its
+	// cluster's (see PropertiesFile.Record).
+	PropertiesFile PropertiesFile
 	// Interval between reports; 0 means launch.DefaultPollInterval.
 	Interval time.Duration
 }
@@ -79,10 +79,8 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 		}
 	}
 	emit(s.Event())
-	if o.PropertiesFile != "" {
-		if err := WriteProperties(o.PropertiesFile, Properties{AppID: s.ID}); err != nil {
-			return nil, err
-		}
+	if err := o.PropertiesFile.Record(s.ID); err != nil {
+		return nil, err
 	}
 	if err != nil { // submitted, acceptance not confirmed: recorded, staging kept
 		return nil, err
@@ -211,30 +209,25 @@ func List(ctx context.Context, rm *yarn.RMClient, all bool) ([]yarn.AppReport, e
 }
 
 // Stop stops a session (launch.Stop) and forgets it in the properties
-// file if the file names it.
-func Stop(ctx context.Context, c Clients, id yarn.ApplicationID, propertiesFile string) (launch.StopResult, error) {
+// file if the file names it for its cluster.
+func Stop(ctx context.Context, c Clients, id yarn.ApplicationID, f PropertiesFile) (launch.StopResult, error) {
 	res, err := launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "session stopped by spindle session stop"})
 	if err != nil {
 		return res, err
 	}
-	if propertiesFile != "" {
-		if p, err := ReadProperties(propertiesFile); err == nil && p.AppID == id {
-			if err := os.Remove(propertiesFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return res, err
-			}
-		}
-	}
-	return res, nil
+	return res, f.Forget(id)
 }
 
-// Resolve returns id if set, else the session the properties file names.
-func Resolve(id *yarn.ApplicationID, propertiesFile string) (yarn.ApplicationID, error) {
+// Resolve returns id if set, else the session the properties file
+// records for its cluster.
+func Resolve(id *yarn.ApplicationID, f PropertiesFile) (yarn.ApplicationID, error) {
 	if id != nil {
 		return *id, nil
 	}
-	p, err := ReadProperties(propertiesFile)
+	p, err := f.Read()
 	if errors.Is(err, os.ErrNotExist) {
-		return yarn.ApplicationID{}, fmt.Errorf("%w in %s: pass an APP_ID or start one with `spindle session start`", ErrNoSession, filepath.Clean(propertiesFile))
+		return yarn.ApplicationID{}, fmt.Errorf("%w for this cluster (%s) in %s: pass an APP_ID or start one with `spindle session start`",
+			ErrNoSession, f.Cluster, filepath.Clean(f.Path))
 	}
 	if err != nil {
 		return yarn.ApplicationID{}, err

@@ -144,7 +144,7 @@ func TestLocalUp(t *testing.T) {
 	var out, errb testutil.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"spindle", "local", "up", "--dir", dir, "--nodes", "2"}, &out, &errb,
+		done <- run(ctx, []string{"spindle", "local", "up", "--dir", dir, "--nodes", "2", "--web-port", "0"}, &out, &errb,
 			func(k string) (string, bool) {
 				return map[string]string{"HADOOP_USER_NAME": "alice"}[k], k == "HADOOP_USER_NAME"
 			})

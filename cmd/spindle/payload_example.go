@@ -20,7 +20,6 @@ import (
 	"github.com/spindle-yarn/spindle/am/example"
 	"github.com/spindle-yarn/spindle/hdfs"
 	"github.com/spindle-yarn/spindle/launch"
-	"github.com/spindle-yarn/spindle/session"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -117,7 +116,7 @@ func (e *environment) wordcount(c *cli.Context) error {
 		}
 		given = &id
 	}
-	id, err := session.Resolve(given, e.propertiesFile())
+	id, err := e.resolveSession(given)
 	if err != nil {
 		return err
 	}

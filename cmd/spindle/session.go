@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spindle-yarn/spindle/amapi"
@@ -27,7 +26,7 @@ func sessionCommand(e *environment) *cli.Command {
 				Description: "Validates everything first (one report of every problem), uploads the files, submits, and\n" +
 					"waits until the JobManager runs. Attached (the default) it then follows the session and stops\n" +
 					"it gracefully on Ctrl-C; with -d it prints the application id and URLs and returns. The\n" +
-					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " for the other commands.",
+					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " as this cluster's, for the other commands.",
 				Flags:     clusterFlags(amapi.ModeSession),
 				ArgsUsage: " ",
 				Action:    e.sessionStart,
@@ -42,13 +41,6 @@ func sessionCommand(e *environment) *cli.Command {
 				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionAttach},
 		},
 	}
-}
-
-// propertiesFile is where the current session is recorded, as Flink's
-// .yarn-properties-<user>.
-func (e *environment) propertiesFile() string {
-	home, _ := e.lookup("HOME")
-	return filepath.Join(home, session.PropertiesFileName(e.userName()))
 }
 
 func (e *environment) sessionClients() (session.Clients, func(), error) {
@@ -76,7 +68,7 @@ func (e *environment) sessionID(c *cli.Context) (yarn.ApplicationID, error) {
 		}
 		given = &id
 	}
-	id, err := session.Resolve(given, e.propertiesFile())
+	id, err := e.resolveSession(given)
 	if errors.Is(err, session.ErrNoSession) {
 		return id, usageError{err}
 	}
@@ -115,8 +107,12 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		}
 	}
 	cl := session.Clients{RM: p.rm, AM: &amapi.Client{}, Stager: p.stager}
+	pf, err := e.propertiesFile()
+	if err != nil {
+		return err
+	}
 	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
-		Progress: progress, Emit: emit, PropertiesFile: e.propertiesFile()})
+		Progress: progress, Emit: emit, PropertiesFile: pf})
 	done()
 	if err != nil {
 		return err
@@ -125,9 +121,6 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		e.log.Warn().Err(err).Msg("could not write Flink's .yarn-properties file; pass -Dyarn.application.id to Flink's client")
 	} else if path != "" {
 		e.log.Info().Str("file", path).Msg("Flink's client finds this session through its .yarn-properties file")
-		if !c.Bool("detached") { // attached: the session ends with this command
-			defer func() { _ = removeFlinkYarnProperties(p.payload, st.ID) }()
-		}
 	}
 	if c.Bool("detached") {
 		if out == "text" {
@@ -138,7 +131,10 @@ func (e *environment) sessionStart(c *cli.Context) error {
 	if out == "text" {
 		fmt.Fprintf(e.stdout, "attached to session %s; Ctrl-C stops it\n", st.ID)
 	}
-	_, err = session.Wait(c.Context, cl, st.ID, st.Seen, pr.event)
+	r, err := session.Wait(c.Context, cl, st.ID, st.Seen, pr.event)
+	if r.State.Terminal() { // attached: the session ended with this command
+		e.forgetSession(st.ID, p.payload)
+	}
 	if errors.Is(err, launch.ErrKilled) && c.Context.Err() != nil {
 		return nil // stopped by Ctrl-C as asked
 	}
@@ -253,10 +249,15 @@ func (e *environment) sessionStop(c *cli.Context) error {
 	if cl.Stager, err = e.stager(c); err != nil {
 		e.log.Warn().Err(err).Msg("staging filesystem unreachable: the AM cannot be asked to stop; killing the session instead")
 	}
-	res, err := session.Stop(c.Context, cl, id, e.propertiesFile())
+	pf, err := e.propertiesFile()
 	if err != nil {
 		return err
 	}
+	res, err := session.Stop(c.Context, cl, id, pf)
+	if err != nil {
+		return err
+	}
+	e.forgetSession(id, nil) // Flink's file too
 	r := res.Report
 	if out == "json" {
 		(&printer{w: e.stdout, json: true}).value(map[string]any{"app_id": id.String(), "state": r.State.String(), "final_status": r.FinalStatus.String(),
@@ -284,7 +285,10 @@ func (e *environment) sessionAttach(c *cli.Context) error {
 	if out == "text" {
 		fmt.Fprintf(e.stdout, "attached to session %s; Ctrl-C stops it\n", id)
 	}
-	_, err = session.Wait(c.Context, cl, id, map[string]bool{launch.EventSubmitted: true}, pr.event)
+	r, err := session.Wait(c.Context, cl, id, map[string]bool{launch.EventSubmitted: true}, pr.event)
+	if r.State.Terminal() { // ended (stopped by Ctrl-C, or by itself): no longer anyone's default
+		e.forgetSession(id, nil)
+	}
 	if errors.Is(err, launch.ErrKilled) && c.Context.Err() != nil {
 		return nil
 	}
