@@ -52,6 +52,12 @@ type LocalOptions struct {
 	HDFS bool
 	// HDFSUsers get a home directory /user/<name> in the mini HDFS.
 	HDFSUsers []string
+	// Failover, with RM.HA set, kills the active ResourceManager each
+	// time it receives (the CLI sends SIGUSR1 here): the election makes
+	// the standby active after RM.HA.ElectionDelay, and the killed one
+	// starts again as the standby once it has, as a supervisor would
+	// restart it, so that the next failover goes back.
+	Failover <-chan struct{}
 	// Out, if set, receives one line once the cluster is ready (and a
 	// note when the nodes' environment names no Hadoop installation);
 	// RunLocal writes one more when it has stopped.
@@ -185,8 +191,21 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 				web += " (" + want + " is in use)"
 			}
 		}
-		fmt.Fprintf(opts.Out, "mini YARN cluster ready: ResourceManager %s, scheduler %s%s, %d NodeManager(s), fs.defaultFS %s; export HADOOP_CONF_DIR=%s\n",
-			c.RM().ClientAddr(), c.RM().SchedulerAddr(), web, len(c.NodeManagers()), fs, confDir)
+		rmDesc := fmt.Sprintf("ResourceManager %s, scheduler %s", c.RM().ClientAddr(), c.RM().SchedulerAddr())
+		if ids := c.RM().HAIDs(); ids != nil {
+			rmDesc = "ResourceManager HA"
+			active, _ := c.RM().ActiveID()
+			for _, id := range ids {
+				addr, sched, _ := c.RM().HAAddrs(id)
+				role := "standby"
+				if id == active {
+					role = "active"
+				}
+				rmDesc += fmt.Sprintf(" %s %s/%s (%s)", id, addr, sched, role)
+			}
+		}
+		fmt.Fprintf(opts.Out, "mini YARN cluster ready: %s%s, %d NodeManager(s), fs.defaultFS %s; export HADOOP_CONF_DIR=%s\n",
+			rmDesc, web, len(c.NodeManagers()), fs, confDir)
 		if nmOpts.Env["HADOOP_HOME"] == "" && nmOpts.Env["HADOOP_COMMON_HOME"] == "" {
 			fmt.Fprintln(opts.Out, "note: no HADOOP_HOME and no hadoop command on PATH: containers get no HADOOP_*_HOME, so Java YARN applications "+
 				"(DistributedShell, MapReduce) will not find Hadoop's jars; set HADOOP_HOME to a Hadoop installation before `local up` for them")
@@ -255,7 +274,14 @@ func RunLocal(ctx context.Context, opts LocalOptions) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-opts.Failover:
+			l.failover(ctx, opts.Out)
+		}
+	}
 	err = l.Close()
 	if opts.Out != nil {
 		left := ""
@@ -350,4 +376,34 @@ func WriteHadoopXML(path string, props map[string]string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// failover kills the active ResourceManager (see LocalOptions.Failover)
+// and, in the background, starts it again as the standby once another
+// one is active.
+func (l *Local) failover(ctx context.Context, out io.Writer) {
+	rm := l.Cluster.RM()
+	say := func(format string, args ...any) {
+		if out != nil {
+			fmt.Fprintf(out, format+"\n", args...)
+		}
+	}
+	killed, err := rm.KillActive()
+	if err != nil {
+		say("failover: %v", err)
+		return
+	}
+	say("failover: killed the active ResourceManager %s; the standby takes over after the election (%s)", killed, rm.ha.opts.ElectionDelay)
+	go func() {
+		for _, id := range rm.HAIDs() {
+			if id == killed {
+				continue
+			}
+			if _, err := rm.WaitActive(ctx, id); err == nil {
+				_ = rm.StartStandby(killed)
+				say("failover: ResourceManager %s is active; %s runs again as the standby", id, killed)
+			}
+			return
+		}
+	}()
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,6 +39,10 @@ func localCommand(e *environment) *cli.Command {
 				&cli.StringFlag{Name: "dir", Required: true, Usage: "directory for the cluster's state and DIR/conf"},
 				&cli.IntFlag{Name: "nodes", Value: 1, Usage: "number of NodeManagers"},
 				&cli.BoolFlag{Name: "no-hdfs", Usage: "no mini HDFS: fs.defaultFS is file:///"},
+				&cli.BoolFlag{Name: "ha", Usage: "two ResourceManagers, rm1 active and rm2 standby, as an HA pair (yarn-site.xml names both); " +
+					"kill -USR1 PID kills the active one, and the standby takes over after --election-delay"},
+				&cli.DurationFlag{Name: "election-delay", Value: 10 * time.Second, Usage: "with --ha: from the active RM's death to the standby's election " +
+					"(ZooKeeper's session timeout, yarn.resourcemanager.zk-timeout-ms, 10s by default)"},
 				&cli.IntFlag{Name: "web-port", Value: defaultWebPort, Usage: "port of the ResourceManager's web proxy (yarn.resourcemanager.webapp.address, " +
 					"where tracking URLs point); 0 picks a free one, as does a default 8088 already in use"},
 			},
@@ -63,6 +70,33 @@ func (e *environment) localUp(c *cli.Context) error {
 		Logger:      e.log,
 	}
 	opts.RM.WebAddress = net.JoinHostPort("localhost", strconv.Itoa(port))
+	if c.IsSet("election-delay") && !c.Bool("ha") {
+		return usageError{errors.New("--election-delay needs --ha")}
+	}
+	if c.Bool("ha") {
+		if d := c.Duration("election-delay"); d < 0 {
+			return usageError{fmt.Errorf("--election-delay %s: want 0 or more", d)}
+		}
+		opts.RM.HA = &minicluster.HAOptions{ElectionDelay: c.Duration("election-delay")}
+		failover := make(chan struct{}, 1)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGUSR1)
+		defer signal.Stop(sig)
+		go func() {
+			for {
+				select {
+				case <-c.Context.Done():
+					return
+				case <-sig:
+					select {
+					case failover <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+		opts.Failover = failover
+	}
 	err := minicluster.RunLocal(c.Context, opts)
 	if errors.Is(err, c.Context.Err()) {
 		return nil
