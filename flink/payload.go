@@ -129,6 +129,14 @@ func (p *Payload) Name() string { return "flink" }
 // Distribution returns the distribution New recognised.
 func (p *Payload) Distribution() Distribution { return p.dist }
 
+// ApplicationExitStates are the job states the exit codes of a per-job
+// JobManager (StandaloneApplicationClusterEntryPoint) mean: the process
+// exit codes of Flink's ApplicationStatus (flink-runtime
+// .../clusterframework/ApplicationStatus.java), where a cancelled job
+// exits 0 as a succeeded one does. The AM words the per-job result from
+// them (amapi.ProcessSpec.ExitStates).
+var ApplicationExitStates = map[int]string{0: "SUCCEEDED or CANCELED", 1443: "FAILED", 1445: "UNKNOWN"}
+
 // Keys Spindle decides, which -D may not set (with the flag that does).
 var decidedKeys = map[string]string{
 	jobManagerAddress: "the JobManager runs in the AM container, on the AM's node",
@@ -210,8 +218,10 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 		Env:     containerEnv(withProps, masterEnvPrefix),
 		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile, SpecFile},
 	}
+	plan.JobManager.LogFile = string(RoleJobManager) + ".log" // -Dlog.file (Prepare)
 	if spec.JobJar != "" {
 		plan.JobManager.Files = append(plan.JobManager.Files, spec.JobJar)
+		plan.JobManager.ExitStates = ApplicationExitStates
 	}
 	// Info: the launcher says when it follows a moved JobManager or a new
 	// attempt's credentials (once per change, not per try).

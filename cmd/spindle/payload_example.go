@@ -183,12 +183,9 @@ func (e *environment) runWordCount(ctx context.Context, c *cli.Context, id yarn.
 		job.Counts = nil
 		(&printer{w: e.stdout, json: true}).value(job)
 	} else {
-		fmt.Fprintf(e.stdout, "job %s on %s: %s, %d words in %d splits\n", job.ID, id, job.State, job.Words, job.Splits)
-		for i, wc := range job.Top {
-			if i == c.Int("top") {
-				break
-			}
-			fmt.Fprintf(e.stdout, "%8d %s\n", wc.Count, wc.Word)
+		fmt.Fprintf(e.stdout, "job %s on %s: %s, %s\n", job.ID, id, job.State, job.Summary())
+		for _, l := range job.TopLines(c.Int("top")) {
+			fmt.Fprintln(e.stdout, l)
 		}
 	}
 	if job.State != "succeeded" {

@@ -268,6 +268,9 @@ func (p *printer) event(ev launch.Event) {
 			fmt.Fprintf(p.w, ": %s", ev.Diagnostics)
 		}
 		fmt.Fprintln(p.w)
+		if ev.Result != nil {
+			fmt.Fprint(p.w, ev.Result.Text())
+		}
 	}
 }
 
