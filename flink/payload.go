@@ -132,10 +132,12 @@ func (p *Payload) Distribution() Distribution { return p.dist }
 // ApplicationExitStates are the job states the exit codes of a per-job
 // JobManager (StandaloneApplicationClusterEntryPoint) mean: the process
 // exit codes of Flink's ApplicationStatus (flink-runtime
-// .../clusterframework/ApplicationStatus.java), where a cancelled job
-// exits 0 as a succeeded one does. The AM words the per-job result from
-// them (amapi.ProcessSpec.ExitStates).
-var ApplicationExitStates = map[int]string{0: "SUCCEEDED or CANCELED", 1443: "FAILED", 1445: "UNKNOWN"}
+// .../clusterframework/ApplicationStatus.java: SUCCEEDED 0, FAILED
+// 1443, CANCELED 0, UNKNOWN 1445) as a process sees them, modulo 256
+// (System.exit(1443) is exit status 163), where a cancelled job exits 0
+// as a succeeded one does. The AM words the per-job result from them
+// (amapi.ProcessSpec.ExitStates).
+var ApplicationExitStates = map[int]string{0: "SUCCEEDED or CANCELED", 1443 % 256: "FAILED", 1445 % 256: "UNKNOWN"}
 
 // Keys Spindle decides, which -D may not set (with the flag that does).
 var decidedKeys = map[string]string{

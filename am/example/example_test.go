@@ -228,3 +228,11 @@ func TestPerJobJobManager(t *testing.T) {
 		})
 	}
 }
+
+// Words split on what is not a letter or digit, except an apostrophe
+// between two letters: "Flink's" is one word, never "flink" and "s".
+func TestWordsKeepInnerApostrophes(t *testing.T) {
+	require.Equal(t, []string{"flink's", "don't", "quoted", "it’s", "x2", "rock", "n", "roll"},
+		example.Words("Flink's don't 'quoted' it’s x2, rock 'n' roll"))
+	require.Empty(t, example.Words(" ' -- ' "))
+}

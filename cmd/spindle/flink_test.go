@@ -390,15 +390,21 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	testutil.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
 
 	// Per-job: Flink 1.17's application mode; the job's outcome is the
-	// application's and the exit code's.
+	// application's and the exit code's, and the result (issue #18 item
+	// 6) says the job's state by Flink's exit codes and where the
+	// JobManager's log is.
 	for _, tc := range []struct {
 		jobArgs []string
 		code    int
-	}{{[]string{"--input", "words"}, 0}, {[]string{"--fail"}, exitFailed}} {
+		result  string
+	}{{[]string{"--input", "words"}, 0, "result: SUCCEEDED or CANCELED: the JobManager exited with code 0\n"},
+		{[]string{"--fail"}, exitFailed, "result: FAILED: the JobManager exited with code 163\n"}} {
 		args := append([]string{"run", "-n", "1", "-jm", "1024m", "-tm", "1024m", "--payload", "flink", "--flink-home", home117}, common...)
 		args = append(append(args, "examples/streaming/WordCount.jar"), tc.jobArgs...)
 		code, out, errOut := lc.cli(ctx, args...)
 		require.Equal(t, tc.code, code, "%s\n%s", out, errOut)
+		require.Contains(t, out, tc.result)
+		require.Regexp(t, `  log: /\S+/jobmanager.log on \S+ \(yarn logs -applicationId application_\d+_\d+ -containerId container_\S+ -log_files jobmanager.log\)\n`, out)
 	}
 	apps := flinkRecords(t, rec, "jobmanager")
 	require.Len(t, apps, 3)
