@@ -410,19 +410,20 @@ type cluster struct {
 	// host is the JobManager's host (JobManager) or the TaskManager's
 	// node (TaskManager).
 	host string
-	// jmHost and jmPort are the JobManager's RPC address; restPort its
-	// REST port (JobManager only).
-	jmHost           string
-	jmPort, restPort int
-	resourceID       string
-	appID            string
-	localDirs        string
+	// jmHost and jmPort are the JobManager's RPC address; jmRESTPort its
+	// REST port (JobManager only). Ports are strings so that a dry run's
+	// preview can show placeholders.
+	jmHost             string
+	jmPort, jmRESTPort string
+	resourceID         string
+	appID              string
+	localDirs          string
 	// principal and keytab are a shipped keytab's login (JobManager).
 	principal, keytab string
 }
 
 func placeholderCluster(r Role) cluster {
-	return cluster{role: r, host: "localhost", jmHost: "localhost", jmPort: 6123, restPort: 8081, resourceID: "container", appID: "application"}
+	return cluster{role: r, host: "localhost", jmHost: "localhost", jmPort: "6123", jmRESTPort: "8081", resourceID: "container", appID: "application"}
 }
 
 // effectiveConfig is the configuration of one process: the user's file,
@@ -434,7 +435,7 @@ func placeholderCluster(r Role) cluster {
 func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 	c := applyProperties(user, spec.Properties)
 	c.Set(jobManagerAddress, cl.jmHost)
-	c.Set(jobManagerPort, strconv.Itoa(cl.jmPort))
+	c.Set(jobManagerPort, cl.jmPort)
 	c.Set(jmProcess.key, strconv.FormatInt(spec.JobManagerMB, 10)+"m")
 	c.Set(tmProcess.key, strconv.FormatInt(spec.TaskManagerMB, 10)+"m")
 	c.Set(tmSlots.key, strconv.Itoa(spec.Slots))
@@ -453,8 +454,8 @@ func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 	switch cl.role {
 	case RoleJobManager:
 		c.Set(restAddress, cl.host)
-		c.Set(restPort, strconv.Itoa(cl.restPort))
-		c.Set(restBindPort, strconv.Itoa(cl.restPort))
+		c.Set(restPort, cl.jmRESTPort)
+		c.Set(restBindPort, cl.jmRESTPort)
 		if v, _ := restBindAddress.lookup(c); strings.TrimSpace(v) == "localhost" {
 			for _, k := range append([]string{restBindAddress.key}, restBindAddress.fallback...) {
 				c.Remove(k)
