@@ -44,3 +44,37 @@ func TestRunPrintsResult(t *testing.T) {
 	require.Equal(t, []any{"      60 yarn", "      30 flink's", "      30 spindle", "      30 spins", "      30 the"}, res["lines"])
 	require.Contains(t, res["log"], "jobmanager.out")
 }
+
+// Issue #18 item 11: `session status --wait` waits until every
+// TaskManager runs (the demo's status no longer shows "0 running of 2"),
+// a word count through the session then has one split per TaskManager,
+// and a fleet that cannot complete ends the wait with exit 8, naming how
+// far it got; the status without --wait says the fleet is starting.
+func TestSessionStatusWaitsForFleet(t *testing.T) {
+	lc := newLocalCluster(t, 2)
+	ctx := lc.ctx(2 * time.Minute)
+	code, _, errOut := lc.cli(ctx, "session", "start", "-d", "-n", "2", "-jm", "256m", "-tm", "256m", "--payload", "example", "-t", lc.words)
+	require.Equal(t, 0, code, errOut)
+	code, out, errOut := lc.cli(ctx, "session", "status", "--wait", "1m")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `\nTaskManagers: +2 running of 2 \(0 pending, 0 replaced\)\n`, out)
+	code, out, errOut = lc.cli(ctx, "example", "wordcount", filepath.Base(lc.words))
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, ": succeeded, 480 words (11 distinct) in 2 splits of words.txt\n")
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+
+	// Three TaskManagers of 7 GB do not fit on two 8 GB nodes with the AM.
+	code, _, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "3", "-jm", "256m", "-tm", "7g", "--payload", "example")
+	require.Equal(t, 0, code, errOut)
+	code, _, errOut = lc.cli(ctx, "session", "status", "--wait", "2s")
+	require.Equal(t, exitTimeout, code, errOut)
+	require.Regexp(t, `session application_\d+_\d+: [0-2] of 3 TaskManagers running after --wait 2s \([1-3] pending\)`, errOut)
+	code, out, errOut = lc.cli(ctx, "session", "status")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `\nTaskManagers: +[0-2] running of 3 \([1-3] pending, 0 replaced\): starting \(`+"`spindle session status --wait 2m`"+` waits for them\)\n`, out)
+	code, out, errOut = lc.cli(ctx, "session", "status", "--wait", "-1s")
+	require.Equal(t, exitUsage, code, out+errOut)
+	code, _, errOut = lc.cli(ctx, "session", "stop")
+	require.Equal(t, 0, code, errOut)
+}
