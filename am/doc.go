@@ -63,8 +63,10 @@
 // # Kill and shutdown
 //
 // A kill ends the application: Stop (the HTTP stop), a per-job
-// JobManager's exit (exit 0 is SUCCEEDED, anything else FAILED), or the
-// restart policy giving up. A session JobManager's exit, whatever its
+// JobManager's exit (exit 0 is SUCCEEDED, anything else FAILED; its
+// result, read from amapi.EnvResultFile or worded from the exit code and
+// the JobManager's log, goes to Status.Result and the last line of the
+// final diagnostics: amapi/result.go), or the restart policy giving up. A session JobManager's exit, whatever its
 // code, is a failure under the JobManager's restart policy: a session
 // ends only by the authenticated stop (a payload's own unauthenticated
 // shutdown, such as Flink's REST DELETE /cluster, which exits 0, must not

@@ -198,12 +198,20 @@ func TestPerJob(t *testing.T) {
 		log := a.logFile(yarn.ContainerID{Attempt: yarn.AttemptID{App: a.id, Attempt: 1}, ID: 1}, "jobmanager.out")
 		require.Contains(t, log, `"state":"succeeded"`)
 		require.Contains(t, log, `{"word":"the","count":150}`)
+		res, rest := amapi.SplitResult(fin.Diagnostics)
+		require.NotNil(t, res, "the result rides in the final diagnostics: %q", fin.Diagnostics)
+		require.Empty(t, rest)
+		require.Equal(t, "succeeded", res.State)
+		require.Contains(t, res.Summary, " words (")
+		require.Contains(t, res.Lines[0], " the")
+		require.Contains(t, res.Log, "jobmanager.out on ")
 	})
 	t.Run("fails", func(t *testing.T) {
 		ctx := testutil.Context(t, 60*time.Second)
 		spec := h.sessionSpec(1)
 		spec.Mode = amapi.ModePerJob
 		spec.JobManager.Command = []string{"sh", "-c", "echo starting the job; sleep 0.5; echo 'the job broke: no input' >&2; exit 4"}
+		spec.JobManager.ExitStates, spec.JobManager.LogFile = map[int]string{4: "BROKEN"}, "job.log"
 		hh := *h
 		hh.t = t
 		a := hh.submit(ctx, spec, fastAM, nil)
@@ -212,6 +220,12 @@ func TestPerJob(t *testing.T) {
 		require.Contains(t, fin.Diagnostics, "the JobManager exited with code 4; its last output lines:")
 		require.Contains(t, fin.Diagnostics, "starting the job")
 		require.Contains(t, fin.Diagnostics, "the job broke: no input")
+		// No result file: the AM words the result from the exit code
+		// (the payload's ExitStates) and names the payload's log.
+		res, _ := amapi.SplitResult(fin.Diagnostics)
+		require.NotNil(t, res)
+		require.Equal(t, amapi.Result{State: "BROKEN", Summary: "the JobManager exited with code 4", Log: res.Log}, *res)
+		require.Regexp(t, `/job.log on \S+ \(yarn logs -applicationId `+a.id.String()+` -containerId container_\S+_01_000001 -log_files job.log\)$`, res.Log)
 	})
 }
 

@@ -226,7 +226,7 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 		f.batch++
 		for _, r := range f.batchLocked(want) {
 			if err := f.amrm.AddRequest(r); err != nil {
-				return changed, hold, &Final{yarn.FinalFailed, fmt.Sprintf("cannot request TaskManagers: %v", err)}
+				return changed, hold, &Final{Status: yarn.FinalFailed, Diagnostics: fmt.Sprintf("cannot request TaskManagers: %v", err)}
 			}
 			f.asked++
 			changed = true
@@ -368,7 +368,7 @@ func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause 
 	if d.GiveUp {
 		f.keepLocked(c)
 		lg.Error().Err(cause).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; giving up")
-		return &Final{yarn.FinalFailed, d.Reason}
+		return &Final{Status: yarn.FinalFailed, Diagnostics: d.Reason}
 	}
 	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
 	if d.Quarantine != "" {

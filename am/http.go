@@ -164,7 +164,7 @@ func (r *Runner) Status() amapi.Status {
 		s.LastHeartbeat = &t
 	}
 	if r.final != nil {
-		s.FinalStatus, s.Diagnostics = r.final.Status.String(), r.final.Diagnostics
+		s.FinalStatus, s.Diagnostics, s.Result = r.final.Status.String(), r.final.Diagnostics, r.final.Result
 	}
 	r.mu.Unlock()
 	s.JobManager = r.jobManagerInfo()
@@ -187,6 +187,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <h1>Spindle {{.Mode}} {{.AppID}}</h1>
 <p>Attempt {{.AttemptID}} ({{.ContainerID}}), phase <b>{{.Phase}}</b>{{with .FinalStatus}}, final status <b>{{.}}</b>{{end}}.
 <a href="v1/status">JSON</a> · <a href="metrics">metrics</a></p>
+{{with .Result}}<h2>Result</h2><pre>{{.Text}}</pre>{{end}}
 {{with .Diagnostics}}<pre>{{.}}</pre>{{end}}
 <h2>JobManager</h2>
 <p>RPC {{.JobManager.Address}}, REST {{.JobManager.RESTAddress}}, {{.JobManager.State}}, restarts {{.JobManager.Restarts}}</p>

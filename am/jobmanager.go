@@ -88,6 +88,7 @@ func newJobManager(spec amapi.ProcessSpec, base []string, vars map[string]string
 	all[amapi.EnvJMRESTPort] = strconv.Itoa(rest)
 	all[amapi.EnvJMAddress] = j.Address()
 	all[amapi.EnvJMRESTAddress] = j.RESTAddress()
+	all[amapi.EnvResultFile] = j.resultFile()
 	j.env = append([]string(nil), base...)
 	for k, v := range spec.Env {
 		j.env = append(j.env, k+"="+v)
@@ -97,6 +98,10 @@ func newJobManager(spec amapi.ProcessSpec, base []string, vars map[string]string
 	}
 	return j, nil
 }
+
+// resultFile is where a per-job JobManager may write its Result
+// (amapi.EnvResultFile).
+func (j *jobManager) resultFile() string { return filepath.Join(j.logDir, amapi.ResultFileName) }
 
 // Address is the JobManager's RPC address.
 func (j *jobManager) Address() string { return net.JoinHostPort(j.host, strconv.Itoa(j.rpcPort)) }

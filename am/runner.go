@@ -97,6 +97,9 @@ type Runner struct {
 type Final struct {
 	Status      yarn.FinalStatus
 	Diagnostics string
+	// Result is a per-job job's result (amapi/result.go), appended to the
+	// diagnostics the AM unregisters with.
+	Result *amapi.Result
 }
 
 // maxDiagnostics bounds the diagnostics sent to the RM (YARN keeps 64 KB).
@@ -250,12 +253,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.fleet.adopt(reg.ContainersFromPreviousAttempts, now)
 
 	jm := newJMSupervisor(proc, r.spec.Mode, r.jmTr, r.m, r.lg)
+	jm.app, jm.container = r.att.App.String(), r.opts.Container.String()
 	r.mu.Lock()
 	r.jm = jm
 	r.mu.Unlock()
 	jmExit, err := jm.start()
 	if err != nil {
-		return r.finish(Final{yarn.FinalFailed, err.Error()})
+		return r.finish(Final{Status: yarn.FinalFailed, Diagnostics: err.Error()})
 	}
 	return r.loop(jmExit)
 }
@@ -349,7 +353,7 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 		case diag := <-r.stopc:
 			quiesce()
 			r.lg.Info().Str("diagnostics", diag).Msg("stop requested")
-			return r.finish(Final{yarn.FinalSucceeded, diag})
+			return r.finish(Final{Status: yarn.FinalSucceeded, Diagnostics: diag})
 		case <-r.fleet.wake: // a TaskManager taken for dead (live.go): reconcile now
 		case lr := <-r.fleet.launched:
 			fin = r.fleet.onLaunched(lr, r.opts.Now())
@@ -361,7 +365,7 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 			case diag := <-r.stopc:
 				quiesce()
 				r.lg.Info().Str("diagnostics", diag).Int("jobmanager_exit_code", e.Code).Msg("stop requested")
-				return r.finish(Final{yarn.FinalSucceeded, diag})
+				return r.finish(Final{Status: yarn.FinalSucceeded, Diagnostics: diag})
 			default:
 			}
 			jmExit = nil
@@ -391,7 +395,7 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 			jmRestartAt = time.Time{}
 			var err error
 			if jmExit, err = r.jm.restart(); err != nil {
-				fin = &Final{yarn.FinalFailed, err.Error()}
+				fin = &Final{Status: yarn.FinalFailed, Diagnostics: err.Error()}
 			}
 		}
 		if fin == nil {
@@ -594,8 +598,8 @@ func (r *Runner) shutdown(cause error) error {
 // finish ends the application (a kill): requests withdrawn, TaskManagers
 // stopped, the JobManager stopped, unregistered with f, staging removed.
 func (r *Runner) finish(f Final) error {
-	if len(f.Diagnostics) > maxDiagnostics {
-		f.Diagnostics = f.Diagnostics[:maxDiagnostics] + "…"
+	if len(f.Diagnostics) > maxDiagnostics || f.Result != nil {
+		f.Diagnostics = amapi.WithResult(f.Diagnostics, f.Result, maxDiagnostics)
 	}
 	r.lg.Info().Stringer("final_status", f.Status).Str("diagnostics", amapi.OneLine(f.Diagnostics, 300)).Msg("ending the application")
 	r.setPhase(amapi.PhaseStopping, func() { r.final = &f })

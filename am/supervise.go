@@ -2,6 +2,7 @@ package am
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type jmSupervisor struct {
 	tr   *Tracker // safe for concurrent use
 	m    *metrics
 	lg   zerolog.Logger
+	// app and container name the AM's container, for the log of a
+	// per-job Result.
+	app, container string
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -81,12 +85,13 @@ func (s *jmSupervisor) exited(e jmExit, now time.Time) (*Final, time.Time) {
 		what = fmt.Sprintf("the JobManager ended: %v", e.Err)
 	}
 	if s.mode == amapi.ModePerJob {
+		res := s.result(e)
 		if e.Code == 0 && e.Err == nil {
 			lg.Info().Msg("JobManager finished; the per-job application succeeded")
-			return &Final{yarn.FinalSucceeded, ""}, time.Time{}
+			return &Final{Status: yarn.FinalSucceeded, Result: res}, time.Time{}
 		}
 		lg.Error().Msg("JobManager failed; the per-job application failed")
-		return &Final{yarn.FinalFailed, fmt.Sprintf("%s; its last output lines:\n%s", what, tail)}, time.Time{}
+		return &Final{Status: yarn.FinalFailed, Diagnostics: fmt.Sprintf("%s; its last output lines:\n%s", what, tail), Result: res}, time.Time{}
 	}
 	// A session ends only by the authenticated stop (the loop takes a
 	// pending one before the exit it causes): a session JobManager that
@@ -97,11 +102,41 @@ func (s *jmSupervisor) exited(e jmExit, now time.Time) (*Final, time.Time) {
 	d := s.tr.Failure(amapi.Failure{At: now, ExitStatus: int32(e.Code), Diagnostics: lastLines(tail, 3)})
 	if d.GiveUp {
 		lg.Error().Str("reason", d.Reason).Str("code", string(d.Code)).Msg("giving up on the JobManager")
-		return &Final{yarn.FinalFailed, fmt.Sprintf("%s\nlast JobManager output:\n%s", d.Reason, tail)}, time.Time{}
+		return &Final{Status: yarn.FinalFailed, Diagnostics: fmt.Sprintf("%s\nlast JobManager output:\n%s", d.Reason, tail)}, time.Time{}
 	}
 	lg.Warn().Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg("JobManager failed; restarting it")
 	s.setState("restarting")
 	return nil, now.Add(d.Delay)
+}
+
+// result is a per-job JobManager's Result (amapi/result.go): the one it
+// wrote to its result file, else one worded from its exit (the job state
+// its payload gives the code, ProcessSpec.ExitStates) and its log. The
+// log is named in either, as the container log `yarn logs` shows.
+func (s *jmSupervisor) result(e jmExit) *amapi.Result {
+	p := s.proc
+	logFile := p.spec.LogFile
+	if logFile == "" {
+		logFile = "jobmanager.out"
+	}
+	where := fmt.Sprintf("%s on %s", filepath.Join(p.logDir, logFile), p.host)
+	if s.app != "" && s.container != "" {
+		where += fmt.Sprintf(" (yarn logs -applicationId %s -containerId %s -log_files %s)", s.app, s.container, logFile)
+	}
+	r, err := amapi.ReadResultFile(p.resultFile())
+	if err != nil {
+		s.lg.Warn().Err(err).Msg("the JobManager's result file does not decode; wording the result from its exit")
+	}
+	if r == nil {
+		r = &amapi.Result{State: p.spec.ExitStates[e.Code], Summary: fmt.Sprintf("the JobManager exited with code %d", e.Code)}
+		if e.Err != nil {
+			r.Summary = fmt.Sprintf("the JobManager ended: %v", e.Err)
+		}
+	}
+	if r.Log == "" {
+		r.Log = where
+	}
+	return r
 }
 
 // stop ends the running JobManager, if any, within grace.

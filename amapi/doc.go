@@ -4,7 +4,9 @@
 // secret and keytab file names), what a payload plans (Payload,
 // PayloadRequest, PayloadPlan), the SPINDLE_* environment the JobManager
 // and TaskManagers receive (Env*), the restart policy's value type, the
-// JSON the AM's HTTP endpoint serves (Status, JobManagerInfo), and the one
+// JSON the AM's HTTP endpoint serves (Status, JobManagerInfo), a per-job
+// job's Result and how it reaches the submitter (result.go), a payload's
+// dry-run preview of its processes (Previewer), and the one
 // client of that endpoint (Client), with the two uses the in-container
 // launchers make of it: re-finding a moved JobManager (Locator) and
 // keeping a container's token file fresh (FollowCredentials; for a

@@ -16,6 +16,8 @@ const (
 	EnvResourceID    = "SPINDLE_RESOURCE_ID"     // a TaskManager's resource id: its container id
 	EnvBinary        = "SPINDLE_BIN"             // the spindle binary running the AM (JobManager only)
 	EnvLiveness      = "SPINDLE_LIVENESS"        // "off": a TaskManager holds no liveness connection (LivePath); set it in the TaskManagers' env
+	// EnvResultFile (result.go), the JobManager only: where a per-job
+	// JobManager may write its Result.
 	// With a shipped keytab (Spec.Kerberos), the JobManager only:
 	EnvKerberosPrincipal = "SPINDLE_KERBEROS_PRINCIPAL" // the principal the keytab logs in as
 	EnvKerberosKeytab    = "SPINDLE_KERBEROS_KEYTAB"    // the keytab's absolute path

@@ -95,3 +95,36 @@ type PayloadPlan struct {
 	// command line. A dry run names them, never their contents.
 	PrivateFiles map[string][]byte
 }
+
+// Previewer is a Payload that can show how its processes will run, for a
+// dry run: the command lines, entry points and configuration each
+// container's launcher would compute, with placeholders (<JM_HOST>,
+// <WORK_DIR>, …) for what only the container knows.
+type Previewer interface {
+	// Preview returns the JobManager's and a TaskManager's process for
+	// req (which Plan accepted). The configuration values are as the
+	// process gets them: the caller redacts secrets before printing.
+	Preview(req PayloadRequest) ([]ProcessPreview, error)
+}
+
+// ProcessPreview is one process as a payload's launcher will run it.
+type ProcessPreview struct {
+	// Role is "jobmanager" or "taskmanager".
+	Role string `json:"role"`
+	// EntryClass is the Java class run (Flink's entry point), if any.
+	EntryClass string `json:"entry_class,omitempty"`
+	// Command is the process's argv.
+	Command []string `json:"command"`
+	// ConfigFile is the generated configuration file and Config its
+	// entries, in the file's order.
+	ConfigFile string        `json:"config_file,omitempty"`
+	Config     []ConfigEntry `json:"config,omitempty"`
+	// Notes say what the preview assumed.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ConfigEntry is one key and value of a generated configuration.
+type ConfigEntry struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}

@@ -88,6 +88,15 @@ type ProcessSpec struct {
 	// Files must be present in the working directory before the
 	// JobManager starts (the AM checks, to fail with a clear message).
 	Files []string `json:"files,omitempty"`
+	// LogFile is the JobManager's own log, in the container's log
+	// directory (Flink's "jobmanager.log"), which a per-job Result names;
+	// "" means jobmanager.out, where the AM sends the process's output.
+	LogFile string `json:"log_file,omitempty"`
+	// ExitStates name the job's end each exit code of a per-job
+	// JobManager means (Flink's ApplicationStatus: 0 "SUCCEEDED or
+	// CANCELED", 1443 "FAILED", 1445 "UNKNOWN"), for the Result the AM
+	// words when the JobManager wrote none (EnvResultFile).
+	ExitStates map[int]string `json:"exit_states,omitempty"`
 }
 
 // TaskManagerSpec is the TaskManager fleet.

@@ -102,6 +102,9 @@ type Status struct {
 	HeartbeatError   string       `json:"heartbeat_error,omitempty"`
 	FinalStatus      string       `json:"final_status,omitempty"`
 	Diagnostics      string       `json:"diagnostics,omitempty"`
+	// Result is a per-job job's result, once its JobManager has exited
+	// (result.go).
+	Result *Result `json:"result,omitempty"`
 }
 
 // Completion is one completed TaskManager container, for the status page.

@@ -85,6 +85,11 @@ type LaunchOptions struct {
 	// nil runs `java -XshowSettings:properties -version`, as config.sh
 	// does. Only Flink 1.19 and later ask.
 	JavaSpecVersion func(java string, env []string) (int, error)
+
+	// preview makes Prepare show what it would run (Payload.Preview):
+	// the JobManager's ports are placeholders and a Java that is not on
+	// this machine is the NodeManager's ($JAVA_HOME).
+	preview bool
 }
 
 // Process is a prepared JVM: exec Java with Args and Env in Dir.
@@ -122,11 +127,12 @@ func Prepare(o LaunchOptions) (*Process, error) {
 	cl := cluster{role: o.Role, host: o.Host, appID: o.AppID, localDirs: o.LocalDirs, resourceID: o.ResourceID,
 		principal: o.KerberosPrincipal, keytab: o.KerberosKeytab}
 	if o.Role == RoleJobManager {
-		cl.jmHost, cl.jmPort, cl.restPort = o.Host, o.RPCPort, o.RESTPort
+		cl.jmHost, cl.jmPort, cl.jmRESTPort = o.Host, strconv.Itoa(o.RPCPort), strconv.Itoa(o.RESTPort)
+		if o.preview {
+			cl.jmPort, cl.jmRESTPort = PlaceholderJMRPCPort, PlaceholderJMRESTPort
+		}
 	} else {
-		h, p, _ := net.SplitHostPort(o.JobManagerAddress)
-		cl.jmHost = h
-		cl.jmPort, _ = strconv.Atoi(p)
+		cl.jmHost, cl.jmPort, _ = net.SplitHostPort(o.JobManagerAddress)
 	}
 	c := effectiveConfig(user, o.Spec, cl)
 
@@ -152,8 +158,10 @@ func Prepare(o LaunchOptions) (*Process, error) {
 		return nil, err
 	}
 
-	java, javaHome, err := findJava(c, env)
-	if err != nil {
+	var java, javaHome string
+	if o.preview {
+		java, javaHome = previewJava(c, env)
+	} else if java, javaHome, err = findJava(c, env); err != nil {
 		return nil, err
 	}
 	if javaHome != "" {
@@ -253,7 +261,7 @@ func (o LaunchOptions) validate() error {
 	var errs []error
 	switch o.Role {
 	case RoleJobManager:
-		if o.Host == "" || o.RPCPort <= 0 || o.RESTPort <= 0 {
+		if o.Host == "" || (o.RPCPort <= 0 || o.RESTPort <= 0) && !o.preview {
 			errs = append(errs, errors.New("a JobManager needs its host and RPC and REST ports (the AM sets $SPINDLE_JM_HOST, $SPINDLE_JM_RPC_PORT, $SPINDLE_JM_REST_PORT)"))
 		}
 	case RoleTaskManager:

@@ -518,7 +518,7 @@ func TestRunPerJob(t *testing.T) {
 		home string
 		args []string
 		code int
-	}{{home117, []string{"--input", "x"}, 0}, {home200, []string{"--fail"}, 1}} {
+	}{{home117, []string{"--input", "x"}, 0}, {home200, []string{"--fail"}, 1443 % 256}} {
 		t.Run(filepath.Base(tc.home)+fmt.Sprint(tc.code), func(t *testing.T) {
 			ctx := testutil.Context(t, 20*time.Second)
 			r := request(amapi.ModePerJob)

@@ -129,6 +129,16 @@ func (p *Payload) Name() string { return "flink" }
 // Distribution returns the distribution New recognised.
 func (p *Payload) Distribution() Distribution { return p.dist }
 
+// ApplicationExitStates are the job states the exit codes of a per-job
+// JobManager (StandaloneApplicationClusterEntryPoint) mean: the process
+// exit codes of Flink's ApplicationStatus (flink-runtime
+// .../clusterframework/ApplicationStatus.java: SUCCEEDED 0, FAILED
+// 1443, CANCELED 0, UNKNOWN 1445) as a process sees them, modulo 256
+// (System.exit(1443) is exit status 163), where a cancelled job exits 0
+// as a succeeded one does. The AM words the per-job result from them
+// (amapi.ProcessSpec.ExitStates).
+var ApplicationExitStates = map[int]string{0: "SUCCEEDED or CANCELED", 1443 % 256: "FAILED", 1445 % 256: "UNKNOWN"}
+
 // Keys Spindle decides, which -D may not set (with the flag that does).
 var decidedKeys = map[string]string{
 	jobManagerAddress: "the JobManager runs in the AM container, on the AM's node",
@@ -210,8 +220,10 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 		Env:     containerEnv(withProps, masterEnvPrefix),
 		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile, SpecFile},
 	}
+	plan.JobManager.LogFile = string(RoleJobManager) + ".log" // -Dlog.file (Prepare)
 	if spec.JobJar != "" {
 		plan.JobManager.Files = append(plan.JobManager.Files, spec.JobJar)
+		plan.JobManager.ExitStates = ApplicationExitStates
 	}
 	// Info: the launcher says when it follows a moved JobManager or a new
 	// attempt's credentials (once per change, not per try).
@@ -398,19 +410,20 @@ type cluster struct {
 	// host is the JobManager's host (JobManager) or the TaskManager's
 	// node (TaskManager).
 	host string
-	// jmHost and jmPort are the JobManager's RPC address; restPort its
-	// REST port (JobManager only).
-	jmHost           string
-	jmPort, restPort int
-	resourceID       string
-	appID            string
-	localDirs        string
+	// jmHost and jmPort are the JobManager's RPC address; jmRESTPort its
+	// REST port (JobManager only). Ports are strings so that a dry run's
+	// preview can show placeholders.
+	jmHost             string
+	jmPort, jmRESTPort string
+	resourceID         string
+	appID              string
+	localDirs          string
 	// principal and keytab are a shipped keytab's login (JobManager).
 	principal, keytab string
 }
 
 func placeholderCluster(r Role) cluster {
-	return cluster{role: r, host: "localhost", jmHost: "localhost", jmPort: 6123, restPort: 8081, resourceID: "container", appID: "application"}
+	return cluster{role: r, host: "localhost", jmHost: "localhost", jmPort: "6123", jmRESTPort: "8081", resourceID: "container", appID: "application"}
 }
 
 // effectiveConfig is the configuration of one process: the user's file,
@@ -422,7 +435,7 @@ func placeholderCluster(r Role) cluster {
 func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 	c := applyProperties(user, spec.Properties)
 	c.Set(jobManagerAddress, cl.jmHost)
-	c.Set(jobManagerPort, strconv.Itoa(cl.jmPort))
+	c.Set(jobManagerPort, cl.jmPort)
 	c.Set(jmProcess.key, strconv.FormatInt(spec.JobManagerMB, 10)+"m")
 	c.Set(tmProcess.key, strconv.FormatInt(spec.TaskManagerMB, 10)+"m")
 	c.Set(tmSlots.key, strconv.Itoa(spec.Slots))
@@ -441,8 +454,8 @@ func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 	switch cl.role {
 	case RoleJobManager:
 		c.Set(restAddress, cl.host)
-		c.Set(restPort, strconv.Itoa(cl.restPort))
-		c.Set(restBindPort, strconv.Itoa(cl.restPort))
+		c.Set(restPort, cl.jmRESTPort)
+		c.Set(restBindPort, cl.jmRESTPort)
 		if v, _ := restBindAddress.lookup(c); strings.TrimSpace(v) == "localhost" {
 			for _, k := range append([]string{restBindAddress.key}, restBindAddress.fallback...) {
 				c.Remove(k)

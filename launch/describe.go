@@ -30,6 +30,10 @@ type Description struct {
 	Tokens        []string            `json:"tokens"`
 	Restart       amapi.RestartPolicy `json:"restart"`
 	Mode          amapi.Mode          `json:"mode"`
+	// Processes are the payload's processes as its launchers will run
+	// them (amapi.Previewer; Flink's JVMs), secrets redacted; absent for
+	// a payload that runs its command as it is.
+	Processes []amapi.ProcessPreview `json:"processes,omitempty"`
 }
 
 // ResourceJSON is a container size.
@@ -93,6 +97,40 @@ func redactEnv(m map[string]string) map[string]string {
 		out[k] = redactValue(v)
 	}
 	return out
+}
+
+// RedactPreviews returns pv with secrets redacted: the values of
+// configuration keys named like secrets (as environment variables are),
+// and the passwords of user:password@ URLs in values and command lines.
+func RedactPreviews(pv []amapi.ProcessPreview) []amapi.ProcessPreview {
+	out := make([]amapi.ProcessPreview, len(pv))
+	for i, p := range pv {
+		p.Command = append([]string(nil), p.Command...)
+		for j, a := range p.Command {
+			p.Command[j] = redactArg(a)
+		}
+		p.Config = append([]amapi.ConfigEntry(nil), p.Config...)
+		for j, e := range p.Config {
+			if secretName.MatchString(e.Key) {
+				p.Config[j].Value = Redacted
+			} else {
+				p.Config[j].Value = redactArg(e.Value)
+			}
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// secretProperty matches a -Dkey=value whose key is named like a secret
+// (a JVM option: -Djavax.net.ssl.keyStorePassword=…), alone or among
+// other words (env.java.opts).
+var secretProperty = regexp.MustCompile(`(?i)((?:^|\s)-D[^=\s]*(?:pass|pwd|secret|token|key|credential|private)[^=\s]*=)\S*`)
+
+// redactArg redacts the values of -Dkey=value words whose key is named
+// like a secret, and URL passwords.
+func redactArg(a string) string {
+	return redactValue(secretProperty.ReplaceAllString(a, "${1}"+Redacted))
 }
 
 // Describe returns what Submit would send for sub, staged by st; tokens

@@ -111,6 +111,9 @@ type Submission struct {
 	AMCommand string
 	// AMEnv is the AM container's environment.
 	AMEnv map[string]string
+	// Payload is what the payload planned from (a dry run previews the
+	// processes from it: amapi.Previewer).
+	Payload amapi.PayloadRequest
 	// MaxResource is the cluster's maximum container size, once CheckCluster
 	// has asked.
 	MaxResource yarn.Resource
@@ -204,11 +207,13 @@ func Prepare(r Request) (*Submission, error) {
 		conf = append(conf, hdfs.Source{Path: f, Name: HadoopConfDir + "/" + filepath.Base(f)})
 	}
 	var plan amapi.PayloadPlan
+	var payloadReq amapi.PayloadRequest
 	if r.Payload != nil && !p.Has(Input) {
 		var err error
-		plan, err = r.Payload.Plan(amapi.PayloadRequest{Mode: r.Mode, AppName: r.Name, JobManagerMemoryMB: r.JobManagerMemoryMB,
+		payloadReq = amapi.PayloadRequest{Mode: r.Mode, AppName: r.Name, JobManagerMemoryMB: r.JobManagerMemoryMB,
 			TaskManagerMemoryMB: r.TaskManagerMemoryMB, TaskManagerVCores: r.VCores, Slots: r.Slots, TaskManagers: r.TaskManagers,
-			Properties: r.Properties, Ship: ship, Job: r.Job, Args: r.Args})
+			Properties: r.Properties, Ship: ship, Job: r.Job, Args: r.Args}
+		plan, err = r.Payload.Plan(payloadReq)
 		if err != nil {
 			for _, e := range splitJoined(err) {
 				p.add(Input, e, "%s", e.Error())
@@ -257,6 +262,7 @@ func Prepare(r Request) (*Submission, error) {
 		AMFiles:   append(login, plan.JobManagerFiles...),
 		TMFiles:   plan.TaskManagerFiles,
 		Private:   plan.PrivateFiles,
+		Payload:   payloadReq,
 		Shared:    append(append(append([]hdfs.Source{{Path: r.Binary, Name: BinaryName}}, conf...), ship...), plan.SharedFiles...),
 		AMCommand: strings.Join(amArgs, " ") + " 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr",
 		AMEnv:     amEnv,

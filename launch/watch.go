@@ -48,6 +48,9 @@ type Event struct {
 	// Warnings are things the user should know that do not stop the
 	// submission (submitted only), e.g. SingleAttemptWarning.
 	Warnings []string `json:"warnings,omitempty"`
+	// Result is what a per-job job produced (finished only; see
+	// amapi.Result), taken out of the final report's diagnostics.
+	Result *amapi.Result `json:"result,omitempty"`
 }
 
 // Until says when Watch returns.
@@ -147,7 +150,8 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 		}
 		if r.State.Terminal() {
 			e := base.with(EventFinished)
-			e.FinalStatus, e.Diagnostics, e.TrackingURL = r.FinalStatus.String(), r.Diagnostics, r.TrackingURL
+			e.Result, e.Diagnostics = amapi.SplitResult(r.Diagnostics)
+			e.FinalStatus, e.TrackingURL = r.FinalStatus.String(), r.TrackingURL
 			emit(e)
 			return r, nil
 		}
@@ -164,6 +168,7 @@ func (e Event) with(name string) Event { e.Event = name; return e }
 // ErrKilled for KILLED, ErrFailed for anything else, with the
 // diagnostics.
 func EndError(r yarn.AppReport) error {
+	_, r.Diagnostics = amapi.SplitResult(r.Diagnostics) // printed as the finished event's result
 	switch {
 	case !r.State.Terminal():
 		return fmt.Errorf("%s has not ended (%s)", r.ID, r.State)

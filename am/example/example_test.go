@@ -215,16 +215,53 @@ func TestPerJobJobManager(t *testing.T) {
 				})
 			}
 			var out bytes.Buffer
+			resultFile := filepath.Join(t.TempDir(), "spindle-result.json")
 			err := example.RunJobManager(ctx, example.JobManagerOptions{RPCAddr: rpc, RESTAddr: rest, MinTaskManagers: 2,
-				Job: &example.JobRequest{Input: tc.input}, Log: &out})
+				Job: &example.JobRequest{Input: tc.input}, Log: &out, ResultFile: resultFile})
 			tcancel()
 			wg.Wait()
+			result, rerr := os.ReadFile(resultFile)
+			require.NoError(t, rerr, "the result is written, failed or not")
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
+				require.Contains(t, string(result), `{"state":"failed","summary":"word count of missing.txt failed: split `)
 				return
 			}
 			require.NoError(t, err)
 			require.Contains(t, out.String(), `"counts":{"a":2,"b":1}`)
+			require.JSONEq(t, `{"state":"succeeded","summary":"3 words (2 distinct) in 2 splits of words.txt","lines":["       2 a","       1 b"]}`, string(result))
 		})
 	}
+}
+
+// Words split on what is not a letter or digit, except an apostrophe
+// between two letters: "Flink's" is one word, never "flink" and "s".
+func TestWordsKeepInnerApostrophes(t *testing.T) {
+	require.Equal(t, []string{"flink's", "don't", "quoted", "it’s", "x2", "rock", "n", "roll"},
+		example.Words("Flink's don't 'quoted' it’s x2, rock 'n' roll"))
+	require.Empty(t, example.Words(" ' -- ' "))
+}
+
+// A job without a split count gets one split per TaskManager of the
+// fleet (FleetSize), even before they have all registered: not "1 splits"
+// because one TaskManager was quicker.
+func TestDefaultSplitsPerFleetTaskManager(t *testing.T) {
+	ctx := testutil.Context(t, 30*time.Second)
+	j := startJM(t, ctx, example.JobManagerOptions{FleetSize: 3})
+	var job example.Job
+	for {
+		resp, err := http.Post("http://"+j.rest+"/jobs", "application/json", strings.NewReader(`{"input":"words.txt"}`))
+		if err == nil {
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&job))
+			resp.Body.Close()
+			break
+		}
+		select { // it may not listen yet
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	require.Equal(t, 3, job.Splits)
+	require.Equal(t, "1 word (1 distinct) in 1 split of a.txt", example.Job{Words: 1, Counts: map[string]int{"a": 1}, Splits: 1, Input: "a.txt"}.Summary())
 }

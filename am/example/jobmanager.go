@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,6 +30,16 @@ type JobManagerOptions struct {
 	// MinTaskManagers is how many TaskManagers a per-job run waits for;
 	// 0 means 1.
 	MinTaskManagers int
+	// FleetSize is how many TaskManagers the cluster keeps (its target):
+	// a job that names no split count gets one split per TaskManager,
+	// those registered or, if more, FleetSize (the others take their
+	// splits when they register). 0 means those registered.
+	FleetSize int
+	// ResultFile, if set, receives the per-job Job's result when it ends,
+	// as the JSON of Spindle's per-job result ({"state", "summary",
+	// "lines"}: amapi.Result, which this package does not import), so
+	// that it reaches whoever ran the job.
+	ResultFile string
 	// TaskManagerTimeout drops a TaskManager silent for longer (its
 	// splits go to others); 0 means 10 s.
 	TaskManagerTimeout time.Duration
@@ -250,6 +261,9 @@ func (j *jobManager) runOnce(ctx context.Context, req JobRequest) error {
 		if state != "running" {
 			b, _ := json.Marshal(snapshot)
 			j.log("result %s", b)
+			if err := writeResult(j.opts.ResultFile, snapshot); err != nil {
+				j.log("could not write the result file: %v", err)
+			}
 			if state == "failed" {
 				return fmt.Errorf("jobmanager: job %s failed: %s", job.ID, snapshot.Error)
 			}
@@ -261,6 +275,56 @@ func (j *jobManager) runOnce(ctx context.Context, req JobRequest) error {
 		case <-ch:
 		}
 	}
+}
+
+// Summary is job's result in one line: "12034 words (1711 distinct) in
+// 2 splits of words.txt", or why it failed.
+func (job Job) Summary() string {
+	if job.State == "failed" {
+		return fmt.Sprintf("word count of %s failed: %s", job.Input, job.Error)
+	}
+	return fmt.Sprintf("%d %s (%d distinct) in %d %s of %s", job.Words, plural(job.Words, "word"), len(job.Counts),
+		job.Splits, plural(job.Splits, "split"), job.Input)
+}
+
+// TopLines are the top words, one "   count word" line each.
+func (job Job) TopLines(n int) []string {
+	var out []string
+	for i, wc := range job.Top {
+		if i == n {
+			break
+		}
+		out = append(out, fmt.Sprintf("%8d %s", wc.Count, wc.Word))
+	}
+	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// writeResult writes job's result to path (JobManagerOptions.ResultFile),
+// if set.
+func writeResult(path string, job Job) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.Marshal(struct {
+		State   string   `json:"state"`
+		Summary string   `json:"summary"`
+		Lines   []string `json:"lines,omitempty"`
+	}{job.State, job.Summary(), job.TopLines(10)})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // notifyLocked wakes whoever waits for a change; mu is held.
@@ -411,7 +475,7 @@ func (j *jobManager) submit(req JobRequest) (*Job, error) {
 		return nil, fmt.Errorf("jobmanager: splits: %d is above the limit of %d (%d per registered TaskManager, %d in all)",
 			n, limit, SplitsPerTaskManager, MaxSplits)
 	case n == 0:
-		n = max(len(j.tms), 1)
+		n = max(len(j.tms), min(j.opts.FleetSize, limit), 1)
 	}
 	j.nextJob++
 	job := &Job{ID: "job-" + strconv.Itoa(j.nextJob), Input: req.Input, Splits: n, State: "running", Counts: map[string]int{},

@@ -183,8 +183,7 @@ func countSplit(dir, input string, i, n int) TaskResult {
 }
 
 // CountSplit adds the word counts of split i of n of the file at path to
-// counts and returns the number of words. Words are maximal runs of
-// letters and digits, lower-cased.
+// counts and returns the number of words (see Words).
 func CountSplit(path string, i, n int, counts map[string]int) (int, error) {
 	if n <= 0 || i < 0 || i >= n {
 		return 0, fmt.Errorf("split %d of %d", i, n)
@@ -244,9 +243,34 @@ func countSplitOf(f *os.File, i, n int, counts map[string]int) (int, error) {
 
 func countWords(line []byte, counts map[string]int) int {
 	n := 0
-	for _, w := range strings.FieldsFunc(string(line), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		counts[strings.ToLower(w)]++
+	for _, w := range Words(string(line)) {
+		counts[w]++
 		n++
 	}
 	return n
+}
+
+// Words splits s into words, lower-cased: maximal runs of letters and
+// digits, where an apostrophe (' or ’) between two letters belongs to the
+// word ("Flink's", "don't" are one word each, never "flink" and "s").
+func Words(s string) []string {
+	var out []string
+	rs := []rune(s)
+	start := -1
+	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for i := 0; i <= len(rs); i++ {
+		in := i < len(rs) && isWord(rs[i])
+		if !in && i < len(rs) && start >= 0 && (rs[i] == '\'' || rs[i] == '’') &&
+			i > 0 && unicode.IsLetter(rs[i-1]) && i+1 < len(rs) && unicode.IsLetter(rs[i+1]) {
+			in = true
+		}
+		switch {
+		case in && start < 0:
+			start = i
+		case !in && start >= 0:
+			out = append(out, strings.ToLower(string(rs[start:i])))
+			start = -1
+		}
+	}
+	return out
 }

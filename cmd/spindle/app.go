@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -155,7 +154,7 @@ func (e *environment) appStatus(c *cli.Context) error {
 		return err
 	}
 	if out == "json" {
-		return json.NewEncoder(e.stdout).Encode(toJSON(r))
+		return writeJSON(e.stdout, toJSON(r), false)
 	}
 	j := toJSON(r)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

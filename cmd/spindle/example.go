@@ -67,6 +67,10 @@ func (e *environment) exampleJobManager(c *cli.Context) error {
 	}
 	opts := example.JobManagerOptions{RPCAddr: ":" + strconv.Itoa(rpc), RESTAddr: ":" + strconv.Itoa(rest), Log: e.stdout,
 		TaskManagerTimeout: c.Duration("taskmanager-timeout")}
+	opts.ResultFile, _ = e.lookup(amapi.EnvResultFile)
+	if n, err := e.envInt(amapi.EnvTaskManagers); err == nil {
+		opts.FleetSize = n
+	}
 	if in := c.String("job-input"); in != "" {
 		opts.Job = &example.JobRequest{Input: in, Splits: c.Int("job-splits")}
 		opts.MinTaskManagers = c.Int("taskmanagers")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -154,18 +153,13 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 		for i, kv := range p.Env {
 			keys[i], _, _ = strings.Cut(kv, "=")
 		}
-		b, err := json.MarshalIndent(struct {
+		return writeJSON(e.stdout, struct {
 			Java     string   `json:"java"`
 			Args     []string `json:"args"`
 			EnvNames []string `json:"env_names"`
 			Dir      string   `json:"dir"`
 			ConfFile string   `json:"conf_file"`
-		}{p.Java, p.Args, keys, p.Dir, p.ConfFile}, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
-		return nil
+		}{p.Java, p.Args, keys, p.Dir, p.ConfFile}, true)
 	}
 	// Not the arguments: env.java.opts may carry secrets (Flink logs
 	// them itself, in its own log).

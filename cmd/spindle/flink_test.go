@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/spindle-yarn/spindle/flink"
 	"github.com/spindle-yarn/spindle/flink/flinktest"
 	"github.com/spindle-yarn/spindle/internal/testutil"
+	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -292,9 +294,37 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	// $SPINDLE_FLINK_SPEC_PRIVATE, which descriptions redact.
 	code, out, errOut := lc.cli(ctx, append(args, "--dry-run", "-D", "s3.secret-key=hunter2-do-not-print")...)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, `"`+flink.SpecFile+`":{"source":"\u003credacted\u003e (private: written at submit, mode 0600)"`) // JSON escapes < and >
+	require.Contains(t, out, `"`+flink.SpecFile+`":{"source":"<redacted> (private: written at submit, mode 0600)"`) // no HTML escapes
 	require.NotContains(t, out+errOut, "hunter2")
 	require.Contains(t, out, `"lib/flink-dist-2.0.0.jar"`)
+	var d launch.Description
+	require.NoError(t, json.Unmarshal([]byte(out), &d))
+	require.Len(t, d.Processes, 2)
+	require.Equal(t, flink.SessionEntrypoint, d.Processes[0].EntryClass)
+	require.Equal(t, flink.TaskManagerEntrypoint, d.Processes[1].EntryClass)
+
+	// Text (issue #18 item 10): the JVMs as they will run, with
+	// placeholders for what the container decides, secrets redacted.
+	textArgs := append(slices.Clone(args[:len(args)-len(common)]), common...)
+	textArgs = slices.DeleteFunc(textArgs, func(a string) bool { return a == "--output" || a == "json" })
+	code, out, errOut = lc.cli(ctx, append(textArgs, "--dry-run", "-D", "s3.secret-key=hunter2-do-not-print")...)
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out+errOut, "hunter2")
+	require.NotContains(t, out, optSecret)
+	require.NotContains(t, out, `\u003c`)
+	require.Contains(t, out, "\nthe JobManager runs "+flink.SessionEntrypoint+" (<…> is what the container decides):\n  "+java+"/bin/java \\\n")
+	require.Contains(t, out, "\neach TaskManager runs "+flink.TaskManagerEntrypoint+" (<…> is what the container decides):\n")
+	require.Contains(t, out, "      -Dlog.file=<LOG_DIR>/jobmanager.log \\\n")
+	require.Contains(t, out, "      -Dlog.file=<LOG_DIR>/taskmanager.log \\\n")
+	require.Contains(t, out, "      @<WORK_DIR>/flink-conf/jvm-options \\\n")
+	require.Regexp(t, `      -classpath <WORK_DIR>/lib/flink-cep-2.0.0.jar:\S*:<WORK_DIR>/lib/flink-dist-2.0.0.jar:::<HADOOP_CONF_DIR>: \\\n`, out)
+	require.Contains(t, out, "  configuration (<WORK_DIR>/flink-conf/config.yaml):\n")
+	for _, kv := range []string{"jobmanager.rpc.address: <JM_HOST>", "jobmanager.rpc.port: <JM_RPC_PORT>", "rest.bind-port: <JM_REST_PORT>",
+		"taskmanager.host: <NM_HOST>", "taskmanager.resource-id: <CONTAINER_ID>", "high-availability.cluster-id: <APP_ID>",
+		"io.tmp.dirs: <LOCAL_DIRS>", "taskmanager.numberOfTaskSlots: 3", "fs.s3a.secret.key: <redacted>", "s3.secret-key: <redacted>",
+		"env.java.opts.taskmanager: -Djavax.net.ssl.keyStorePassword=<redacted>"} {
+		require.Contains(t, out, "\n    "+kv+"\n")
+	}
 
 	code, out, errOut = lc.cli(ctx, args...)
 	require.Equal(t, 0, code, errOut)
@@ -390,15 +420,21 @@ func TestFlinkOnMiniCluster(t *testing.T) {
 	testutil.Eventually(t, func() bool { return lc.app(id)["state"] == "FINISHED" }, time.Minute, 100*time.Millisecond)
 
 	// Per-job: Flink 1.17's application mode; the job's outcome is the
-	// application's and the exit code's.
+	// application's and the exit code's, and the result (issue #18 item
+	// 6) says the job's state by Flink's exit codes and where the
+	// JobManager's log is.
 	for _, tc := range []struct {
 		jobArgs []string
 		code    int
-	}{{[]string{"--input", "words"}, 0}, {[]string{"--fail"}, exitFailed}} {
+		result  string
+	}{{[]string{"--input", "words"}, 0, "result: SUCCEEDED or CANCELED: the JobManager exited with code 0\n"},
+		{[]string{"--fail"}, exitFailed, "result: FAILED: the JobManager exited with code 163\n"}} {
 		args := append([]string{"run", "-n", "1", "-jm", "1024m", "-tm", "1024m", "--payload", "flink", "--flink-home", home117}, common...)
 		args = append(append(args, "examples/streaming/WordCount.jar"), tc.jobArgs...)
 		code, out, errOut := lc.cli(ctx, args...)
 		require.Equal(t, tc.code, code, "%s\n%s", out, errOut)
+		require.Contains(t, out, tc.result)
+		require.Regexp(t, `  log: /\S+/jobmanager.log on \S+ \(yarn logs -applicationId application_\d+_\d+ -containerId container_\S+ -log_files jobmanager.log\)\n`, out)
 	}
 	apps := flinkRecords(t, rec, "jobmanager")
 	require.Len(t, apps, 3)

@@ -88,7 +88,11 @@ func (e *environment) wordcountCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "wordcount",
 		Usage:     "count the words of a file shipped to a session's TaskManagers (-t) and print the result",
-		ArgsUsage: "FILE_NAME",
+		ArgsUsage: "SHIPPED_NAME",
+		Description: "SHIPPED_NAME is the name the file has in the containers: the base name of a file given to\n" +
+			"`session start -t` (words.txt for -t /data/words.txt), or a path inside a shipped directory\n" +
+			"(logs/a.txt for -t /data/logs). The session already has it; nothing is uploaded.\n" +
+			"Per-job, `spindle run wordcount LOCAL_PATH` takes a local file instead and ships it itself.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "id", Usage: "the session's application id (default: the session recorded at start)"},
 			&cli.IntFlag{Name: "splits", Usage: "number of splits (default: one per TaskManager)"},
@@ -106,7 +110,7 @@ func (e *environment) wordcount(c *cli.Context) error {
 		return err
 	}
 	if c.NArg() != 1 {
-		return usageError{errors.New("example wordcount: want the name of a file shipped with -t, e.g. words.txt")}
+		return usageError{errors.New("example wordcount: want the name of a file shipped with `session start -t`, e.g. words.txt (a local file goes per-job: spindle run wordcount LOCAL_PATH)")}
 	}
 	var given *yarn.ApplicationID
 	if s := c.String("id"); s != "" {
@@ -182,12 +186,9 @@ func (e *environment) runWordCount(ctx context.Context, c *cli.Context, id yarn.
 		job.Counts = nil
 		(&printer{w: e.stdout, json: true}).value(job)
 	} else {
-		fmt.Fprintf(e.stdout, "job %s on %s: %s, %d words in %d splits\n", job.ID, id, job.State, job.Words, job.Splits)
-		for i, wc := range job.Top {
-			if i == c.Int("top") {
-				break
-			}
-			fmt.Fprintf(e.stdout, "%8d %s\n", wc.Count, wc.Word)
+		fmt.Fprintf(e.stdout, "job %s on %s: %s, %s\n", job.ID, id, job.State, job.Summary())
+		for _, l := range job.TopLines(c.Int("top")) {
+			fmt.Fprintln(e.stdout, l)
 		}
 	}
 	if job.State != "succeeded" {

@@ -19,8 +19,11 @@ func runCommand(e *environment) *cli.Command {
 		Usage:     "run one job on a dedicated cluster that ends with it (per-job; Flink's application mode)",
 		ArgsUsage: "JOB [ARGS...]",
 		Description: "Waits for the job by default and exits with its outcome: 0 SUCCEEDED, 6 FAILED, 7 KILLED,\n" +
-			"8 timed out (see `spindle help`). With the example payload the job is `wordcount FILE`;\n" +
-			"with --payload flink it is the job jar and its arguments. Flags go before JOB.",
+			"8 timed out (see `spindle help`), and prints the job's result under \"finished:\" (the\n" +
+			"\"result\" of the finished event with -o json). With the example payload the job is\n" +
+			"`wordcount LOCAL_PATH`: a local file, shipped with the job (in a session, `example wordcount\n" +
+			"SHIPPED_NAME` counts a file shipped at start instead); with --payload flink it is the job jar\n" +
+			"and its arguments. Flags go before JOB.",
 		Flags:  flags,
 		Action: e.run,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -34,7 +35,9 @@ func sessionCommand(e *environment) *cli.Command {
 			{Name: "list", Usage: "list running sessions (all states with --all)", ArgsUsage: " ",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "include ended sessions"}, outputFlag}, Action: e.sessionList},
 			{Name: "status", Usage: "show a session: YARN's view and its AM's", ArgsUsage: "[APP_ID]",
-				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionStatus},
+				Flags: []cli.Flag{idFlag, outputFlag, &cli.DurationFlag{Name: "wait",
+					Usage: "first wait up to this long (e.g. 2m) until every TaskManager runs; exit 8 if they do not"}},
+				Action: e.sessionStatus},
 			{Name: "stop", Usage: "stop a session gracefully (a YARN kill if its AM does not answer) and remove its staging", ArgsUsage: "[APP_ID]",
 				Flags: []cli.Flag{idFlag, outputFlag}, Action: e.sessionStop},
 			{Name: "attach", Usage: "follow a session until it ends; Ctrl-C stops it", ArgsUsage: "[APP_ID]",
@@ -211,7 +214,20 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 		return err
 	}
 	defer closeFn()
-	s, err := session.GetStatus(c.Context, cl, id)
+	var s session.Status
+	if wait := c.Duration("wait"); wait > 0 {
+		ctx, cancel := context.WithTimeout(c.Context, wait)
+		defer cancel()
+		s, err = session.WaitReady(ctx, cl, id, 0)
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
+			return fmt.Errorf("%w: session %s: %d of %d TaskManagers running after --wait %s (%d pending); `spindle session status` shows it, the AM's page says why: %s",
+				launch.ErrTimeout, id, s.TaskManagersRunning, s.TaskManagersTarget, wait, s.TaskManagersPending, s.TrackingURL)
+		}
+	} else if c.Duration("wait") < 0 {
+		return usageError{fmt.Errorf("--wait %s: want a positive duration, e.g. 2m", c.Duration("wait"))}
+	} else {
+		s, err = session.GetStatus(c.Context, cl, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -229,7 +245,11 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 	if s.AMURL != "" {
 		row("AM", s.AMURL)
 		row("JobManager", fmt.Sprintf("%s (REST %s), %s", s.JobManagerAddress, s.JobManagerRESTAddress, s.JobManagerState))
-		row("TaskManagers", fmt.Sprintf("%d running of %d (%d pending, %d replaced)", s.TaskManagersRunning, s.TaskManagersTarget, s.TaskManagersPending, s.TaskManagerRestarts))
+		tms := fmt.Sprintf("%d running of %d (%d pending, %d replaced)", s.TaskManagersRunning, s.TaskManagersTarget, s.TaskManagersPending, s.TaskManagerRestarts)
+		if s.TaskManagersRunning < s.TaskManagersTarget {
+			tms += ": starting (`spindle session status --wait 2m` waits for them)"
+		}
+		row("TaskManagers", tms)
 	}
 	if s.AMError != "" {
 		row("AM error", s.AMError)

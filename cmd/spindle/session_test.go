@@ -441,6 +441,23 @@ func TestDryRun(t *testing.T) {
 	require.Contains(t, tm["local_resources"], "words.txt")
 	require.Equal(t, []any{"${SPINDLE_BIN}", "example", "jobmanager"}, d["jobmanager"].(map[string]any)["command"])
 
+	require.NotContains(t, out, `\u003c`, "JSON without HTML escapes")
+	require.Contains(t, out, ` 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr"`)
+
+	// Text (issue #18 item 10): a summary people read, not JSON.
+	code, out, errOut = lc.cli(ctx, "session", "start", "--dry-run", "-n", "3", "-jm", "512m", "-tm", "256m", "--vcores", "2",
+		"-nm", "dry", "--max-attempts", "1", "-t", lc.words)
+	require.Equal(t, 0, code, errOut)
+	require.True(t, strings.HasPrefix(out, "dry run: nothing uploaded or submitted (-o json prints all of it). The submission would be:\n"), out)
+	require.NotContains(t, out, `{"`)
+	require.NotRegexp(t, ` \n`, out, "no trailing blanks")
+	require.Regexp(t, `\napplication +application_\d+_\d+ "dry", session, type SPINDLE\n +queue default, priority 0, at most 1 AM attempt\n`, out)
+	require.Regexp(t, `\ntokens +none \(simple authentication\)\n\nAM container`, out)
+	require.Regexp(t, `\nAM container +512 MB, 1 vcore \(cluster maximum 8192 MB, 4 vcores\): the AM, with the JobManager as its child\n`, out)
+	require.Regexp(t, `\n  command +\./spindle --log-level info am --heartbeat-fast 100ms --heartbeat-idle 300ms 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr\n`, out)
+	require.Regexp(t, `  files +hadoop-conf/ \(3 files, [\d.]+ KB\), spindle \([\d.]+ MB\), spindle-am.json \(generated at submit\), stop-secret \(<redacted> \(generated at submit\)\), words.txt \(2.5 KB\)\n  JobManager +\$\{SPINDLE_BIN\} example jobmanager\n`, out)
+	require.Regexp(t, `\n\nTaskManagers +3 × 256 MB, 2 vcores\n  command +\./spindle --log-level info example taskmanager\n`, out)
+
 	code, out, _ = lc.cli(ctx, "app", "list", "--all")
 	require.Equal(t, 0, code)
 	require.NotContains(t, out, "application_", "nothing was submitted")

@@ -247,12 +247,23 @@ type printer struct {
 	mu   sync.Mutex
 }
 
+// writeJSON writes v as one line of JSON, or indented, without HTML
+// escapes ("<LOG_DIR>", not "\u003cLOG_DIR\u003e"): every JSON spindle
+// prints goes through it.
+func writeJSON(w io.Writer, v any, indent bool) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
+
 func (p *printer) event(ev launch.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		b, _ := json.Marshal(ev)
-		fmt.Fprintf(p.w, "%s\n", b)
+		_ = writeJSON(p.w, ev, false)
 		return
 	}
 	switch ev.Event {
@@ -268,14 +279,16 @@ func (p *printer) event(ev launch.Event) {
 			fmt.Fprintf(p.w, ": %s", ev.Diagnostics)
 		}
 		fmt.Fprintln(p.w)
+		if ev.Result != nil {
+			fmt.Fprint(p.w, ev.Result.Text())
+		}
 	}
 }
 
 func (p *printer) value(v any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b, _ := json.Marshal(v)
-	fmt.Fprintf(p.w, "%s\n", b)
+	_ = writeJSON(p.w, v, false)
 }
 
 // progress shows the upload as bars on a terminal and nothing otherwise.
@@ -314,25 +327,6 @@ func (e *environment) reporting(c *cli.Context, out string) (*printer, func(hdfs
 		}
 		pr.event(ev)
 	}, end
-}
-
-// dryRun prints the submission.
-func (e *environment) dryRun(p *prepared, out string) error {
-	d := launch.Describe(p.sub, p.stager, p.planned)
-	if out == "json" {
-		b, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
-		return nil
-	}
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "dry run: nothing uploaded or submitted; the submission would be:\n%s\n", b)
-	return nil
 }
 
 // plannedTokens names the tokens delegationTokens would obtain, by kind

@@ -10,8 +10,8 @@
 //     (GET /overview, GET /taskmanagers, and POST /taskmanagers/<id>/exit?code=N,
 //     which makes that TaskManager exit with N). The application entry
 //     point waits for $SPINDLE_TASKMANAGERS TaskManagers, "runs the job"
-//     (the jars of usrlib/ must be there) and exits 0, or 1 when the job
-//     arguments include --fail.
+//     (the jars of usrlib/ must be there) and exits 0, or 1443 (Flink's
+//     ApplicationStatus.FAILED) when the job arguments include --fail.
 //   - TaskManagerRunner: a TaskManager that connects to
 //     jobmanager.rpc.address:jobmanager.rpc.port, registers with
 //     taskmanager.resource-id, heartbeats, and reconnects when the
@@ -336,7 +336,7 @@ func runJobManager(conf map[string]string, perJob bool, jobArgs []string) {
 		fail(1, "fakejava: job: no jar in usrlib/ next to $FLINK_LIB_DIR=%s", os.Getenv("FLINK_LIB_DIR"))
 	}
 	if slices.Contains(jobArgs, "--fail") {
-		fail(1, "fakejava: job failed (--fail) with %d TaskManagers", len(list()))
+		fail(1443, "fakejava: job failed (--fail) with %d TaskManagers", len(list()))
 	}
 	fmt.Printf("job finished with arguments %q on %d TaskManagers, user jars %v\n", jobArgs, len(list()), jars)
 	os.Exit(0)
