@@ -26,7 +26,8 @@ import (
 // built (the spindle binary, the stand-in java).
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// confDir writes a yarn-site.xml pointing at rmAddr with short retries.
+// confDir writes a yarn-site.xml pointing at rmAddr with short retries and
+// a core-site.xml staging on file:///.
 func confDir(t *testing.T, rmAddr string) string {
 	d := t.TempDir()
 	xml := fmt.Sprintf(`<configuration>
@@ -35,6 +36,8 @@ func confDir(t *testing.T, rmAddr string) string {
 <property><name>yarn.resourcemanager.connect.retry-interval.ms</name><value>50</value></property>
 </configuration>`, rmAddr)
 	require.NoError(t, os.WriteFile(filepath.Join(d, "yarn-site.xml"), []byte(xml), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(d, "core-site.xml"),
+		[]byte(`<configuration><property><name>fs.defaultFS</name><value>file:///</value></property></configuration>`), 0o644))
 	return d
 }
 

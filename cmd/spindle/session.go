@@ -51,8 +51,11 @@ func (e *environment) propertiesFile() string {
 	return filepath.Join(home, session.PropertiesFileName(e.userName()))
 }
 
-func (e *environment) sessionClients() (session.Clients, func(), error) {
-	rm, err := e.rmClient()
+// sessionClients are the clients of status, stop and attach. follow
+// (attach) keeps the configured RM failover budget: it follows a session
+// for as long as it runs, across ResourceManager failovers.
+func (e *environment) sessionClients(follow bool) (session.Clients, func(), error) {
+	rm, err := e.newRMClient(!follow || e.rmTimeoutSet)
 	if err != nil {
 		return session.Clients{}, nil, err
 	}
@@ -196,7 +199,7 @@ func (e *environment) printApps(apps []yarn.AppReport, out string) error {
 
 // sessionTarget is what status, stop and attach start from: the output
 // format, the session and the clients (closed by the returned func).
-func (e *environment) sessionTarget(c *cli.Context) (string, yarn.ApplicationID, session.Clients, func(), error) {
+func (e *environment) sessionTarget(c *cli.Context, follow bool) (string, yarn.ApplicationID, session.Clients, func(), error) {
 	out, err := outputFormat(c)
 	if err != nil {
 		return "", yarn.ApplicationID{}, session.Clients{}, nil, err
@@ -205,12 +208,12 @@ func (e *environment) sessionTarget(c *cli.Context) (string, yarn.ApplicationID,
 	if err != nil {
 		return "", id, session.Clients{}, nil, err
 	}
-	cl, closeFn, err := e.sessionClients()
+	cl, closeFn, err := e.sessionClients(follow)
 	return out, id, cl, closeFn, err
 }
 
 func (e *environment) sessionStatus(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, false)
 	if err != nil {
 		return err
 	}
@@ -245,12 +248,15 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 }
 
 func (e *environment) sessionStop(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, false)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	if cl.Stager, err = e.stager(c); err != nil {
+	var ue usageError
+	if cl.Stager, err = e.stager(c); errors.As(err, &ue) {
+		return err // the configuration is wrong, not the filesystem down
+	} else if err != nil {
 		e.log.Warn().Err(err).Msg("staging filesystem unreachable: the AM cannot be asked to stop; killing the session instead")
 	}
 	res, err := session.Stop(c.Context, cl, id, e.propertiesFile())
@@ -272,7 +278,7 @@ func (e *environment) sessionStop(c *cli.Context) error {
 }
 
 func (e *environment) sessionAttach(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, true)
 	if err != nil {
 		return err
 	}
