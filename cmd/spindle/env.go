@@ -49,7 +49,8 @@ type environment struct {
 	rmTimeoutSet bool
 	logLevelSet  bool // --log-level was given
 
-	helpErr error // `spindle help NAME` with an unknown NAME
+	helpErr error    // `spindle help NAME` with an unknown NAME
+	args    []string // the command line, for messages about it
 }
 
 func (e *environment) setup(c *cli.Context) error {
@@ -362,8 +363,10 @@ const exitCodesHelp = `Exit codes (stable, for schedulers):
    8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
    9  the application was submitted but its acceptance could not be confirmed (interrupted, or the RM became unreachable): it may run; its staging is kept
 
-With --output json, commands print one JSON object per line: lifecycle events while waiting
-(submitted, accepted, running, finished) or the result of a query.`
+Output: every command that reports takes --output text|json (-o). With json each line on stdout
+is one JSON object: a waiting command prints its lifecycle events (submitted, accepted, running,
+finished), a list one object per item (no line for an empty list), a query or an action one object.
+Messages for people (progress, warnings, errors) go to stderr.`
 
 // exitCode is the one place errors become exit codes.
 func exitCode(err error) int {

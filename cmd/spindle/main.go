@@ -29,6 +29,7 @@ func main() {
 // in-process with buffers and a fake environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
 	app, e := newApp(stdout, stderr, env)
+	e.args = args
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		err = e.helpErr
@@ -51,6 +52,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App
 		// repetition of a slice flag is one value.
 		DisableSliceFlagSeparator: true,
 		Version:                   Version,
+		EnableBashCompletion:      true, // spindle completion bash|zsh|fish
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		ExitErrHandler:            func(*cli.Context, error) {}, // run() reports and maps errors
@@ -63,7 +65,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App
 		},
 		Before:       e.setup,
 		After:        e.teardown,
-		OnUsageError: onUsageError,
+		OnUsageError: e.onUsageError,
 		Action:       helpOrUnknown,
 		// `spindle help foo`: urfave/cli would exit 3, "the application
 		// does not exist".
@@ -80,21 +82,22 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App
 			flinkCommand(e),
 			localCommand(e),
 			versionCommand(e),
+			completionCommand(e),
 		},
 	}
-	markUsageErrors(app.Commands)
+	markUsageErrors(app.Commands, e.onUsageError)
 	return app, e
 }
 
 // markUsageErrors makes flag errors of every command exit with exitUsage,
 // and an unknown subcommand too.
-func markUsageErrors(cmds []*cli.Command) {
+func markUsageErrors(cmds []*cli.Command, onUsage cli.OnUsageErrorFunc) {
 	for _, c := range cmds {
-		c.OnUsageError = onUsageError
+		c.OnUsageError = onUsage
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = helpOrUnknown
 		}
-		markUsageErrors(c.Subcommands)
+		markUsageErrors(c.Subcommands, onUsage)
 	}
 }
 

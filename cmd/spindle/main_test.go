@@ -89,8 +89,8 @@ func TestAppCommands(t *testing.T) {
 
 	code, out, _ = runCLI(t, env, "app", "list", "--all", "-o", "json")
 	require.Equal(t, 0, code)
-	var list []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	list := events(t, out) // one object per line
+	require.Len(t, list, 1)
 	require.Equal(t, appID, list[0]["app_id"])
 	require.Equal(t, 0.5, list[0]["progress"]) // a number, not a string
 

@@ -176,17 +176,26 @@ func (e *environment) sessionList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.printApps(apps, out)
+	empty := "no running sessions (--all lists ended ones too)"
+	if c.Bool("all") {
+		empty = "no sessions"
+	}
+	return e.printApps(apps, out, empty)
 }
 
-// printApps prints a list of reports (app list, session list).
-func (e *environment) printApps(apps []yarn.AppReport, out string) error {
+// printApps prints a list of reports (app list, session list): a table,
+// or none says so (empty, e.g. "no active applications (--all lists
+// ended ones too)"); with JSON one object per line, none for none.
+func (e *environment) printApps(apps []yarn.AppReport, out, empty string) error {
 	if out == "json" {
-		list := make([]appJSON, 0, len(apps))
+		pr := &printer{w: e.stdout, json: true}
 		for _, a := range apps {
-			list = append(list, toJSON(a))
+			pr.value(toJSON(a))
 		}
-		(&printer{w: e.stdout, json: true}).value(list)
+		return nil
+	}
+	if len(apps) == 0 {
+		fmt.Fprintln(e.stdout, empty)
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

@@ -75,11 +75,14 @@ func unknownCommand(path, typed string, cmds []*cli.Command) error {
 }
 
 // onUsageError makes a flag error exit 2 and says what was meant: the
-// closest flag of the command, or that a global flag goes before the
-// command.
-func onUsageError(c *cli.Context, err error, _ bool) error {
+// closest flag of the command, that a global flag goes before the command
+// or a command's flag after it, or the form a value takes.
+func (e *environment) onUsageError(c *cli.Context, err error, _ bool) error {
 	const undefined = "flag provided but not defined: -"
 	msg := err.Error()
+	if v := valueHint(c, msg); v != "" {
+		return usageError{fmt.Errorf("%w: %s", err, v)}
+	}
 	i := strings.Index(msg, undefined)
 	if i < 0 {
 		return usageError{err}
@@ -102,10 +105,14 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 			}
 		}
 	} else {
+		p := typedFlagPath(c.App.Commands, e.args, name)
 		for _, cmd := range c.App.Commands {
-			if p := flagPath(cmd, name); p != "" && !cmd.Hidden {
-				return usageError{fmt.Errorf("%w: -%s is not a global flag: put it after the command, e.g. spindle %s -%s …", err, name, p, name)}
+			if p == "" && !cmd.Hidden {
+				p = flagPath(cmd, name)
 			}
+		}
+		if p != "" {
+			return usageError{fmt.Errorf("%w: -%s is not a global flag: put it after the command, e.g. spindle %s -%s …", err, name, p, name)}
 		}
 	}
 	var names []string
@@ -120,6 +127,73 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		return usageError{fmt.Errorf("%w: did you mean %s%s?", err, dash, s)}
 	}
 	return usageError{fmt.Errorf("%w (see spindle %s --help)", err, strings.TrimSpace(commandPath(c)))}
+}
+
+// typedFlagPath is the path of the command typed in args ("app list"),
+// if it or a command above it has a flag name; else "".
+func typedFlagPath(cmds []*cli.Command, args []string, name string) string {
+	var path []string
+	found := ""
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		var next *cli.Command
+		for _, c := range cmds {
+			if c.HasName(a) {
+				next = c
+			}
+		}
+		if next == nil {
+			continue // a flag's value, or an argument
+		}
+		path = append(path, next.Name)
+		for _, f := range next.Flags {
+			for _, n := range f.Names() {
+				if n == name {
+					found = strings.Join(path, " ")
+				}
+			}
+		}
+		cmds = next.Subcommands
+	}
+	return found
+}
+
+// valueHint is the form a flag's value takes, for an "invalid value"
+// error; "" for other errors.
+func valueHint(c *cli.Context, msg string) string {
+	const invalid = "invalid value "
+	i := strings.Index(msg, invalid)
+	j := strings.Index(msg, " for flag -")
+	if i < 0 || j < i {
+		return ""
+	}
+	name := strings.TrimLeft(msg[j+len(" for flag "):], "-")
+	if k := strings.IndexAny(name, ": "); k >= 0 {
+		name = name[:k]
+	}
+	var flags []cli.Flag
+	if c.Command != nil {
+		flags = c.Command.Flags
+	}
+	flags = append(flags, c.App.Flags...)
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			switch f.(type) {
+			case *cli.DurationFlag:
+				return "want a duration such as 90s, 30m or 2h"
+			case *cli.IntFlag, *cli.Int64Flag:
+				return "want a whole number"
+			case *cli.BoolFlag:
+				return "want true or false"
+			}
+		}
+	}
+	return ""
 }
 
 // flagPath is the path of cmd or of its first subcommand that has a flag
