@@ -68,7 +68,11 @@ func completionCommand(e *environment) *cli.Command {
 			case "zsh":
 				fmt.Fprint(e.stdout, zshCompletion)
 			case "fish":
-				s, err := c.App.ToFishCompletion()
+				// From a fresh App: one that ran has urfave/cli's shared
+				// help command among its subcommands, which fish.go recurses
+				// into without end.
+				fresh, _ := newApp(e.stdout, e.stderr, e.lookup)
+				s, err := fresh.ToFishCompletion()
 				if err != nil {
 					return err
 				}

@@ -354,12 +354,12 @@ const (
 const exitCodesHelp = `Exit codes (stable, for schedulers):
    0  success: the job or session ended SUCCEEDED, a detached start is running, a query answered
    1  any other failure
-   2  invalid input: bad flags or arguments, missing files or configuration, sizes or queue the cluster refuses
+   2  invalid input: an unknown command or flag, bad arguments, missing files or configuration, sizes or queue the cluster refuses
    3  the application does not exist
    4  the ResourceManager could not be reached
    5  authentication failed (Kerberos login, SASL, tokens)
    6  the job or session ended FAILED
-   7  the job or session was KILLED
+   7  the job or session was KILLED, also by Ctrl-C during run (once the application is killed)
    8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
    9  the application was submitted but its acceptance could not be confirmed (interrupted, or the RM became unreachable): it may run; its staging is kept
 
