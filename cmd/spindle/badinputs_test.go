@@ -50,6 +50,9 @@ func TestBadInputs(t *testing.T) {
 	require.NoError(t, os.WriteFile(notDir, nil, 0o644))
 	home := t.TempDir()
 
+	// The markdown names the directories by role, not by temporary path.
+	names := strings.NewReplacer(noCore, "/conf-without-core-site", empty, "/empty-dir", broken, "/conf-broken", notDir, "/a-file.xml",
+		deadConf, "/conf", live, "/conf", home, "~", dead, "127.0.0.1:PORT")
 	env := func(conf string) map[string]string {
 		return map[string]string{"HADOOP_CONF_DIR": conf, "HOME": home, "HADOOP_USER_NAME": "alice"}
 	}
@@ -113,7 +116,7 @@ func TestBadInputs(t *testing.T) {
 			if strings.HasPrefix(errOut, "waiting for the ResourceManager") {
 				msg = strings.Join(lines, " / ")
 			}
-			rows = append(rows, fmt.Sprintf("| `spindle %s`%s | %s | %d |", name, envNote(tc.env, deadConf, live), strings.ReplaceAll(msg, "|", `\|`), code))
+			rows = append(rows, names.Replace(fmt.Sprintf("| `spindle %s`%s | %s | %d |", name, envNote(tc.env, deadConf, live), strings.ReplaceAll(msg, "|", `\|`), code)))
 		})
 	}
 	require.GreaterOrEqual(t, len(rows), 25)
@@ -136,6 +139,6 @@ func envNote(env map[string]string, deadConf, live string) string {
 	case d == live:
 		return " (RM up)"
 	default:
-		return " (HADOOP_CONF_DIR=" + filepath.Base(d) + ")"
+		return " (HADOOP_CONF_DIR=" + d + ")"
 	}
 }
