@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,8 @@ type environment struct {
 
 	rmTimeout    time.Duration // --rm-timeout
 	rmTimeoutSet bool
-	logLevelSet  bool // --log-level was given
+	logLevelSet  bool      // --log-level was given
+	logOut       io.Writer // the console writer of log
 
 	helpErr error    // `spindle help NAME` with an unknown NAME
 	args    []string // the command line, for messages about it
@@ -59,8 +61,8 @@ func (e *environment) setup(c *cli.Context) error {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))}
 	}
 	// Colours only on a terminal: a log file or a pipe gets plain text.
-	e.log = zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(e.stderr)}).
-		Level(lvl).With().Timestamp().Logger()
+	e.logOut = zerolog.ConsoleWriter{Out: e.stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(e.stderr)}
+	e.log = zerolog.New(e.logOut).Level(lvl).With().Timestamp().Logger()
 	e.logLevelSet = c.IsSet("log-level")
 	e.keytab, e.principal = c.String(keytabFlag.Name), c.String(principalFlag.Name)
 	e.rmTimeout, e.rmTimeoutSet = c.Duration(rmTimeoutFlag.Name), c.IsSet(rmTimeoutFlag.Name)
@@ -239,9 +241,10 @@ func (e *environment) rmWait(c *conf.Configuration) (d time.Duration, from strin
 
 // boundRM makes opts give up on an unreachable RM within rmWait (retrying
 // with backoff from 500 ms up to 5 s), bounds each connection attempt, and
-// prints one line on stderr when a first connection fails:
-// "waiting for the ResourceManager at ADDR (KEY)…". The last error (exit 4)
-// names every address tried and its key.
+// prints one line on stderr at the first failed attempt: "waiting for the
+// ResourceManager at ADDR (KEY): REASON (giving up after …)…". The retry
+// warnings it replaces show with an explicit --log-level. The last error
+// (exit 4) names every address tried and its key.
 func (e *environment) boundRM(c *conf.Configuration, opts *yarn.RMOptions) {
 	d, from, ok := e.rmWait(c)
 	if ok {
@@ -249,26 +252,75 @@ func (e *environment) boundRM(c *conf.Configuration, opts *yarn.RMOptions) {
 	} else {
 		d = opts.Retry.MaxWait
 	}
-	names := map[string]string{}
+	pl := &progressLine{w: e.stderr, names: map[string]string{}, wait: d, from: from, fwd: e.logOut, fwdLevel: e.log.GetLevel(), fwdRetries: e.logLevelSet}
 	for _, ep := range opts.Endpoints {
-		names[ep.Addr] = ep.String()
+		pl.names[ep.Addr] = ep.String()
 	}
+	// The failover logs each failed attempt at warn with the address
+	// (rm_addr): the first one makes the progress line.
+	opts.Logger = zerolog.New(pl).Level(min(e.log.GetLevel(), zerolog.WarnLevel)).With().Timestamp().Logger()
 	dialer := &net.Dialer{Timeout: min(10*time.Second, max(d, time.Second))}
-	if !e.logLevelSet {
-		// The progress line replaces the retry warnings (--log-level
-		// warn shows them).
-		opts.Logger = opts.Logger.Level(zerolog.ErrorLevel)
-	}
-	var once sync.Once
 	opts.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dialer.DialContext(ctx, network, addr)
 		if err != nil && ctx.Err() == nil {
-			once.Do(func() {
-				fmt.Fprintf(e.stderr, "waiting for the ResourceManager at %s: %s (giving up after %s, %s)…\n", names[addr], dialReason(err), d.Round(time.Millisecond), from)
-			})
+			pl.print(addr, dialReason(err)) // at once, before the failover's backoff
 		}
 		return conn, err
 	}
+}
+
+// progressLine writes the one line a person sees while the RM does not
+// answer, and forwards the RM client's other log events to the console.
+type progressLine struct {
+	w          io.Writer
+	names      map[string]string // address → "address (key)"
+	wait       time.Duration
+	from       string
+	fwd        io.Writer     // the console writer of e.log
+	fwdLevel   zerolog.Level // e.log's level
+	fwdRetries bool          // --log-level given: show the retry warnings too
+	once       sync.Once
+}
+
+func (p *progressLine) print(addr, reason string) {
+	p.once.Do(func() {
+		name := p.names[addr]
+		if name == "" {
+			name = addr
+		}
+		fmt.Fprintf(p.w, "waiting for the ResourceManager at %s: %s (giving up after %s, %s)…\n", name, reason, p.wait.Round(time.Millisecond), p.from)
+	})
+}
+
+// Write takes one JSON log event of the RM client.
+func (p *progressLine) Write(b []byte) (int, error) {
+	var ev struct {
+		Level  string `json:"level"`
+		RMAddr string `json:"rm_addr"`
+		Error  string `json:"error"`
+	}
+	lvl := zerolog.NoLevel
+	if json.Unmarshal(b, &ev) == nil {
+		lvl, _ = zerolog.ParseLevel(ev.Level)
+	}
+	retry := lvl == zerolog.WarnLevel && ev.RMAddr != ""
+	if retry {
+		p.print(ev.RMAddr, errorReason(ev.Error))
+	}
+	if p.fwd != nil && lvl >= p.fwdLevel && (!retry || p.fwdRetries) {
+		return p.fwd.Write(b)
+	}
+	return len(b), nil
+}
+
+// errorReason is a short form of a logged error for the progress line.
+func errorReason(s string) string {
+	for _, k := range []string{"connection refused", "i/o timeout", "no such host", "connection reset", "network is unreachable"} {
+		if strings.Contains(s, k) {
+			return k
+		}
+	}
+	return s
 }
 
 // isTerminal reports whether w is a terminal.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,6 +145,33 @@ func TestUnreachableRMIsQuick(t *testing.T) {
 	require.Empty(t, out)
 	_, err := os.Stat(filepath.Join(env["HOME"], ".spindle"))
 	require.ErrorIs(t, err, os.ErrNotExist, "nothing staged")
+}
+
+// Item 2: an RM address that accepts connections and drops them (not a
+// refused dial) also gets its one progress line, then exit 4.
+func TestRMThatHangsUpIsQuick(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-accepted })
+	dir := t.TempDir()
+	writeSite(t, dir, "yarn-site.xml", "yarn.resourcemanager.address", l.Addr().String())
+	code, _, errOut := runCLI(t, map[string]string{"HADOOP_CONF_DIR": dir}, "--rm-timeout", "1s", "app", "status", appID)
+	require.Equal(t, exitUnreachable, code, errOut)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Len(t, lines, 2, errOut)
+	require.True(t, strings.HasPrefix(lines[0], "waiting for the ResourceManager at "+l.Addr().String()+" (yarn.resourcemanager.address): "), lines[0])
+	require.Contains(t, lines[1], l.Addr().String()+" (yarn.resourcemanager.address)")
 }
 
 // Item 3: `spindle version` is `spindle --version`; spindle and a command
