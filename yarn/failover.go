@@ -343,7 +343,7 @@ func (f *failover) failed(i int, action RetryAction, method string, err error) {
 	case wasProbing && !probing:
 		ev = f.lg.Warn().Dur("unreachable_for", now.Sub(f.out.since).Round(time.Millisecond))
 	}
-	ev.Err(err).Str("method", method).Str("endpoints", f.describe()).Int("round", f.out.rounds).Dur("backoff", d).
+	ev.Err(err).Str("method", method).Str(ipc.AddrField(f.opts.Peer), f.eps[i].Addr).Str("endpoints", f.describe()).Int("round", f.out.rounds).Dur("backoff", d).
 		Msg("no ResourceManager answered; retrying")
 }
 

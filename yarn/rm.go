@@ -45,6 +45,11 @@ type RMOptions struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Retry bounds failover and retries; the zero value uses its defaults.
 	Retry RetryPolicy
+	// CallTimeout bounds each attempt of a call, connecting included
+	// (ipc.client.rpc-timeout.ms): an RM that accepts connections but
+	// never answers fails the attempt as a transport failure instead of
+	// holding the call until TCP gives up. 0 means none.
+	CallTimeout time.Duration
 	// PollInterval is how often submit and kill poll for confirmation
 	// (yarn.client.app-submission.poll-interval); 0 means 200 ms.
 	PollInterval time.Duration
@@ -130,7 +135,8 @@ func NewRMClient(opts RMOptions) (*RMClient, error) {
 		}
 	}
 	f, err := newFailover(opts.Endpoints, connOptions{Peer: ipc.PeerRM, Protocol: ProtocolClient, User: opts.User, Mechanisms: opts.Mechanisms,
-		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed}, opts.Retry)
+		Kerberos: opts.Kerberos, Dial: opts.Dial, Logger: opts.Logger, FallbackToSimpleAllowed: opts.FallbackToSimpleAllowed,
+		CallTimeout: max(opts.CallTimeout, 0)}, opts.Retry)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ var advice = []struct {
 	{[]error{yarn.ErrKeytabNoKey}, "check --principal and --keytab"},
 	{[]error{yarn.ErrServerRequiresKerberos}, "then kinit or pass --keytab and --principal"},
 	{[]error{hdfs.ErrKerberosRefused}, "and the Kerberos login: " + adviceLogin},
+	{[]error{yarn.ErrUnreachable}, "--rm-timeout waits longer"},
 }
 
 // errorMessage is err's message with the advice for each condition err

@@ -11,7 +11,7 @@ import (
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
-var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text (for people) or json (one object per line, for programs)"}
+var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text (for people) or json (for programs: one object per line, a list one per item)"}
 
 func appCommand(e *environment) *cli.Command {
 	return &cli.Command{
@@ -26,7 +26,7 @@ func appCommand(e *environment) *cli.Command {
 				ArgsUsage: " ",
 			},
 			{Name: "status", Usage: "show one application", ArgsUsage: "APP_ID", Flags: []cli.Flag{outputFlag}, Action: e.appStatus},
-			{Name: "kill", Usage: "kill an application", ArgsUsage: "APP_ID", Action: e.appKill},
+			{Name: "kill", Usage: "kill an application", ArgsUsage: "APP_ID", Flags: []cli.Flag{outputFlag}, Action: e.appKill},
 		},
 	}
 }
@@ -132,7 +132,11 @@ func (e *environment) appList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.printApps(apps, out)
+	empty := "no active applications (--all lists ended ones too)"
+	if c.Bool("all") {
+		empty = "no applications"
+	}
+	return e.printApps(apps, out, empty)
 }
 
 func (e *environment) appStatus(c *cli.Context) error {
@@ -168,6 +172,10 @@ func (e *environment) appStatus(c *cli.Context) error {
 }
 
 func (e *environment) appKill(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
 	id, err := appIDArg(c)
 	if err != nil {
 		return err
@@ -182,12 +190,28 @@ func (e *environment) appKill(c *cli.Context) error {
 		return err
 	}
 	if r.State.Terminal() {
-		fmt.Fprintf(e.stdout, "%s has already finished with state %s\n", id, r.State)
+		if out == "json" {
+			(&printer{w: e.stdout, json: true}).value(appKillJSON{AppID: id.String(), Killed: false, State: r.State.String()})
+		} else {
+			fmt.Fprintf(e.stdout, "%s has already finished with state %s\n", id, r.State)
+		}
 		return nil
 	}
 	if err := rm.KillApplication(c.Context, id, "killed by spindle app kill, user "+e.userName()); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "killed %s\n", id)
+	if out == "json" {
+		(&printer{w: e.stdout, json: true}).value(appKillJSON{AppID: id.String(), Killed: true, State: yarn.StateKilled.String()})
+	} else {
+		fmt.Fprintf(e.stdout, "killed %s\n", id)
+	}
 	return nil
+}
+
+// appKillJSON is `app kill -o json`: whether this command killed the
+// application, and its state (KILLED, or the state it had already ended in).
+type appKillJSON struct {
+	AppID  string `json:"app_id"`
+	Killed bool   `json:"killed"`
+	State  string `json:"state"`
 }

@@ -25,8 +25,8 @@ func exampleCommand(e *environment) *cli.Command {
 				Usage: "run the example JobManager (the AM starts it; ports from $" + amapi.EnvJMRPCPort + " and $" + amapi.EnvJMRESTPort + ")",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "job-input", Usage: "per-job: count the words of this file (a TaskManager resource), print the result and exit"},
-					&cli.IntFlag{Name: "job-splits", Usage: "per-job: number of splits (default: one per TaskManager)"},
-					&cli.IntFlag{Name: "taskmanagers", Usage: "per-job: TaskManagers to wait for (default $" + amapi.EnvTaskManagers + ")"},
+					&cli.IntFlag{Name: "job-splits", Usage: "per-job: number of splits", DefaultText: "one per TaskManager"},
+					&cli.IntFlag{Name: "taskmanagers", Usage: "per-job: TaskManagers to wait for", DefaultText: "$" + amapi.EnvTaskManagers},
 					&cli.DurationFlag{Name: "taskmanager-timeout", Value: 10 * time.Second, Usage: "drop a TaskManager silent for longer"},
 				},
 				Action: e.exampleJobManager,

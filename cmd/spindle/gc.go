@@ -28,8 +28,10 @@ func gcCommand(e *environment) *cli.Command {
 			&cli.DurationFlag{Name: "min-age", Value: time.Hour, Usage: "keep the directories of applications unknown to the RM modified more recently than this (uploads in progress)"},
 			&cli.BoolFlag{Name: "cache", Usage: "also remove upload cache entries unused for --older-than"},
 			&cli.DurationFlag{Name: "older-than", Value: 7 * 24 * time.Hour, Usage: "with --cache: how long an entry must have gone unused"},
+			outputFlag,
 		},
-		Action: e.gc,
+		ArgsUsage: " ",
+		Action:    e.gc,
 	}
 }
 
@@ -37,6 +39,9 @@ func gcCommand(e *environment) *cli.Command {
 func (e *environment) stager(c *cli.Context) (*hdfs.Stager, error) {
 	hc, err := e.hadoopConf()
 	if err != nil {
+		return nil, err
+	}
+	if err := e.needCoreSite(); err != nil {
 		return nil, err
 	}
 	fs, err := hc.DefaultFS()
@@ -60,7 +65,38 @@ func (e *environment) stager(c *cli.Context) (*hdfs.Stager, error) {
 	return hdfs.New(c.Context, opts)
 }
 
+// gcLine is one line of `gc -o json`: a staging directory or cache entry
+// ("kind": "staging" or "cache") and what happened to it, or the summary
+// of either ("kind": "summary" or "cache_summary").
+type gcLine struct {
+	Kind   string `json:"kind"`
+	AppID  string `json:"app_id,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Action string `json:"action,omitempty"` // removed, would_remove, kept, skipped
+	Reason string `json:"reason,omitempty"`
+	DryRun bool   `json:"dry_run"`
+	// Summaries only.
+	Removed     *int `json:"removed,omitempty"`
+	WouldRemove *int `json:"would_remove,omitempty"`
+	KeptRunning *int `json:"kept_running,omitempty"`
+	KeptOther   *int `json:"kept_other,omitempty"`
+	Kept        *int `json:"kept,omitempty"`
+}
+
 func (e *environment) gc(c *cli.Context) error {
+	out, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("gc takes no arguments (got %q): flags only, e.g. spindle gc --dry-run", c.Args().Slice())}
+	}
+	if c.Duration("min-age") < 0 {
+		return usageError{fmt.Errorf("--min-age %s: want a duration of 0 or more, e.g. 1h", c.Duration("min-age"))}
+	}
+	if c.Bool("cache") && c.Duration("older-than") <= 0 {
+		return usageError{fmt.Errorf("--older-than %s: want a positive duration, e.g. 168h", c.Duration("older-than"))}
+	}
 	st, err := e.stager(c)
 	if err != nil {
 		return err
@@ -70,24 +106,33 @@ func (e *environment) gc(c *cli.Context) error {
 		return err
 	}
 	defer rm.Close()
-	if c.Duration("min-age") < 0 {
-		return usageError{fmt.Errorf("--min-age %s: want a duration of 0 or more, e.g. 1h", c.Duration("min-age"))}
-	}
-	if c.Bool("cache") && c.Duration("older-than") <= 0 {
-		return usageError{fmt.Errorf("--older-than %s: want a positive duration, e.g. 168h", c.Duration("older-than"))}
-	}
 	dirs, err := st.StagedDirs(c.Context)
 	if err != nil {
 		return err
+	}
+	dry := c.Bool("dry-run")
+	pr := &printer{w: e.stdout, json: out == "json"}
+	emit := func(l gcLine, text string) {
+		l.DryRun = dry
+		if pr.json {
+			pr.value(l)
+		} else if text != "" {
+			fmt.Fprintln(e.stdout, text)
+		}
 	}
 	now := time.Now()
 	var ours map[int64]bool // cluster timestamps of the applications the RM lists
 	removed, kept, spared := 0, 0, 0
 	for _, d := range dirs {
 		name := d.AppID
+		path := st.StagingDir(name)
 		id, err := yarn.ParseApplicationID(name)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "skipping %s: not an application id\n", st.StagingDir(name))
+			if pr.json {
+				emit(gcLine{Kind: "staging", Path: path, Action: "skipped", Reason: "not an application id"}, "")
+			} else {
+				fmt.Fprintf(e.stderr, "skipping %s: not an application id\n", path)
+			}
 			continue
 		}
 		why := ""
@@ -97,8 +142,9 @@ func (e *environment) gc(c *cli.Context) error {
 			why = "unknown to the ResourceManager"
 			if age := now.Sub(d.ModTime); age < c.Duration("min-age") {
 				spared++
-				fmt.Fprintf(e.stdout, "kept %s (unknown to the ResourceManager but modified %s ago, less than --min-age %s: an upload in progress?)\n",
-					st.StagingDir(name), age.Round(time.Second), c.Duration("min-age"))
+				reason := fmt.Sprintf("unknown to the ResourceManager but modified %s ago, less than --min-age %s: an upload in progress?",
+					age.Round(time.Second), c.Duration("min-age"))
+				emit(gcLine{Kind: "staging", AppID: name, Path: path, Action: "kept", Reason: reason}, fmt.Sprintf("kept %s (%s)", path, reason))
 				continue
 			}
 			if ours == nil {
@@ -108,8 +154,9 @@ func (e *environment) gc(c *cli.Context) error {
 			}
 			if !ours[id.ClusterTimestamp] {
 				spared++
-				fmt.Fprintf(e.stdout, "kept %s (unknown to the ResourceManager, whose applications have other cluster timestamps than %d: "+
-					"another YARN cluster's, or from before an RM restart; remove it by hand if it is neither)\n", st.StagingDir(name), id.ClusterTimestamp)
+				reason := fmt.Sprintf("unknown to the ResourceManager, whose applications have other cluster timestamps than %d: "+
+					"another YARN cluster's, or from before an RM restart; remove it by hand if it is neither", id.ClusterTimestamp)
+				emit(gcLine{Kind: "staging", AppID: name, Path: path, Action: "kept", Reason: reason}, fmt.Sprintf("kept %s (%s)", path, reason))
 				continue
 			}
 		case err != nil:
@@ -120,36 +167,54 @@ func (e *environment) gc(c *cli.Context) error {
 			kept++
 			continue
 		}
-		if c.Bool("dry-run") {
-			fmt.Fprintf(e.stdout, "would remove %s (%s)\n", st.StagingDir(name), why)
+		if dry {
+			removed++
+			emit(gcLine{Kind: "staging", AppID: name, Path: path, Action: "would_remove", Reason: why}, fmt.Sprintf("would remove %s (%s)", path, why))
 			continue
 		}
 		if err := st.Delete(c.Context, name); err != nil {
 			return err
 		}
 		removed++
-		fmt.Fprintf(e.stdout, "removed %s (%s)\n", st.StagingDir(name), why)
+		emit(gcLine{Kind: "staging", AppID: name, Path: path, Action: "removed", Reason: why}, fmt.Sprintf("removed %s (%s)", path, why))
 	}
-	fmt.Fprintf(e.stdout, "%d removed, %d kept for running applications", removed, kept)
+	sum := gcLine{Kind: "summary", KeptRunning: &kept, KeptOther: &spared}
+	text := fmt.Sprintf("%d removed, %d kept for running applications", removed, kept)
+	if dry {
+		sum.WouldRemove = &removed
+		text = fmt.Sprintf("dry run, nothing removed: %d would be removed, %d kept for running applications", removed, kept)
+	} else {
+		sum.Removed = &removed
+	}
 	if spared > 0 {
-		fmt.Fprintf(e.stdout, ", %d kept (unknown but recent, or of another cluster)", spared)
+		text += fmt.Sprintf(", %d kept (unknown but recent, or of another cluster)", spared)
 	}
-	fmt.Fprintln(e.stdout)
+	emit(sum, text)
 	if !c.Bool("cache") {
 		return nil
 	}
-	res, err := st.CollectCache(c.Context, hdfs.CacheGCOptions{OlderThan: c.Duration("older-than"), DryRun: c.Bool("dry-run")})
+	res, err := st.CollectCache(c.Context, hdfs.CacheGCOptions{OlderThan: c.Duration("older-than"), DryRun: dry})
 	if err != nil {
 		return err
 	}
-	verb := "removed"
-	if c.Bool("dry-run") {
-		verb = "would remove"
+	verb, action := "removed", "removed"
+	if dry {
+		verb, action = "would remove", "would_remove"
 	}
 	for _, p := range res.Removed {
-		fmt.Fprintf(e.stdout, "%s %s (cache entry unused for --older-than %s)\n", verb, p, c.Duration("older-than"))
+		reason := fmt.Sprintf("cache entry unused for --older-than %s", c.Duration("older-than"))
+		emit(gcLine{Kind: "cache", Path: p, Action: action, Reason: reason}, fmt.Sprintf("%s %s (%s)", verb, p, reason))
 	}
-	fmt.Fprintf(e.stdout, "cache: %d %s, %d kept\n", len(res.Removed), verb, res.Kept)
+	n, k := len(res.Removed), res.Kept
+	csum := gcLine{Kind: "cache_summary", Kept: &k}
+	text = fmt.Sprintf("cache: %d removed, %d kept", n, k)
+	if dry {
+		csum.WouldRemove = &n
+		text = fmt.Sprintf("cache: dry run, nothing removed: %d would be removed, %d kept", n, k)
+	} else {
+		csum.Removed = &n
+	}
+	emit(csum, text)
 	return nil
 }
 

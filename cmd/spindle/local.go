@@ -36,7 +36,7 @@ func localCommand(e *environment) *cli.Command {
 				"prints one line, and removes its processes and what it wrote (DIR/conf files, DIR/nm-*,\n" +
 				"DIR/hdfs, DIR itself if it made it and nothing else is in it).",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "dir", Required: true, Usage: "directory for the cluster's state and DIR/conf"},
+				&cli.StringFlag{Name: "dir", Usage: "directory for the cluster's state and DIR/conf (required)"},
 				&cli.IntFlag{Name: "nodes", Value: 1, Usage: "number of NodeManagers"},
 				&cli.BoolFlag{Name: "no-hdfs", Usage: "no mini HDFS: fs.defaultFS is file:///"},
 				&cli.BoolFlag{Name: "ha", Usage: "two ResourceManagers, rm1 active and rm2 standby, as an HA pair (yarn-site.xml names both); " +
@@ -52,6 +52,12 @@ func localCommand(e *environment) *cli.Command {
 }
 
 func (e *environment) localUp(c *cli.Context) error {
+	if c.String("dir") == "" {
+		return usageError{errors.New("local up: --dir is required: the directory for the cluster's state and its client configuration DIR/conf, e.g. spindle local up --dir /tmp/spindle-local")}
+	}
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("local up takes no arguments (got %q): flags only, e.g. --dir DIR --nodes 2", c.Args().Slice())}
+	}
 	if n := c.Int("nodes"); n < 1 || n > 64 {
 		return usageError{fmt.Errorf("--nodes %d: want 1 to 64", n)}
 	}

@@ -45,7 +45,7 @@ func TestLocalUpHA(t *testing.T) {
 		t.Helper()
 		code, stdout, errOut := runCLI(t, env, "app", "list")
 		require.Equal(t, 0, code, errOut)
-		require.Contains(t, stdout, "APP_ID")
+		require.Contains(t, stdout, "no active applications")
 	}
 	list()
 

@@ -28,8 +28,12 @@ func main() {
 // run executes the CLI and returns the process exit code. Tests call it
 // in-process with buffers and a fake environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
-	app := newApp(stdout, stderr, env)
+	app, e := newApp(stdout, stderr, env)
+	e.args = args
 	err := app.RunContext(ctx, args)
+	if err == nil {
+		err = e.helpErr
+	}
 	if err == nil {
 		return 0
 	}
@@ -38,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 	return code
 }
 
-func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App {
+func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App, *environment) {
 	e := &environment{lookup: env, stdout: stdout, stderr: stderr}
 	app := &cli.App{
 		Name:        "spindle",
@@ -48,6 +52,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 		// repetition of a slice flag is one value.
 		DisableSliceFlagSeparator: true,
 		Version:                   Version,
+		EnableBashCompletion:      true, // spindle completion bash|zsh|fish
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		ExitErrHandler:            func(*cli.Context, error) {}, // run() reports and maps errors
@@ -56,10 +61,17 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
 			keytabFlag,
 			principalFlag,
+			rmTimeoutFlag,
 		},
 		Before:       e.setup,
 		After:        e.teardown,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		OnUsageError: e.onUsageError,
+		Action:       helpOrUnknown,
+		// `spindle help foo`: urfave/cli would exit 3, "the application
+		// does not exist".
+		CommandNotFound: func(c *cli.Context, name string) {
+			e.helpErr = unknownCommand("spindle", name, c.App.Commands)
+		},
 		Commands: []*cli.Command{
 			sessionCommand(e),
 			runCommand(e),
@@ -69,17 +81,23 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 			exampleCommand(e),
 			flinkCommand(e),
 			localCommand(e),
+			versionCommand(e),
+			completionCommand(e),
 		},
 	}
-	markUsageErrors(app.Commands)
-	return app
+	markUsageErrors(app.Commands, e.onUsageError)
+	return app, e
 }
 
-// markUsageErrors makes flag errors of every command exit with exitUsage.
-func markUsageErrors(cmds []*cli.Command) {
+// markUsageErrors makes flag errors of every command exit with exitUsage,
+// and an unknown subcommand too.
+func markUsageErrors(cmds []*cli.Command, onUsage cli.OnUsageErrorFunc) {
 	for _, c := range cmds {
-		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
-		markUsageErrors(c.Subcommands)
+		c.OnUsageError = onUsage
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			c.Action = helpOrUnknown
+		}
+		markUsageErrors(c.Subcommands, onUsage)
 	}
 }
 

@@ -95,7 +95,7 @@ func (e *environment) wordcountCommand() *cli.Command {
 			"Per-job, `spindle run wordcount LOCAL_PATH` takes a local file instead and ships it itself.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "id", Usage: "the session's application id (default: the session recorded at start)"},
-			&cli.IntFlag{Name: "splits", Usage: "number of splits (default: one per TaskManager)"},
+			&cli.IntFlag{Name: "splits", Usage: "number of splits", DefaultText: "one per TaskManager"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "print the N most frequent words"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up (exit 8) when the job has not ended after this long; the session keeps running"},
 			outputFlag,

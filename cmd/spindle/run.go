@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spindle-yarn/spindle/amapi"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/perjob"
+	"github.com/spindle-yarn/spindle/yarn"
 )
 
 func runCommand(e *environment) *cli.Command {
@@ -18,12 +22,13 @@ func runCommand(e *environment) *cli.Command {
 		Name:      "run",
 		Usage:     "run one job on a dedicated cluster that ends with it (per-job; Flink's application mode)",
 		ArgsUsage: "JOB [ARGS...]",
-		Description: "Waits for the job by default and exits with its outcome: 0 SUCCEEDED, 6 FAILED, 7 KILLED,\n" +
-			"8 timed out (see `spindle help`), and prints the job's result under \"finished:\" (the\n" +
-			"\"result\" of the finished event with -o json). With the example payload the job is\n" +
-			"`wordcount LOCAL_PATH`: a local file, shipped with the job (in a session, `example wordcount\n" +
-			"SHIPPED_NAME` counts a file shipped at start instead); with --payload flink it is the job jar\n" +
-			"and its arguments. Flags go before JOB.",
+		Description: "Waits for the job by default and exits with its outcome: 0 SUCCEEDED, 6 FAILED, 7 KILLED\n" +
+			"(Ctrl-C kills the application, removes its staging and exits 7 too), 8 timed out (see\n" +
+			"`spindle help`), and prints the job's result under \"finished:\" (the \"result\" of the\n" +
+			"finished event with -o json). With the example payload the job is `wordcount LOCAL_PATH`:\n" +
+			"a local file, shipped with the job (in a session, `example wordcount SHIPPED_NAME` counts a\n" +
+			"file shipped at start instead); with --payload flink it is the job jar and its arguments.\n" +
+			"Flags go before JOB.",
 		Flags:  flags,
 		Action: e.run,
 	}
@@ -55,5 +60,22 @@ func (e *environment) run(c *cli.Context) error {
 	if err == nil && c.Bool("detached") && out == "text" {
 		fmt.Fprintf(e.stdout, "job %s is running (detached); follow it with: spindle app status %s\n", res.ID, res.ID)
 	}
+	if err != nil && c.Context.Err() != nil && errors.Is(err, context.Canceled) {
+		if res.ID.IsZero() {
+			return errors.New("interrupted before submitting: nothing was submitted")
+		}
+		return interruptedError{res.ID}
+	}
 	return err
 }
+
+// interruptedError is a per-job run ended by Ctrl-C (or SIGTERM): perjob
+// killed the application and removed its staging. It exits 7, as a kill.
+type interruptedError struct{ id yarn.ApplicationID }
+
+func (i interruptedError) Error() string {
+	return fmt.Sprintf("interrupted: application %s was killed and its staging removed", i.id)
+}
+
+// Is makes it a launch.ErrKilled.
+func (i interruptedError) Is(target error) bool { return target == launch.ErrKilled }

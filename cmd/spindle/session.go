@@ -46,8 +46,11 @@ func sessionCommand(e *environment) *cli.Command {
 	}
 }
 
-func (e *environment) sessionClients() (session.Clients, func(), error) {
-	rm, err := e.rmClient()
+// sessionClients are the clients of status, stop and attach. follow
+// (attach) keeps the configured RM failover budget: it follows a session
+// for as long as it runs, across ResourceManager failovers.
+func (e *environment) sessionClients(follow bool) (session.Clients, func(), error) {
+	rm, err := e.newRMClient(!follow || e.rmTimeoutSet)
 	if err != nil {
 		return session.Clients{}, nil, err
 	}
@@ -172,17 +175,26 @@ func (e *environment) sessionList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.printApps(apps, out)
+	empty := "no running sessions (--all lists ended ones too)"
+	if c.Bool("all") {
+		empty = "no sessions"
+	}
+	return e.printApps(apps, out, empty)
 }
 
-// printApps prints a list of reports (app list, session list).
-func (e *environment) printApps(apps []yarn.AppReport, out string) error {
+// printApps prints a list of reports (app list, session list): a table,
+// or none says so (empty, e.g. "no active applications (--all lists
+// ended ones too)"); with JSON one object per line, none for none.
+func (e *environment) printApps(apps []yarn.AppReport, out, empty string) error {
 	if out == "json" {
-		list := make([]appJSON, 0, len(apps))
+		pr := &printer{w: e.stdout, json: true}
 		for _, a := range apps {
-			list = append(list, toJSON(a))
+			pr.value(toJSON(a))
 		}
-		(&printer{w: e.stdout, json: true}).value(list)
+		return nil
+	}
+	if len(apps) == 0 {
+		fmt.Fprintln(e.stdout, empty)
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -195,7 +207,7 @@ func (e *environment) printApps(apps []yarn.AppReport, out string) error {
 
 // sessionTarget is what status, stop and attach start from: the output
 // format, the session and the clients (closed by the returned func).
-func (e *environment) sessionTarget(c *cli.Context) (string, yarn.ApplicationID, session.Clients, func(), error) {
+func (e *environment) sessionTarget(c *cli.Context, follow bool) (string, yarn.ApplicationID, session.Clients, func(), error) {
 	out, err := outputFormat(c)
 	if err != nil {
 		return "", yarn.ApplicationID{}, session.Clients{}, nil, err
@@ -204,12 +216,12 @@ func (e *environment) sessionTarget(c *cli.Context) (string, yarn.ApplicationID,
 	if err != nil {
 		return "", id, session.Clients{}, nil, err
 	}
-	cl, closeFn, err := e.sessionClients()
+	cl, closeFn, err := e.sessionClients(follow)
 	return out, id, cl, closeFn, err
 }
 
 func (e *environment) sessionStatus(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, false)
 	if err != nil {
 		return err
 	}
@@ -261,12 +273,15 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 }
 
 func (e *environment) sessionStop(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, false)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	if cl.Stager, err = e.stager(c); err != nil {
+	var ue usageError
+	if cl.Stager, err = e.stager(c); errors.As(err, &ue) {
+		return err // the configuration is wrong, not the filesystem down
+	} else if err != nil {
 		e.log.Warn().Err(err).Msg("staging filesystem unreachable: the AM cannot be asked to stop; killing the session instead")
 	}
 	pf, err := e.propertiesFile()
@@ -293,7 +308,7 @@ func (e *environment) sessionStop(c *cli.Context) error {
 }
 
 func (e *environment) sessionAttach(c *cli.Context) error {
-	out, id, cl, closeFn, err := e.sessionTarget(c)
+	out, id, cl, closeFn, err := e.sessionTarget(c, true)
 	if err != nil {
 		return err
 	}

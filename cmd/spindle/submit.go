@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 
 	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/conf"
@@ -28,8 +27,8 @@ import (
 // contract: keep them.
 func clusterFlags(mode amapi.Mode) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Value: "1024m", Usage: "memory of the JobManager (AM) container, with an optional unit (default MB)"},
-		&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Value: "1024m", Usage: "memory of each TaskManager container, with an optional unit (default MB)"},
+		&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Value: "1024m", Usage: "memory of the JobManager (AM) container, e.g. 1g or 1536m (a number without a unit is MB)"},
+		&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Value: "1024m", Usage: "memory of each TaskManager container, e.g. 2g or 1536m (a number without a unit is MB)"},
 		&cli.IntFlag{Name: "slots", Aliases: []string{"s"}, Value: 1, Usage: "slots per TaskManager"},
 		&cli.IntFlag{Name: "taskmanagers", Aliases: []string{"n"}, Value: 1, Usage: "number of TaskManager containers"},
 		&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "application name shown by YARN"},
@@ -43,7 +42,7 @@ func clusterFlags(mode amapi.Mode) []cli.Flag {
 		&cli.StringFlag{Name: "tags", Usage: "comma-separated application tags"},
 		&cli.StringFlag{Name: "node-label", Usage: "node label expression for every container"},
 		&cli.BoolFlag{Name: "no-locality-spread", Usage: "ask for TaskManagers on any host instead of node-local on the nodes with room (YARN hands out one any-host container per node heartbeat, many node-local ones)"},
-		&cli.IntFlag{Name: "max-attempts", Usage: "AM attempts (default: the cluster's yarn.resourcemanager.am.max-attempts)"},
+		&cli.IntFlag{Name: "max-attempts", Usage: "AM attempts", DefaultText: "the cluster's yarn.resourcemanager.am.max-attempts"},
 		&cli.StringFlag{Name: "payload", Value: "example", Usage: "what the cluster runs: example or flink"},
 		&cli.StringFlag{Name: "flink-home", Usage: "Flink distribution for --payload flink (default $FLINK_HOME)"},
 		&cli.BoolFlag{Name: "ship-keytab", Usage: "ship --keytab (0600, to the AM only) so the AM replaces the delegation tokens before they expire: for sessions that outlive the token lifetime"},
@@ -232,9 +231,17 @@ func (e *environment) prepare(c *cli.Context, mode amapi.Mode, job string, args 
 			p.close()
 			return nil, err
 		}
-	} else if p.tokens, err = e.delegationTokens(c, hc, p.rm); err != nil {
+	} else {
+		if p.tokens, err = e.delegationTokens(c, hc, p.rm); err != nil {
+			p.close()
+			return nil, err
+		}
+		// The checks above gave up on an unreachable RM quickly; the
+		// submission and the wait keep the configured failover budget.
 		p.close()
-		return nil, err
+		if p.rm, err = e.submitRMClient(); err != nil {
+			return nil, err
+		}
 	}
 	p.sub, p.payload = sub, req.Payload
 	return p, nil
@@ -293,10 +300,10 @@ func (p *printer) value(v any) {
 
 // progress shows the upload as bars on a terminal and nothing otherwise.
 func (e *environment) progress(c *cli.Context) (func(hdfs.Progress), func()) {
-	f, ok := e.stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !isTerminal(e.stderr) {
 		return nil, func() {}
 	}
+	f := e.stderr.(*os.File)
 	pr := mpb.NewWithContext(c.Context, mpb.WithOutput(f), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 	var bar *mpb.Bar
 	return func(p hdfs.Progress) {
