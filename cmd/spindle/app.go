@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -96,6 +97,9 @@ type appJSON struct {
 	// Spindle applications the JobManager's REST port.
 	AMRPCPort int32    `json:"am_rpc_port"`
 	Tags      []string `json:"tags"`
+	// Result is a Spindle per-job application's result, taken out of
+	// the diagnostics its AM unregistered with (amapi.SplitResult).
+	Result *amapi.Result `json:"result,omitempty"`
 }
 
 func toJSON(r yarn.AppReport) appJSON {
@@ -109,9 +113,11 @@ func toJSON(r yarn.AppReport) appJSON {
 	if tags == nil {
 		tags = []string{}
 	}
+	result, diag := amapi.SplitResult(r.Diagnostics)
 	return appJSON{AppID: r.ID.String(), Name: r.Name, Type: r.Type, User: r.User, Queue: r.Queue, State: r.State.String(),
-		FinalStatus: r.FinalStatus.String(), Progress: r.Progress, TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics,
-		StartTime: ts(r.StartTime), FinishTime: ts(r.FinishTime), AttemptID: r.CurrentAttempt.String(), AMHost: r.Host, AMRPCPort: r.RPCPort, Tags: tags}
+		FinalStatus: r.FinalStatus.String(), Progress: r.Progress, TrackingURL: r.TrackingURL, Diagnostics: diag,
+		StartTime: ts(r.StartTime), FinishTime: ts(r.FinishTime), AttemptID: r.CurrentAttempt.String(), AMHost: r.Host, AMRPCPort: r.RPCPort, Tags: tags,
+		Result: result}
 }
 
 func (e *environment) appList(c *cli.Context) error {
@@ -167,6 +173,9 @@ func (e *environment) appStatus(c *cli.Context) error {
 		{"Tracking-URL", j.TrackingURL}, {"Start-Time", j.StartTime}, {"Finish-Time", j.FinishTime}, {"AM Host", j.AMHost},
 		{"Tags", strings.Join(j.Tags, ",")}, {"Diagnostics", j.Diagnostics}} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	if j.Result != nil {
+		fmt.Fprintf(tw, "Result:\t%s: %s\n", j.Result.State, j.Result.Summary)
 	}
 	return tw.Flush()
 }

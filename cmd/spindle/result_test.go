@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,19 @@ func TestRunPrintsResult(t *testing.T) {
 	require.Equal(t, "180 words (5 distinct) in 2 splits of input-words.txt", res["summary"])
 	require.Equal(t, []any{"      60 yarn", "      30 flink's", "      30 spindle", "      30 spins", "      30 the"}, res["lines"])
 	require.Contains(t, res["log"], "jobmanager.out")
+
+	// app status shows it too, from the RM's final report, without the
+	// result line in the diagnostics.
+	code, out, errOut = lc.cli(ctx, "app", "status", last["app_id"].(string))
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Result:            succeeded: 180 words (5 distinct) in 2 splits of input-words.txt\n")
+	require.NotContains(t, out, "spindle-result:")
+	code, out, errOut = lc.cli(ctx, "app", "status", "-o", "json", last["app_id"].(string))
+	require.Equal(t, 0, code, errOut)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, "succeeded", st["result"].(map[string]any)["state"])
+	require.NotContains(t, st["diagnostics"], "spindle-result:")
 }
 
 // Issue #18 item 11: `session status --wait` waits until every
