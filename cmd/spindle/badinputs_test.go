@@ -99,6 +99,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"run"}, env(deadConf), exitUsage, "run: no job"},
 		{[]string{"session", "start", "-d", "--payload", "spark"}, env(deadConf), exitUsage, `--payload "spark": want example or flink`},
 		{[]string{"session", "start", "-d", "-tm", "lots"}, env(deadConf), exitUsage, "--taskmanager-memory"},
+		{[]string{"session", "start", "-d", "-jm", "1,5g"}, env(deadConf), exitUsage, "--jobmanager-memory"},
 		{[]string{"session", "start", "-d", "--ship-keytab"}, env(deadConf), exitUsage, "--ship-keytab needs --keytab and --principal"},
 		// the cluster's answers
 		{[]string{"app", "status", "application_1795317067845_0099"}, env(live), exitNotFound, "doesn't exist in RM"},

@@ -368,6 +368,9 @@ func TestValidationReport(t *testing.T) {
 			for _, w := range tc.want {
 				require.Contains(t, errOut, w)
 			}
+			if tc.name == "bad-memory" {
+				require.Contains(t, errOut, "1 problem found", "one mistake, one problem: %s", errOut)
+			}
 		})
 	}
 	code, out, _ := lc.cli(ctx, "app", "list", "--all")

@@ -66,6 +66,9 @@ func (e *environment) request(c *cli.Context, mode amapi.Mode, job string, args 
 		v, err := launch.ParseMemoryMB(c.String(flag))
 		if err != nil {
 			p.Add(launch.Input, "--%s: %v", flag, err)
+			// A size Prepare accepts: the one problem above is the
+			// whole story (the submission stops there anyway).
+			return 2 * amapi.AMOverheadMB
 		}
 		return v
 	}
