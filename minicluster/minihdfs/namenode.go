@@ -417,6 +417,7 @@ func (nn *nameNode) service() *ipc.Service {
 	add("create", ipc.Unary(func() *hdfspb.CreateRequestProto { return &hdfspb.CreateRequestProto{} }, nn.create))
 	add("addBlock", ipc.Unary(func() *hdfspb.AddBlockRequestProto { return &hdfspb.AddBlockRequestProto{} }, nn.addBlock))
 	add("abandonBlock", ipc.Unary(func() *hdfspb.AbandonBlockRequestProto { return &hdfspb.AbandonBlockRequestProto{} }, nn.abandonBlock))
+	add("append", ipc.Unary(func() *hdfspb.AppendRequestProto { return &hdfspb.AppendRequestProto{} }, nn.append))
 	add("complete", ipc.Unary(func() *hdfspb.CompleteRequestProto { return &hdfspb.CompleteRequestProto{} }, nn.complete))
 	add("fsync", ipc.Unary(func() *hdfspb.FsyncRequestProto { return &hdfspb.FsyncRequestProto{} }, nn.fsync))
 	add("updateBlockForPipeline", ipc.Unary(func() *hdfspb.UpdateBlockForPipelineRequestProto {

@@ -47,13 +47,14 @@ type underConstruction struct {
 type blockState int
 
 const (
-	blockUC        blockState = iota // UNDER_CONSTRUCTION: allocated, being written
-	blockCommitted                   // COMMITTED: the client reported its length
-	blockComplete                    // COMPLETE: committed and a replica of that length is finalized
+	blockUC            blockState = iota // UNDER_CONSTRUCTION: allocated, being written
+	blockCommitted                       // COMMITTED: the client reported its length
+	blockComplete                        // COMPLETE: committed and a replica of that length is finalized
+	blockUnderRecovery                   // UNDER_RECOVERY: a truncate waits for its replica to be cut
 )
 
 func (s blockState) String() string {
-	return [...]string{"UNDER_CONSTRUCTION", "COMMITTED", "COMPLETE"}[s]
+	return [...]string{"UNDER_CONSTRUCTION", "COMMITTED", "COMPLETE", "UNDER_RECOVERY"}[s]
 }
 
 // block is a BlockInfo: the NameNode's view of one block of one file.
