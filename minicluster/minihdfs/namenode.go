@@ -54,11 +54,16 @@ type nameNode struct {
 	dn   *dataNode
 	bpid string
 
-	mu        sync.Mutex
-	root      *inode
-	inodes    map[uint64]*inode
-	blocks    map[uint64]*block
-	leases    map[string]*lease
+	mu     sync.Mutex
+	root   *inode
+	inodes map[uint64]*inode
+	blocks map[uint64]*block
+	leases map[string]*lease
+	// recovering holds the blocks truncates left UNDER_RECOVERY.
+	recovering map[uint64]*block
+	// snapRefs counts the snapshot copies of files that hold each block;
+	// a block with a count stays on the DataNode when the file lets it go.
+	snapRefs  map[uint64]int
 	nextInode uint64
 	nextBlock uint64
 	nextGS    uint64
@@ -71,13 +76,15 @@ func newNameNode(o *options, lg zerolog.Logger, bpid string) *nameNode {
 	now := o.clock()
 	nn := &nameNode{
 		o: o, lg: lg, bpid: bpid,
-		inodes:    map[uint64]*inode{},
-		blocks:    map[uint64]*block{},
-		leases:    map[string]*lease{},
-		nextInode: rootInodeID + 1,
-		nextBlock: firstBlockID + 1,
-		nextGS:    firstGenStam + 1,
-		started:   now,
+		inodes:     map[uint64]*inode{},
+		blocks:     map[uint64]*block{},
+		leases:     map[string]*lease{},
+		recovering: map[uint64]*block{},
+		snapRefs:   map[uint64]int{},
+		nextInode:  rootInodeID + 1,
+		nextBlock:  firstBlockID + 1,
+		nextGS:     firstGenStam + 1,
+		started:    now,
 	}
 	nn.root = &inode{id: rootInodeID, dir: true, perm: 0o755, owner: o.superuser, group: o.supergroup,
 		mtime: now.UnixMilli(), children: map[string]*inode{}}
@@ -259,6 +266,7 @@ func (nn *nameNode) removeTree(n *inode, now int64) []uint64 {
 		}
 		for _, b := range x.blocks {
 			delete(nn.blocks, b.id)
+			delete(nn.recovering, b.id)
 			ids = append(ids, b.id)
 		}
 		if x.uc != nil {
@@ -266,7 +274,19 @@ func (nn *nameNode) removeTree(n *inode, now int64) []uint64 {
 		}
 	}
 	walk(n)
-	return ids
+	return nn.unreferenced(ids)
+}
+
+// unreferenced returns the blocks of ids no snapshot holds: those whose
+// replicas may go.
+func (nn *nameNode) unreferenced(ids []uint64) []uint64 {
+	out := ids[:0]
+	for _, id := range ids {
+		if nn.snapRefs[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (nn *nameNode) addLease(holder string, n *inode) {
@@ -358,7 +378,10 @@ func (nn *nameNode) recoverFile(f *inode, now int64) []uint64 {
 	var drop []uint64
 	for i := 0; i < len(f.blocks); i++ {
 		b := f.blocks[i]
-		if b.state == blockComplete {
+		if b.state == blockUnderRecovery {
+			nn.finishTruncate(b, now)
+		}
+		if b.state == blockComplete || b.state == blockUnderRecovery {
 			continue
 		}
 		n, ok := nn.dn.recoverReplica(b.id)
@@ -403,6 +426,7 @@ func (nn *nameNode) leaseMonitor(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			nn.expireLeases()
+			nn.recoverTruncates()
 		}
 	}
 }
@@ -417,6 +441,7 @@ func (nn *nameNode) service() *ipc.Service {
 	add("create", ipc.Unary(func() *hdfspb.CreateRequestProto { return &hdfspb.CreateRequestProto{} }, nn.create))
 	add("addBlock", ipc.Unary(func() *hdfspb.AddBlockRequestProto { return &hdfspb.AddBlockRequestProto{} }, nn.addBlock))
 	add("abandonBlock", ipc.Unary(func() *hdfspb.AbandonBlockRequestProto { return &hdfspb.AbandonBlockRequestProto{} }, nn.abandonBlock))
+	add("truncate", ipc.Unary(func() *hdfspb.TruncateRequestProto { return &hdfspb.TruncateRequestProto{} }, nn.truncate))
 	add("append", ipc.Unary(func() *hdfspb.AppendRequestProto { return &hdfspb.AppendRequestProto{} }, nn.append))
 	add("complete", ipc.Unary(func() *hdfspb.CompleteRequestProto { return &hdfspb.CompleteRequestProto{} }, nn.complete))
 	add("fsync", ipc.Unary(func() *hdfspb.FsyncRequestProto { return &hdfspb.FsyncRequestProto{} }, nn.fsync))

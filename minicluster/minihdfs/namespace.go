@@ -66,6 +66,19 @@ type block struct {
 	file     *inode
 	// replica is the length of the DataNode's finalized replica, or -1.
 	replica int64
+	// truncate is set while the block is UNDER_RECOVERY for a truncate
+	// (BlockUnderConstructionFeature.truncateBlock).
+	truncate *truncation
+}
+
+// truncation is the replica change a truncate's block recovery makes: cut
+// the replica of block from to length and give it the generation stamp
+// genStamp. from differs from the block's own id for a copy-on-truncate
+// (the old block is kept by a snapshot).
+type truncation struct {
+	from     uint64
+	length   uint64
+	genStamp uint64
 }
 
 func (n *inode) sortedChildren() []*inode {
