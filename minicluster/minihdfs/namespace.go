@@ -26,6 +26,7 @@ type inode struct {
 	group  string
 	mtime  int64 // ms since the epoch
 	atime  int64
+	xattrs []xattr // in the order getXAttrs lists them
 
 	children map[string]*inode // directories
 
