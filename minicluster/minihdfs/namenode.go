@@ -138,6 +138,12 @@ func (nn *nameNode) resolvePath(pc *caller, src string, op dirOp) (*resolved, er
 		return nil, remote("java.lang.AssertionError", "Absolute path required, but got '%s'", src)
 	}
 	ip := resolve(nn.root, comps)
+	if ip.snapshot && op != opRead {
+		return nil, remote(classSnapshotAccess, "Modification on a read-only snapshot is disallowed") // FSDirectory.checkNotSnapshot
+	}
+	if op == opCreate && comps[len(comps)-1] == dotSnapshot {
+		return nil, remote(classIllegalArgument, "\"%s\" is a reserved name.", dotSnapshot) // FSDirectory.verifyINodeName
+	}
 	if err := pc.checkTraverse(ip); err != nil {
 		var se *ipc.ServerError
 		if op != opCreate && errors.As(err, &se) && se.Class == classParentNotDirectory {
@@ -395,7 +401,7 @@ func (nn *nameNode) recoverFile(f *inode, now int64) []uint64 {
 		b.numBytes, b.replica, b.state = uint64(n), n, blockComplete
 	}
 	nn.finalize(f, now)
-	return drop
+	return nn.unreferenced(drop)
 }
 
 // expireLeases recovers the files of every lease not renewed within the
@@ -445,6 +451,14 @@ func (nn *nameNode) service() *ipc.Service {
 	add("getXAttrs", ipc.Unary(func() *hdfspb.GetXAttrsRequestProto { return &hdfspb.GetXAttrsRequestProto{} }, nn.getXAttrs))
 	add("listXAttrs", ipc.Unary(func() *hdfspb.ListXAttrsRequestProto { return &hdfspb.ListXAttrsRequestProto{} }, nn.listXAttrs))
 	add("removeXAttr", ipc.Unary(func() *hdfspb.RemoveXAttrRequestProto { return &hdfspb.RemoveXAttrRequestProto{} }, nn.removeXAttr))
+	add("allowSnapshot", ipc.Unary(func() *hdfspb.AllowSnapshotRequestProto { return &hdfspb.AllowSnapshotRequestProto{} }, nn.allowSnapshot))
+	add("disallowSnapshot", ipc.Unary(func() *hdfspb.DisallowSnapshotRequestProto { return &hdfspb.DisallowSnapshotRequestProto{} }, nn.disallowSnapshot))
+	add("createSnapshot", ipc.Unary(func() *hdfspb.CreateSnapshotRequestProto { return &hdfspb.CreateSnapshotRequestProto{} }, nn.createSnapshot))
+	add("deleteSnapshot", ipc.Unary(func() *hdfspb.DeleteSnapshotRequestProto { return &hdfspb.DeleteSnapshotRequestProto{} }, nn.deleteSnapshot))
+	add("renameSnapshot", ipc.Unary(func() *hdfspb.RenameSnapshotRequestProto { return &hdfspb.RenameSnapshotRequestProto{} }, nn.renameSnapshot))
+	add("getSnapshottableDirListing", ipc.Unary(func() *hdfspb.GetSnapshottableDirListingRequestProto {
+		return &hdfspb.GetSnapshottableDirListingRequestProto{}
+	}, nn.getSnapshottableDirListing))
 	add("truncate", ipc.Unary(func() *hdfspb.TruncateRequestProto { return &hdfspb.TruncateRequestProto{} }, nn.truncate))
 	add("append", ipc.Unary(func() *hdfspb.AppendRequestProto { return &hdfspb.AppendRequestProto{} }, nn.append))
 	add("complete", ipc.Unary(func() *hdfspb.CompleteRequestProto { return &hdfspb.CompleteRequestProto{} }, nn.complete))

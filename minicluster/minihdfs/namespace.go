@@ -35,6 +35,11 @@ type inode struct {
 	blockSize   uint64
 	blocks      []*block
 	uc          *underConstruction // nil once complete
+
+	// Directories: allowSnapshot was called (DirectorySnapshottableFeature),
+	// and the snapshots taken, by name.
+	snapshottable bool
+	snaps         map[string]*snapshot
 }
 
 // underConstruction is the FileUnderConstructionFeature: who holds the
@@ -115,6 +120,9 @@ func (n *inode) completeSize() uint64 {
 type resolved struct {
 	comps []string // comps[0] is "" for the root
 	nodes []*inode
+	// snapshot is set when the path runs through the .snapshot directory
+	// of a snapshottable directory (INodesInPath.isSnapshot).
+	snapshot bool
 }
 
 func (r *resolved) last() *inode { return r.nodes[len(r.nodes)-1] }
@@ -179,7 +187,9 @@ func splitPath(src string) ([]string, bool) {
 }
 
 // resolve walks comps from root (INodesInPath.resolve): it stops at the first
-// missing component, or at a file with components left.
+// missing component, or at a file with components left. Below a
+// snapshottable directory, ".snapshot" is the directory of its snapshots
+// and ".snapshot/<name>" the copy of the tree that snapshot keeps.
 func resolve(root *inode, comps []string) *resolved {
 	r := &resolved{comps: comps, nodes: make([]*inode, len(comps))}
 	cur := root
@@ -188,7 +198,12 @@ func resolve(root *inode, comps []string) *resolved {
 		if cur == nil || !cur.dir {
 			break
 		}
-		cur = cur.children[comps[i]]
+		if comps[i] == dotSnapshot && cur.snapshottable && !r.snapshot {
+			r.snapshot = true
+			cur = dotSnapshotDir(cur)
+		} else {
+			cur = cur.children[comps[i]]
+		}
 		r.nodes[i] = cur
 	}
 	return r
