@@ -241,7 +241,14 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	if eb.GetPoolId() != dn.bpid {
 		return fail("Block pool %s is not found on DataNode %s", eb.GetPoolId(), dn.uuid)
 	}
-	if st := op.GetStage(); st != hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE {
+	open := dn.createRBW
+	switch st := op.GetStage(); st {
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE:
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_APPEND:
+		open = func(eb *hdfspb.ExtendedBlockProto) (*replica, *os.File, error) {
+			return dn.appendRBW(eb, op.GetLatestGenerationStamp(), op.GetMinBytesRcvd())
+		}
+	default:
 		return fail("minihdfs: write stage %v is not supported", st)
 	}
 	if len(op.GetTargets()) > 0 {
@@ -251,7 +258,7 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	if err != nil {
 		return fail("%v", err)
 	}
-	rep, f, err := dn.createRBW(eb)
+	rep, f, err := open(eb)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -6,12 +6,21 @@
 //   - The NameNode serves ClientNamenodeProtocol
 //     (org.apache.hadoop.hdfs.protocol.ClientProtocol, version 1) over
 //     Spindle's ipc.Server with SIMPLE authentication: mkdirs, create,
-//     addBlock, abandonBlock, complete, fsync, updateBlockForPipeline,
-//     updatePipeline, getFileInfo, getFileLinkInfo, getListing,
-//     getBlockLocations, delete, rename, rename2, setPermission, setOwner,
-//     setReplication, setTimes, getServerDefaults, renewLease, recoverLease,
-//     getContentSummary, getFsStats, getPreferredBlockSize,
-//     getDatanodeReport, msync and getHAServiceState. The namespace keeps
+//     append, truncate, addBlock, abandonBlock, complete, fsync,
+//     updateBlockForPipeline, updatePipeline, getFileInfo, getFileLinkInfo,
+//     getListing, getBlockLocations, delete, rename, rename2, setPermission,
+//     setOwner, setReplication, setTimes, setXAttr, getXAttrs, listXAttrs,
+//     removeXAttr, allowSnapshot, disallowSnapshot, createSnapshot,
+//     deleteSnapshot, renameSnapshot, getSnapshottableDirListing,
+//     getServerDefaults, renewLease, recoverLease, getContentSummary,
+//     getFsStats, getPreferredBlockSize, getDatanodeReport, msync and
+//     getHAServiceState. Append reopens a partial last block for a
+//     PIPELINE_SETUP_APPEND pipeline (or, with NEW_BLOCK, leaves it);
+//     truncate cuts at once on a block boundary and otherwise leaves the
+//     last block UNDER_RECOVERY until the lease monitor's next tick cuts
+//     the replica. Snapshots are copies of the directory tree read through
+//     <dir>/.snapshot/<name>; replicas a snapshot holds outlive the live
+//     file (copy-on-truncate included). The namespace keeps
 //     owners, groups (BSD rule: a new inode takes its parent's group) and
 //     POSIX modes with the sticky bit; permissions are checked as
 //     FSPermissionChecker does, with the NameNode's user and the members of
@@ -21,7 +30,8 @@
 //     by class name, with HDFS's messages (without the stack trace the real
 //     NameNode appends).
 //   - The DataNode serves the data transfer protocol (version 28):
-//     WRITE_BLOCK (PIPELINE_SETUP_CREATE, one node) with packets whose
+//     WRITE_BLOCK (PIPELINE_SETUP_CREATE and PIPELINE_SETUP_APPEND, one
+//     node) with packets whose
 //     CRC32C or CRC32 chunk checksums it verifies, pipeline acks (heartbeats
 //     included), and READ_BLOCK with checksums, in 64 KiB packets as the
 //     3.3.6 DataNode sends them. Replicas are files under
@@ -40,8 +50,8 @@
 // Writable identifier, password = HMAC-SHA1(master key, identifier)) and
 // accepted over TOKEN/DIGEST-MD5 until they expire (see Security).
 //
-// Not implemented: append and truncate, snapshots, ACLs and xattrs,
-// encryption zones, erasure coding, block tokens and SASL on the data
+// Not implemented: snapshot diffs and snapshot listings, ACLs, the
+// security., system. and raw. xattr namespaces, encryption zones, erasure coding, block tokens and SASL on the data
 // transfer port, pipelines of several DataNodes and pipeline recovery on the
 // DataNode, BLOCK_CHECKSUM and short-circuit reads. Unknown methods get
 // RpcNoSuchMethodException, unknown data transfer ops an ERROR_UNSUPPORTED

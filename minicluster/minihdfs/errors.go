@@ -21,6 +21,9 @@ const (
 	classNotReplicatedYet    = "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException"
 	classIllegalArgument     = "org.apache.hadoop.HadoopIllegalArgumentException"
 	classIOException         = "java.io.IOException"
+	classRecoveryInProgress  = "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException"
+	classSnapshot            = "org.apache.hadoop.hdfs.protocol.SnapshotException"
+	classSnapshotAccess      = "org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException"
 )
 
 // remote returns the error a handler hands to ipc.Server to send the Java

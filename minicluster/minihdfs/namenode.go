@@ -54,11 +54,16 @@ type nameNode struct {
 	dn   *dataNode
 	bpid string
 
-	mu        sync.Mutex
-	root      *inode
-	inodes    map[uint64]*inode
-	blocks    map[uint64]*block
-	leases    map[string]*lease
+	mu     sync.Mutex
+	root   *inode
+	inodes map[uint64]*inode
+	blocks map[uint64]*block
+	leases map[string]*lease
+	// recovering holds the blocks truncates left UNDER_RECOVERY.
+	recovering map[uint64]*block
+	// snapRefs counts the snapshot copies of files that hold each block;
+	// a block with a count stays on the DataNode when the file lets it go.
+	snapRefs  map[uint64]int
 	nextInode uint64
 	nextBlock uint64
 	nextGS    uint64
@@ -71,13 +76,15 @@ func newNameNode(o *options, lg zerolog.Logger, bpid string) *nameNode {
 	now := o.clock()
 	nn := &nameNode{
 		o: o, lg: lg, bpid: bpid,
-		inodes:    map[uint64]*inode{},
-		blocks:    map[uint64]*block{},
-		leases:    map[string]*lease{},
-		nextInode: rootInodeID + 1,
-		nextBlock: firstBlockID + 1,
-		nextGS:    firstGenStam + 1,
-		started:   now,
+		inodes:     map[uint64]*inode{},
+		blocks:     map[uint64]*block{},
+		leases:     map[string]*lease{},
+		recovering: map[uint64]*block{},
+		snapRefs:   map[uint64]int{},
+		nextInode:  rootInodeID + 1,
+		nextBlock:  firstBlockID + 1,
+		nextGS:     firstGenStam + 1,
+		started:    now,
 	}
 	nn.root = &inode{id: rootInodeID, dir: true, perm: 0o755, owner: o.superuser, group: o.supergroup,
 		mtime: now.UnixMilli(), children: map[string]*inode{}}
@@ -131,6 +138,12 @@ func (nn *nameNode) resolvePath(pc *caller, src string, op dirOp) (*resolved, er
 		return nil, remote("java.lang.AssertionError", "Absolute path required, but got '%s'", src)
 	}
 	ip := resolve(nn.root, comps)
+	if ip.snapshot && op != opRead {
+		return nil, remote(classSnapshotAccess, "Modification on a read-only snapshot is disallowed") // FSDirectory.checkNotSnapshot
+	}
+	if op == opCreate && comps[len(comps)-1] == dotSnapshot {
+		return nil, remote(classIllegalArgument, "\"%s\" is a reserved name.", dotSnapshot) // FSDirectory.verifyINodeName
+	}
 	if err := pc.checkTraverse(ip); err != nil {
 		var se *ipc.ServerError
 		if op != opCreate && errors.As(err, &se) && se.Class == classParentNotDirectory {
@@ -259,6 +272,7 @@ func (nn *nameNode) removeTree(n *inode, now int64) []uint64 {
 		}
 		for _, b := range x.blocks {
 			delete(nn.blocks, b.id)
+			delete(nn.recovering, b.id)
 			ids = append(ids, b.id)
 		}
 		if x.uc != nil {
@@ -266,7 +280,19 @@ func (nn *nameNode) removeTree(n *inode, now int64) []uint64 {
 		}
 	}
 	walk(n)
-	return ids
+	return nn.unreferenced(ids)
+}
+
+// unreferenced returns the blocks of ids no snapshot holds: those whose
+// replicas may go.
+func (nn *nameNode) unreferenced(ids []uint64) []uint64 {
+	out := ids[:0]
+	for _, id := range ids {
+		if nn.snapRefs[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (nn *nameNode) addLease(holder string, n *inode) {
@@ -358,7 +384,10 @@ func (nn *nameNode) recoverFile(f *inode, now int64) []uint64 {
 	var drop []uint64
 	for i := 0; i < len(f.blocks); i++ {
 		b := f.blocks[i]
-		if b.state == blockComplete {
+		if b.state == blockUnderRecovery {
+			nn.finishTruncate(b, now)
+		}
+		if b.state == blockComplete || b.state == blockUnderRecovery {
 			continue
 		}
 		n, ok := nn.dn.recoverReplica(b.id)
@@ -372,7 +401,7 @@ func (nn *nameNode) recoverFile(f *inode, now int64) []uint64 {
 		b.numBytes, b.replica, b.state = uint64(n), n, blockComplete
 	}
 	nn.finalize(f, now)
-	return drop
+	return nn.unreferenced(drop)
 }
 
 // expireLeases recovers the files of every lease not renewed within the
@@ -403,6 +432,7 @@ func (nn *nameNode) leaseMonitor(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			nn.expireLeases()
+			nn.recoverTruncates()
 		}
 	}
 }
@@ -417,6 +447,20 @@ func (nn *nameNode) service() *ipc.Service {
 	add("create", ipc.Unary(func() *hdfspb.CreateRequestProto { return &hdfspb.CreateRequestProto{} }, nn.create))
 	add("addBlock", ipc.Unary(func() *hdfspb.AddBlockRequestProto { return &hdfspb.AddBlockRequestProto{} }, nn.addBlock))
 	add("abandonBlock", ipc.Unary(func() *hdfspb.AbandonBlockRequestProto { return &hdfspb.AbandonBlockRequestProto{} }, nn.abandonBlock))
+	add("setXAttr", ipc.Unary(func() *hdfspb.SetXAttrRequestProto { return &hdfspb.SetXAttrRequestProto{} }, nn.setXAttr))
+	add("getXAttrs", ipc.Unary(func() *hdfspb.GetXAttrsRequestProto { return &hdfspb.GetXAttrsRequestProto{} }, nn.getXAttrs))
+	add("listXAttrs", ipc.Unary(func() *hdfspb.ListXAttrsRequestProto { return &hdfspb.ListXAttrsRequestProto{} }, nn.listXAttrs))
+	add("removeXAttr", ipc.Unary(func() *hdfspb.RemoveXAttrRequestProto { return &hdfspb.RemoveXAttrRequestProto{} }, nn.removeXAttr))
+	add("allowSnapshot", ipc.Unary(func() *hdfspb.AllowSnapshotRequestProto { return &hdfspb.AllowSnapshotRequestProto{} }, nn.allowSnapshot))
+	add("disallowSnapshot", ipc.Unary(func() *hdfspb.DisallowSnapshotRequestProto { return &hdfspb.DisallowSnapshotRequestProto{} }, nn.disallowSnapshot))
+	add("createSnapshot", ipc.Unary(func() *hdfspb.CreateSnapshotRequestProto { return &hdfspb.CreateSnapshotRequestProto{} }, nn.createSnapshot))
+	add("deleteSnapshot", ipc.Unary(func() *hdfspb.DeleteSnapshotRequestProto { return &hdfspb.DeleteSnapshotRequestProto{} }, nn.deleteSnapshot))
+	add("renameSnapshot", ipc.Unary(func() *hdfspb.RenameSnapshotRequestProto { return &hdfspb.RenameSnapshotRequestProto{} }, nn.renameSnapshot))
+	add("getSnapshottableDirListing", ipc.Unary(func() *hdfspb.GetSnapshottableDirListingRequestProto {
+		return &hdfspb.GetSnapshottableDirListingRequestProto{}
+	}, nn.getSnapshottableDirListing))
+	add("truncate", ipc.Unary(func() *hdfspb.TruncateRequestProto { return &hdfspb.TruncateRequestProto{} }, nn.truncate))
+	add("append", ipc.Unary(func() *hdfspb.AppendRequestProto { return &hdfspb.AppendRequestProto{} }, nn.append))
 	add("complete", ipc.Unary(func() *hdfspb.CompleteRequestProto { return &hdfspb.CompleteRequestProto{} }, nn.complete))
 	add("fsync", ipc.Unary(func() *hdfspb.FsyncRequestProto { return &hdfspb.FsyncRequestProto{} }, nn.fsync))
 	add("updateBlockForPipeline", ipc.Unary(func() *hdfspb.UpdateBlockForPipelineRequestProto {

@@ -26,6 +26,7 @@ type inode struct {
 	group  string
 	mtime  int64 // ms since the epoch
 	atime  int64
+	xattrs []xattr // in the order getXAttrs lists them
 
 	children map[string]*inode // directories
 
@@ -34,6 +35,11 @@ type inode struct {
 	blockSize   uint64
 	blocks      []*block
 	uc          *underConstruction // nil once complete
+
+	// Directories: allowSnapshot was called (DirectorySnapshottableFeature),
+	// and the snapshots taken, by name.
+	snapshottable bool
+	snaps         map[string]*snapshot
 }
 
 // underConstruction is the FileUnderConstructionFeature: who holds the
@@ -47,13 +53,14 @@ type underConstruction struct {
 type blockState int
 
 const (
-	blockUC        blockState = iota // UNDER_CONSTRUCTION: allocated, being written
-	blockCommitted                   // COMMITTED: the client reported its length
-	blockComplete                    // COMPLETE: committed and a replica of that length is finalized
+	blockUC            blockState = iota // UNDER_CONSTRUCTION: allocated, being written
+	blockCommitted                       // COMMITTED: the client reported its length
+	blockComplete                        // COMPLETE: committed and a replica of that length is finalized
+	blockUnderRecovery                   // UNDER_RECOVERY: a truncate waits for its replica to be cut
 )
 
 func (s blockState) String() string {
-	return [...]string{"UNDER_CONSTRUCTION", "COMMITTED", "COMPLETE"}[s]
+	return [...]string{"UNDER_CONSTRUCTION", "COMMITTED", "COMPLETE", "UNDER_RECOVERY"}[s]
 }
 
 // block is a BlockInfo: the NameNode's view of one block of one file.
@@ -65,6 +72,19 @@ type block struct {
 	file     *inode
 	// replica is the length of the DataNode's finalized replica, or -1.
 	replica int64
+	// truncate is set while the block is UNDER_RECOVERY for a truncate
+	// (BlockUnderConstructionFeature.truncateBlock).
+	truncate *truncation
+}
+
+// truncation is the replica change a truncate's block recovery makes: cut
+// the replica of block from to length and give it the generation stamp
+// genStamp. from differs from the block's own id for a copy-on-truncate
+// (the old block is kept by a snapshot).
+type truncation struct {
+	from     uint64
+	length   uint64
+	genStamp uint64
 }
 
 func (n *inode) sortedChildren() []*inode {
@@ -100,6 +120,9 @@ func (n *inode) completeSize() uint64 {
 type resolved struct {
 	comps []string // comps[0] is "" for the root
 	nodes []*inode
+	// snapshot is set when the path runs through the .snapshot directory
+	// of a snapshottable directory (INodesInPath.isSnapshot).
+	snapshot bool
 }
 
 func (r *resolved) last() *inode { return r.nodes[len(r.nodes)-1] }
@@ -164,7 +187,9 @@ func splitPath(src string) ([]string, bool) {
 }
 
 // resolve walks comps from root (INodesInPath.resolve): it stops at the first
-// missing component, or at a file with components left.
+// missing component, or at a file with components left. Below a
+// snapshottable directory, ".snapshot" is the directory of its snapshots
+// and ".snapshot/<name>" the copy of the tree that snapshot keeps.
 func resolve(root *inode, comps []string) *resolved {
 	r := &resolved{comps: comps, nodes: make([]*inode, len(comps))}
 	cur := root
@@ -173,7 +198,12 @@ func resolve(root *inode, comps []string) *resolved {
 		if cur == nil || !cur.dir {
 			break
 		}
-		cur = cur.children[comps[i]]
+		if comps[i] == dotSnapshot && cur.snapshottable && !r.snapshot {
+			r.snapshot = true
+			cur = dotSnapshotDir(cur)
+		} else {
+			cur = cur.children[comps[i]]
+		}
 		r.nodes[i] = cur
 	}
 	return r

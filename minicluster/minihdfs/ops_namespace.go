@@ -77,6 +77,9 @@ func (nn *nameNode) delete(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 	if n == nil || n.parent == nil {
 		return &hdfspb.DeleteResponseProto{Result: proto.Bool(false)}, nil
 	}
+	if err := checkNoSnapshots(n, ip.String()); err != nil {
+		return nil, err
+	}
 	drop = nn.removeTree(n, nn.nowMS())
 	return &hdfspb.DeleteResponseProto{Result: proto.Bool(true)}, nil
 }

@@ -2,6 +2,7 @@ package minihdfs
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -12,11 +13,13 @@ import (
 // The write pipeline's ClientNamenodeProtocol handlers: create, blocks,
 // complete, fsync, pipeline updates and leases.
 
-// Bits of CreateFlagProto.
+// Bits of CreateFlagProto. create ignores APPEND (the client turns
+// CREATE|APPEND on an existing file into an append call); append reads
+// NEW_BLOCK.
 const (
 	flagCreate    = 1
 	flagOverwrite = 2
-	flagAppend    = 4
+	flagNewBlock  = 32
 )
 
 // create: FSNamesystem.startFileInt and FSDirWriteFileOp.startFile.
@@ -28,9 +31,6 @@ func (nn *nameNode) create(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
 	src, holder := req.GetSrc(), req.GetClientName()
-	if req.GetCreateFlag()&flagAppend != 0 {
-		return nil, remote(ipc.ClassUnsupportedOperation, "append is not supported by the mini NameNode")
-	}
 	if bs := int64(req.GetBlockSize()); bs < nn.o.minBlockSize {
 		return nil, errIO("Specified block size is less than configured minimum value (dfs.namenode.fs-limits.min-block-size): %d < %d", bs, nn.o.minBlockSize)
 	}
@@ -90,21 +90,54 @@ func (nn *nameNode) create(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 // recreateDenied is what create without OVERWRITE gets for an existing file
 // (FSNamesystem.recoverLeaseInternal, then FileAlreadyExistsException).
 func (nn *nameNode) recreateDenied(f *inode, src, holder, machine string, now int64) error {
-	if f.uc != nil {
-		failed := "Failed to CREATE_FILE " + src + " for " + holder + " on " + machine + " because "
-		if f.uc.holder == holder {
-			return remote(classAlreadyBeingCreated, "%s%s is already the current lease holder.", failed, holder)
-		}
-		l := nn.leases[f.uc.holder]
-		if l == nil {
-			return remote(classAlreadyBeingCreated, "%sthe file is under construction but no leases found.", failed)
-		}
-		if nn.now().Sub(l.renewed) < nn.o.leaseSoftLimit {
-			return remote(classAlreadyBeingCreated, "%sthis file lease is currently owned by %s on %s", failed, f.uc.holder, f.uc.machine)
-		}
-		nn.dn.invalidate(nn.recoverFile(f, now))
+	var drop []uint64
+	defer func() { nn.dn.invalidate(drop) }()
+	if err := nn.takeOver(leaseCreate, f, src, holder, machine, now, &drop); err != nil {
+		return err
 	}
 	return remote(classFileAlreadyExists, "%s for client %s already exists", src, machine)
+}
+
+// leaseOp is FSNamesystem.RecoverLeaseOp: the operation that found a file
+// open for writing, as its exception messages name it.
+type leaseOp string
+
+const (
+	leaseCreate   leaseOp = "CREATE_FILE"
+	leaseAppend   leaseOp = "APPEND_FILE"
+	leaseTruncate leaseOp = "TRUNCATE_FILE"
+)
+
+// takeOver is FSNamesystem.recoverLeaseInternal (force false): nil when f is
+// closed or its writer's soft limit has passed and lease recovery closed it
+// now. Recovery of a last block that was not complete is what a real
+// NameNode starts and answers with RecoveryInProgressException; here it is
+// done at once, but the answer is the same, so the client's retry finds the
+// file closed. Replicas to delete are added to drop; nn.mu held.
+func (nn *nameNode) takeOver(op leaseOp, f *inode, src, holder, machine string, now int64, drop *[]uint64) error {
+	if f.uc == nil {
+		return nil
+	}
+	failed := fmt.Sprintf("Failed to %s %s for %s on %s because ", op, src, holder, machine)
+	if f.uc.holder == holder {
+		return remote(classAlreadyBeingCreated, "%s%s is already the current lease holder.", failed, holder)
+	}
+	l := nn.leases[f.uc.holder]
+	if l == nil {
+		return remote(classAlreadyBeingCreated, "%sthe file is under construction but no leases found.", failed)
+	}
+	if nn.now().Sub(l.renewed) < nn.o.leaseSoftLimit {
+		if k := len(f.blocks); k > 0 && f.blocks[k-1].state == blockUnderRecovery {
+			return remote(classRecoveryInProgress, "%sanother recovery is in progress by %s on %s", failed, f.uc.holder, f.uc.machine)
+		}
+		return remote(classAlreadyBeingCreated, "%sthis file lease is currently owned by %s on %s", failed, f.uc.holder, f.uc.machine)
+	}
+	closed := progressed(f, true)
+	*drop = append(*drop, nn.recoverFile(f, now)...)
+	if !closed {
+		return remote(classRecoveryInProgress, "%slease recovery is in progress. Try again later.", failed)
+	}
+	return nil
 }
 
 // verifyReplication is BlockManager.verifyReplication.
@@ -358,4 +391,56 @@ func (nn *nameNode) recoverLease(_ context.Context, call *ipc.ServerCall, req *h
 		drop = nn.recoverFile(f, nn.nowMS())
 	}
 	return &hdfspb.RecoverLeaseResponseProto{Result: proto.Bool(true)}, nil
+}
+
+// append: FSNamesystem.appendFile and FSDirAppendOp.appendFile. The file
+// goes back under construction with the caller as lease holder. Without
+// NEW_BLOCK a partial last block goes back under construction too and is
+// returned, for the client to open a PIPELINE_SETUP_APPEND pipeline on
+// (BlockManager.convertLastBlockToUnderConstruction); a full last block or
+// an empty file returns no block, and the client's next addBlock starts a
+// new one. With NEW_BLOCK the last block stays complete and is returned
+// without locations, as the "previous" of that addBlock.
+func (nn *nameNode) append(_ context.Context, call *ipc.ServerCall, req *hdfspb.AppendRequestProto) (proto.Message, error) {
+	pc := nn.caller(call)
+	machine := clientMachine(call)
+	var drop []uint64
+	defer func() { nn.dn.invalidate(drop) }()
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	holder := req.GetClientName()
+	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	if err != nil {
+		return nil, err
+	}
+	f := ip.last()
+	if f != nil && f.dir {
+		return nil, remote(classFileAlreadyExists, "Cannot append to directory %s; already exists as a directory.", ip)
+	}
+	if err := pc.check(ip, access{self: actWrite}); err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, errFileNotFound("Failed to append to non-existent file %s for client %s", ip, machine)
+	}
+	now := nn.nowMS()
+	if err := nn.takeOver(leaseAppend, f, ip.String(), holder, machine, now, &drop); err != nil {
+		return nil, err
+	}
+	f.uc = &underConstruction{holder: holder, machine: machine}
+	nn.addLease(holder, f)
+	resp := &hdfspb.AppendResponseProto{}
+	if k := len(f.blocks); k > 0 {
+		last := f.blocks[k-1]
+		offset := f.size() - last.numBytes
+		switch {
+		case req.GetFlag()&flagNewBlock != 0:
+			resp.Block = nn.locatedBlock(nn.extended(last), offset, false)
+		case last.numBytes < f.blockSize:
+			last.state = blockUC
+			resp.Block = nn.locate(last, offset)
+		}
+	}
+	resp.Stat = nn.fileStatus(f, "", false)
+	return resp, nil
 }

@@ -33,6 +33,9 @@ func (nn *nameNode) fileStatus(n *inode, name string, withLocations bool) *hdfsp
 		st.BlockReplication = proto.Uint32(0)
 		st.Blocksize = proto.Uint64(0)
 		st.ChildrenNum = proto.Int32(int32(len(n.children)))
+		if n.snapshottable {
+			st.Flags = proto.Uint32(uint32(hdfspb.HdfsFileStatusProto_SNAPSHOT_ENABLED))
+		}
 		return st
 	}
 	st.FileType = hdfspb.HdfsFileStatusProto_IS_FILE.Enum()

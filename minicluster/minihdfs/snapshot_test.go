@@ -1,0 +1,210 @@
+package minihdfs_test
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spindle-yarn/spindle/internal/testutil"
+	"github.com/spindle-yarn/spindle/minicluster/minihdfs"
+	"github.com/spindle-yarn/spindle/proto/hdfspb"
+)
+
+// TestColinmarcSnapshots takes a snapshot with the unmodified
+// colinmarc/hdfs client, then deletes, overwrites, appends to and
+// truncates (mid-block and on a block boundary) the live files: the
+// snapshot, read through .snapshot, keeps every byte it had, and deleting
+// it frees exactly the replicas only it held.
+func TestColinmarcSnapshots(t *testing.T) {
+	c := start(t, func(o *minihdfs.Options) { o.LeaseCheckInterval = 5 * time.Millisecond })
+	cl := client(t, c, "root")
+	require.NoError(t, cl.MkdirAll("/user/root/s/sub", 0o755))
+	files := map[string][]byte{
+		"a": randomBytes(t, 2<<20+500), "b": randomBytes(t, 3000), "c": randomBytes(t, 1<<20+10),
+		"d": randomBytes(t, 1<<20+700), "sub/e": randomBytes(t, 2<<20+1),
+	}
+	for name, data := range files {
+		require.NoError(t, writeFile(cl, "/user/root/s/"+name, data, 0o644))
+	}
+	require.NoError(t, cl.AllowSnapshots("/user/root/s"))
+	path, err := cl.CreateSnapshot("/user/root/s", "s1")
+	require.NoError(t, err)
+	require.Equal(t, "/user/root/s/.snapshot/s1", path)
+
+	require.NoError(t, cl.Remove("/user/root/s/a"))
+	require.NoError(t, cl.Remove("/user/root/s/b"))
+	newB := randomBytes(t, 100)
+	require.NoError(t, writeFile(cl, "/user/root/s/b", newB, 0o644))
+	w, err := cl.Append("/user/root/s/c")
+	require.NoError(t, err)
+	more := randomBytes(t, 4096)
+	_, err = w.Write(more)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	done, err := cl.Truncate("/user/root/s/d", 1<<20+100)
+	require.NoError(t, err)
+	require.False(t, done)
+	done, err = cl.Truncate("/user/root/s/sub/e", 1<<20)
+	require.NoError(t, err)
+	require.True(t, done)
+	testutil.Eventually(t, func() bool {
+		fi, err := cl.Stat("/user/root/s/d")
+		return err == nil && fi.Size() == 1<<20+100
+	}, 10*time.Second, 5*time.Millisecond)
+
+	// Read each snapshot file to its length, as the Java client does:
+	// colinmarc's ReadFile reads a block to the end of what the DataNode
+	// sends, and a DataNode (a real one too, BlockSender) sends the last
+	// chunk whole, which for "c" now holds appended bytes.
+	for name, data := range files {
+		p := "/user/root/s/.snapshot/s1/" + name
+		fi, err := cl.Stat(p)
+		require.NoError(t, err, name)
+		require.Equal(t, int64(len(data)), fi.Size(), name)
+		f, err := cl.Open(p)
+		require.NoError(t, err, name)
+		got := make([]byte, len(data))
+		_, err = io.ReadFull(f, got)
+		require.NoError(t, err, name)
+		require.NoError(t, f.Close())
+		require.Equal(t, data, got, name)
+	}
+	live := map[string][]byte{"b": newB, "c": append(append([]byte{}, files["c"]...), more...), "d": files["d"][:1<<20+100], "sub/e": files["sub/e"][:1<<20]}
+	for name, data := range live {
+		got, err := cl.ReadFile("/user/root/s/" + name)
+		require.NoError(t, err, name)
+		require.Equal(t, data, got, name)
+	}
+	entries, err := cl.ReadDir("/user/root/s/.snapshot")
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, "s1", entries[0].Name())
+	require.True(t, entries[0].IsDir())
+	entries, err = cl.ReadDir("/user/root/s/.snapshot/s1")
+	require.NoError(t, err)
+	require.Len(t, entries, 5)
+
+	// The snapshot is read-only.
+	_, err = cl.Create("/user/root/s/.snapshot/s1/new")
+	require.ErrorContains(t, err, "SnapshotAccessControlException")
+	require.ErrorContains(t, cl.Remove("/user/root/s/.snapshot/s1/b"), "SnapshotAccessControlException")
+
+	// Deleting the snapshot frees what only it held.
+	var liveBytes uint64
+	for _, data := range live {
+		liveBytes += uint64(len(data))
+	}
+	st, err := cl.StatFs()
+	require.NoError(t, err)
+	require.Greater(t, st.Used, liveBytes)
+	require.NoError(t, cl.DeleteSnapshot("/user/root/s", "s1"))
+	st, err = cl.StatFs()
+	require.NoError(t, err)
+	require.Equal(t, liveBytes, st.Used)
+	_, err = cl.Stat("/user/root/s/.snapshot/s1")
+	require.Error(t, err)
+	require.NoError(t, cl.DisallowSnapshots("/user/root/s"))
+}
+
+// TestSnapshotExceptions checks the snapshot calls' failures as
+// FSDirSnapshotOp, SnapshotManager and DirectorySnapshottableFeature word
+// them, renameSnapshot, and getSnapshottableDirListing for a user and the
+// superuser.
+func TestSnapshotExceptions(t *testing.T) {
+	c := start(t, nil)
+	root, alice := dialNN(t, c, "root"), dialNN(t, c, "alice")
+	root.mkdir("/user/root/s/deep", 0o755)
+	root.mkdir("/user/root/plain", 0o755)
+	alice.mkdir("/user/alice/mine", 0o755)
+	cl := client(t, c, "root")
+	require.NoError(t, writeFile(cl, "/user/root/f", []byte("f"), 0o644))
+	allow := func(p string) *hdfspb.AllowSnapshotRequestProto {
+		return &hdfspb.AllowSnapshotRequestProto{SnapshotRoot: proto.String(p)}
+	}
+	create := func(p, name string) *hdfspb.CreateSnapshotRequestProto {
+		return &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String(p), SnapshotName: proto.String(name)}
+	}
+	require.NoError(t, root.call("allowSnapshot", allow("/user/root/s"), &hdfspb.AllowSnapshotResponseProto{}))
+	require.NoError(t, root.call("allowSnapshot", allow("/user/root/s"), &hdfspb.AllowSnapshotResponseProto{}), "again: no-op")
+	require.NoError(t, root.call("allowSnapshot", allow("/user/alice/mine"), &hdfspb.AllowSnapshotResponseProto{}))
+	require.NoError(t, root.call("createSnapshot", create("/user/root/s", "s1"), &hdfspb.CreateSnapshotResponseProto{}))
+	require.NoError(t, root.call("createSnapshot", create("/user/root/s", "s2"), &hdfspb.CreateSnapshotResponseProto{}))
+	const (
+		se   = "org.apache.hadoop.hdfs.protocol.SnapshotException"
+		ace  = "org.apache.hadoop.security.AccessControlException"
+		fnf  = "java.io.FileNotFoundException"
+		sace = "org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException"
+	)
+	cases := []struct {
+		name      string
+		conn      *nnConn
+		method    string
+		req, resp proto.Message
+		class     string
+		msg       string
+	}{
+		{"allow by a user", alice, "allowSnapshot", allow("/user/alice/mine"), &hdfspb.AllowSnapshotResponseProto{}, ace,
+			"Access denied for user alice. Superuser privilege is required"},
+		{"allow missing", root, "allowSnapshot", allow("/nope"), &hdfspb.AllowSnapshotResponseProto{}, fnf, "Directory does not exist: /nope"},
+		{"allow a file", root, "allowSnapshot", allow("/user/root/f"), &hdfspb.AllowSnapshotResponseProto{},
+			"org.apache.hadoop.fs.PathIsNotDirectoryException", "`/user/root/f': Is not a directory"},
+		{"allow nested below", root, "allowSnapshot", allow("/user/root/s/deep"), &hdfspb.AllowSnapshotResponseProto{}, se,
+			"Nested snapshottable directories not allowed: path=/user/root/s/deep, the ancestor /user/root/s is already a snapshottable directory."},
+		{"allow nested above", root, "allowSnapshot", allow("/user/root"), &hdfspb.AllowSnapshotResponseProto{}, se,
+			"Nested snapshottable directories not allowed: path=/user/root, the subdirectory /user/root/s is already a snapshottable directory."},
+		{"disallow with snapshots", root, "disallowSnapshot", &hdfspb.DisallowSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s")}, &hdfspb.DisallowSnapshotResponseProto{}, se,
+			"The directory /user/root/s has snapshot(s). Please redo the operation after removing all the snapshots."},
+		{"create not snapshottable", root, "createSnapshot", create("/user/root/plain", "x"), &hdfspb.CreateSnapshotResponseProto{}, se,
+			"Directory is not a snapshottable directory: /user/root/plain"},
+		{"create same name", root, "createSnapshot", create("/user/root/s", "s1"), &hdfspb.CreateSnapshotResponseProto{}, se,
+			`Failed to add snapshot: there is already a snapshot with the same name "s1".`},
+		{"create bad name", root, "createSnapshot", create("/user/root/s", "a:b"), &hdfspb.CreateSnapshotResponseProto{},
+			"org.apache.hadoop.fs.InvalidPathException", "Invalid snapshot name: a:b"},
+		{"create not owner", alice, "createSnapshot", create("/user/root/s", "x"), &hdfspb.CreateSnapshotResponseProto{}, ace,
+			"Permission denied. user=alice is not the owner of inode=/user/root/s"},
+		{"create missing", root, "createSnapshot", create("/nope", "x"), &hdfspb.CreateSnapshotResponseProto{}, fnf, "Directory/File does not exist /nope"},
+		{"delete missing snapshot", root, "deleteSnapshot", &hdfspb.DeleteSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"), SnapshotName: proto.String("zz")},
+			&hdfspb.DeleteSnapshotResponseProto{}, se, "Cannot delete snapshot zz from path /user/root/s: the snapshot does not exist."},
+		{"rename missing", root, "renameSnapshot", &hdfspb.RenameSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"), SnapshotOldName: proto.String("zz"), SnapshotNewName: proto.String("y")},
+			&hdfspb.RenameSnapshotResponseProto{}, se, "The snapshot zz does not exist for directory /user/root/s"},
+		{"rename onto existing", root, "renameSnapshot", &hdfspb.RenameSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"), SnapshotOldName: proto.String("s1"), SnapshotNewName: proto.String("s2")},
+			&hdfspb.RenameSnapshotResponseProto{}, se, "The snapshot s2 already exists for directory /user/root/s"},
+		{"delete directory with snapshots", root, "delete", &hdfspb.DeleteRequestProto{Src: proto.String("/user/root"), Recursive: proto.Bool(true)}, &hdfspb.DeleteResponseProto{}, se,
+			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
+		{"mkdir in a snapshot", root, "mkdirs", &hdfspb.MkdirsRequestProto{Src: proto.String("/user/root/s/.snapshot/s1/x"), Masked: &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o755)}, CreateParent: proto.Bool(true)},
+			&hdfspb.MkdirsResponseProto{}, sace, "Modification on a read-only snapshot is disallowed"},
+		{"mkdir .snapshot", root, "mkdirs", &hdfspb.MkdirsRequestProto{Src: proto.String("/user/root/plain/.snapshot"), Masked: &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o755)}, CreateParent: proto.Bool(true)},
+			&hdfspb.MkdirsResponseProto{}, "org.apache.hadoop.HadoopIllegalArgumentException", `".snapshot" is a reserved name.`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			requireRemote(t, tc.conn.call(tc.method, tc.req, tc.resp), tc.class, tc.msg)
+		})
+	}
+
+	require.NoError(t, root.call("renameSnapshot", &hdfspb.RenameSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"),
+		SnapshotOldName: proto.String("s1"), SnapshotNewName: proto.String("renamed")}, &hdfspb.RenameSnapshotResponseProto{}))
+	require.NotNil(t, root.stat("/user/root/s/.snapshot/renamed"))
+	require.Nil(t, root.stat("/user/root/s/.snapshot/s1"))
+	require.Equal(t, uint32(8), root.stat("/user/root/s").GetFlags(), "SNAPSHOT_ENABLED")
+
+	// A default name comes from the time.
+	cr := &hdfspb.CreateSnapshotResponseProto{}
+	require.NoError(t, root.call("createSnapshot", &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s")}, cr))
+	require.Regexp(t, `^/user/root/s/\.snapshot/s\d{8}-\d{6}\.\d{3}$`, cr.GetSnapshotPath())
+
+	list := func(n *nnConn) []string {
+		resp := &hdfspb.GetSnapshottableDirListingResponseProto{}
+		require.NoError(t, n.call("getSnapshottableDirListing", &hdfspb.GetSnapshottableDirListingRequestProto{}, resp))
+		var out []string
+		for _, d := range resp.GetSnapshottableDirList().GetSnapshottableDirListing() {
+			out = append(out, string(d.GetParentFullpath())+"/"+string(d.GetDirStatus().GetPath())+":"+itoa(int(d.GetSnapshotNumber())))
+		}
+		return out
+	}
+	require.Equal(t, []string{"/user/alice/mine:0", "/user/root/s:3"}, list(root))
+	require.Equal(t, []string{"/user/alice/mine:0"}, list(alice))
+}
