@@ -37,8 +37,8 @@ type jobManager struct {
 	// metricsPort is the port of its Prometheus endpoint
 	// (amapi.ProcessSpec.Metrics), 0 without one.
 	metricsPort int
-	lg       zerolog.Logger
-	tail     *lineRing
+	lg          zerolog.Logger
+	tail        *lineRing
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

@@ -99,5 +99,3 @@ func ChooseMetricsPort() (int, error) {
 	}
 	return 0, fmt.Errorf("no free port in %d-%d for the TaskManager's Prometheus endpoint: free one on this node, or configure Flink's metric reporters yourself (-D metrics.reporter.prom.port=…)", lo, hi)
 }
-
-
