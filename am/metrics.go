@@ -46,7 +46,7 @@ type metrics struct {
 
 	tokenRefreshes *prometheus.CounterVec
 	tokenNext      prometheus.Gauge
-	tokenExpiry    *prometheus.GaugeVec
+	tokenExpiry    prometheus.Gauge
 	credPolls      prometheus.Gauge
 }
 
@@ -91,9 +91,8 @@ func newMetrics() *metrics {
 		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "token_refreshes_total",
 			Help: "Attempts to obtain fresh delegation tokens with the shipped keytab, by result (ok, error)."}, []string{"result"}),
 		tokenNext: g("token_next_refresh_timestamp_seconds", "When the AM obtains fresh delegation tokens next (Unix time); 0 without a shipped keytab."),
-		tokenExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "token_expiry_timestamp_seconds",
-			Help: "The earliest maximum date (Unix time; past it no renewal helps) of the application's delegation tokens, by token kind."},
-			[]string{"kind"}),
+		tokenExpiry: g("token_expiry_timestamp_seconds",
+			"The earliest maximum date (Unix time; past it no renewal helps) of the application's delegation tokens; 0 without any."),
 		credPolls: g("credential_polls_open", "Credential long polls of TaskManagers the AM holds open now (one per following TaskManager)."),
 	}
 	// Both results exist from the start, so that rate() and increase()
@@ -108,25 +107,25 @@ func newMetrics() *metrics {
 }
 
 // setTokenExpiry sets spindle_am_token_expiry_timestamp_seconds from
-// creds: per kind, the earliest maximum date of its delegation tokens
-// (tokens whose dates cannot be read, e.g. not delegation tokens, are
-// left out).
+// creds: the earliest maximum date of its delegation tokens (tokens
+// whose dates cannot be read, e.g. not delegation tokens, are left out),
+// 0 without any.
 func (m *metrics) setTokenExpiry(creds *yarn.Credentials) {
-	if creds == nil {
+	var earliest time.Time
+	if creds != nil {
+		for _, t := range creds.Tokens() {
+			_, maxDate, err := yarn.DelegationTokenDates(t)
+			if err != nil || maxDate.IsZero() {
+				continue
+			}
+			if earliest.IsZero() || maxDate.Before(earliest) {
+				earliest = maxDate
+			}
+		}
+	}
+	if earliest.IsZero() {
+		m.tokenExpiry.Set(0)
 		return
 	}
-	earliest := map[string]time.Time{}
-	for _, t := range creds.Tokens() {
-		_, maxDate, err := yarn.DelegationTokenDates(t)
-		if err != nil || maxDate.IsZero() {
-			continue
-		}
-		if e, ok := earliest[t.Kind]; !ok || maxDate.Before(e) {
-			earliest[t.Kind] = maxDate
-		}
-	}
-	m.tokenExpiry.Reset()
-	for kind, at := range earliest {
-		m.tokenExpiry.WithLabelValues(kind).Set(float64(at.UnixMilli()) / 1e3)
-	}
+	m.tokenExpiry.Set(float64(earliest.UnixMilli()) / 1e3)
 }

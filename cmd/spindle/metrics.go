@@ -106,7 +106,7 @@ func (e *environment) metricsServe(c *cli.Context) error {
 		return usageError{fmt.Errorf("--listen %s: %w (pick another address, e.g. --listen 127.0.0.1:0)", c.String("listen"), err)}
 	}
 	srv := &http.Server{Handler: &promsd.Server{Options: o, MaxAge: c.Duration("max-age")}, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(e.stderr, "spindle metrics serve: serving Prometheus http_sd_configs on http://%s/ (Ctrl-C stops)\n", ln.Addr())
+	fmt.Fprintf(e.stdout, "spindle metrics serve: serving Prometheus http_sd_configs on http://%s/ (Ctrl-C stops)\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
