@@ -61,8 +61,8 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "info",
-			Help: "Always 1: the application and attempt this AM runs, its mode (session, per-job) and payload."},
-			[]string{"app_id", "attempt_id", "mode", "payload"}),
+			Help: "Always 1: the AM attempt's id. (The discovery's target labels name the application, its mode and payload.)"},
+			[]string{"attempt_id"}),
 		attempt:   g("attempt", "The AM attempt's number (1 for the first AM; a new attempt after an AM failure counts on)."),
 		target:    g("taskmanagers_target", "TaskManagers the fleet should have."),
 		pending:   g("taskmanagers_pending", "TaskManager container requests the RM has not yet satisfied."),

@@ -16,7 +16,7 @@ import (
 // them, with the token expiry set as after a login.
 func TestMetricsLint(t *testing.T) {
 	m := newMetrics()
-	m.info.WithLabelValues("application_1_0001", "appattempt_1_0001_000001", "session", "example").Set(1)
+	m.info.WithLabelValues("appattempt_1_0001_000001").Set(1)
 	m.heartbeat.Observe(0.01)
 	m.allocation.Observe(0.5)
 	problems, err := testutil.GatherAndLint(m.reg)

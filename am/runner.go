@@ -147,7 +147,7 @@ func New(opts Options) (*Runner, error) {
 		fl.nodes, fl.now = nodes, opts.Now
 	}
 	m.attempt.Set(float64(opts.Container.Attempt.Attempt))
-	m.info.WithLabelValues(opts.Container.Attempt.App.String(), opts.Container.Attempt.String(), string(opts.Spec.Mode), opts.Spec.Payload).Set(1)
+	m.info.WithLabelValues(opts.Container.Attempt.String()).Set(1)
 	m.setTokenExpiry(opts.Credentials)
 	if err != nil {
 		amrm.Close()
