@@ -29,7 +29,6 @@ type query struct{ expr, legend string }
 
 func q(expr, legend string) query { return query{expr, legend} }
 
-
 func series(title, desc, unit string, qs ...query) *timeseries.PanelBuilder {
 	p := timeseries.NewPanelBuilder().Title(title).Description(desc).Unit(unit).Datasource(ds).Height(8).Span(8)
 	for _, x := range qs {
