@@ -16,7 +16,7 @@ PROTOC_VERSION       := 3.21.12
 PROTOC_GEN_GO_VERSION := v1.36.11
 PROTO_FILES := $(sort $(wildcard proto/commonpb/*.proto proto/yarnpb/*.proto proto/hdfspb/*.proto))
 
-.PHONY: all build demo test test-integration fuzz lint proto check-proto check-deps check tools run-local
+.PHONY: all build demo test test-integration fuzz lint proto check-proto check-deps check check-deploy dashboard tools run-local
 
 all: build
 
@@ -75,5 +75,17 @@ lint: $(BIN)/staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(BIN)/staticcheck ./...
 
-check: check-proto check-deps lint
+# deploy/ is a Go module of its own (the Grafana dashboard, generated
+# from Go, and the Prometheus alert rules). check-deploy: the committed
+# dashboard is current, every query names metrics that exist, promtool
+# accepts the rules and their unit tests pass (it needs Debian's
+# prometheus package; SPINDLE_REQUIRE_PROMETHEUS=1 fails instead of
+# skipping without it).
+dashboard:
+	cd deploy && $(GO) run ./grafana/gen -o grafana/spindle.json
+
+check-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+check: check-proto check-deps lint check-deploy
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

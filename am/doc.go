@@ -32,7 +32,14 @@
 //     takes the time as an argument and never sleeps.
 //   - The HTTP endpoint: status page and JSON (Status), JobManager
 //     discovery (DiscoveryPath), the authenticated stop (StopPath) and
-//     Prometheus metrics. It listens on the AM's host address (the
+//     Prometheus metrics (metrics.go: spindle_am_*, named after
+//     Prometheus's conventions; the labels that name the application
+//     come from the metrics discovery, package promsd, never from the AM,
+//     so they cannot clash). The status lists the payload's Prometheus
+//     endpoints: the JobManager's on a port the AM chooses
+//     (amapi.ProcessSpec.Metrics), each TaskManager's as its launcher
+//     told it on its liveness connection (amapi.MetricsPortParam), so
+//     that every attempt learns them. It listens on the AM's host address (the
 //     tracking URL's host, which the RM's web proxy connects to), not on
 //     every interface, and is bounded: request headers 16 KiB (431
 //     beyond), 10 s to read a header and 30 s a request, 30 s to write a

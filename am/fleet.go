@@ -76,6 +76,18 @@ type fleet struct {
 	liveSeq     uint64
 	earlyDeaths int
 	wake        chan struct{}
+	// askedAt are the times of the requests counted in asked, oldest
+	// first: an allocation observes the oldest one's wait
+	// (spindle_am_container_allocation_seconds), a withdrawal drops the
+	// newest.
+	askedAt []time.Time
+	// registeredAt is when this attempt registered (adopt), and ready
+	// whether the fleet has reached its target since
+	// (spindle_am_fleet_ready_seconds).
+	registeredAt time.Time
+	ready        bool
+	// now is the Runner's clock.
+	now func() time.Time
 }
 
 type tmState string
@@ -95,6 +107,9 @@ type taskManager struct {
 	since   time.Time
 	adopted bool
 	live    uint64 // the generation of its open liveness connection, 0 for none
+	// metricsPort is the port of its Prometheus endpoint, as its
+	// launcher told this attempt on a liveness connection; 0 for none.
+	metricsPort int
 }
 
 type launchResult struct {
@@ -118,7 +133,7 @@ const (
 
 func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.ContainerID, amrm *yarn.AMRMClient, nm *yarn.NMClient,
 	tr *Tracker, m *metrics, lg zerolog.Logger) (*fleet, error) {
-	f := &fleet{target: spec.Count, env: spec.Env, att: att, self: self, amrm: amrm, nm: nm, tr: tr, m: m, lg: lg,
+	f := &fleet{target: spec.Count, env: spec.Env, att: att, self: self, amrm: amrm, nm: nm, tr: tr, m: m, lg: lg, now: time.Now,
 		launched: make(chan launchResult), tms: map[yarn.ContainerID]*taskManager{}, counts: map[tmState]int{}, res: map[string]yarn.LocalResource{}}
 	f.req = yarn.ContainerRequest{Resource: yarn.Resource{MemoryMB: spec.MemoryMB, VCores: max(spec.VCores, 1)}, Priority: spec.Priority,
 		Nodes: spec.Nodes, Racks: spec.Racks, RelaxLocality: spec.RelaxLocality, NodeLabel: spec.NodeLabel}
@@ -183,9 +198,14 @@ func (f *fleet) activeLocked() int {
 }
 
 func (f *fleet) updateGaugesLocked() {
+	running := f.countLocked(tmRunning)
 	f.m.pending.Set(float64(f.asked))
 	f.m.launching.Set(float64(f.countLocked(tmLaunching)))
-	f.m.running.Set(float64(f.countLocked(tmRunning)))
+	f.m.running.Set(float64(running))
+	if !f.ready && !f.registeredAt.IsZero() && running >= f.target {
+		f.ready = true
+		f.m.fleetReady.Set(max(f.now().Sub(f.registeredAt).Seconds(), 0))
+	}
 }
 
 // short reports whether the fleet is below its target or on its way
@@ -229,6 +249,7 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 				return changed, hold, &Final{Status: yarn.FinalFailed, Diagnostics: fmt.Sprintf("cannot request TaskManagers: %v", err)}
 			}
 			f.asked++
+			f.askedAt = append(f.askedAt, now)
 			changed = true
 		}
 		f.lg.Debug().Int("count", want).Int64("allocation_request_id", f.batch).Msg("requesting TaskManager containers")
@@ -271,6 +292,7 @@ func (f *fleet) removeLocked(n int) int {
 		}
 	}
 	f.asked = max(f.asked-done, 0)
+	f.askedAt = f.askedAt[:max(len(f.askedAt)-done, 0)]
 	return done
 }
 
@@ -279,7 +301,7 @@ func (f *fleet) withdraw() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.removeLocked(len(f.amrm.OutstandingRequests()))
-	f.asked = 0
+	f.asked, f.askedAt = 0, nil
 }
 
 // allocated takes what one heartbeat brought: it keeps the new
@@ -296,6 +318,10 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 		f.m.allocated.Inc()
 		if c.Priority == f.req.Priority {
 			f.asked = max(f.asked-1, 0) // the client matched it to one of ours
+			if len(f.askedAt) > 0 {
+				f.m.allocation.Observe(max(now.Sub(f.askedAt[0]).Seconds(), 0))
+				f.askedAt = f.askedAt[1:]
+			}
 		}
 		f.nodes.seen(c.Node.Host, c.Resource)
 		if !f.open || f.activeLocked() >= f.target {
@@ -405,6 +431,7 @@ func (f *fleet) keepLocked(c amapi.Completion) {
 func (f *fleet) adopt(cs []yarn.Container, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.registeredAt = now
 	for _, c := range cs {
 		if c.ID == f.self {
 			continue
@@ -565,7 +592,8 @@ func (f *fleet) fill(s *amapi.Status) {
 	s.TaskManagers = make([]amapi.TaskManagerInfo, 0, len(f.tms))
 	for id, tm := range f.tms {
 		s.TaskManagers = append(s.TaskManagers, amapi.TaskManagerInfo{ContainerID: id.String(), Node: tm.c.Node.String(),
-			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted, Live: tm.live != 0})
+			NodeHTTP: tm.c.NodeHTTPAddress, State: string(tm.state), Since: tm.since, Adopted: tm.adopted, Live: tm.live != 0,
+			Host: tm.c.Node.Host, MetricsPort: tm.metricsPort})
 	}
 	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
 }

@@ -153,6 +153,7 @@ func (r *Runner) Status() amapi.Status {
 	now := r.opts.Now()
 	r.mu.Lock()
 	s := amapi.Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
+		Attempt: r.att.Attempt, Payload: r.spec.Payload,
 		Phase: r.phase, TrackingURL: r.trackingURL, HeartbeatError: r.lastHBErr,
 		Policy: r.fleet.tr.State(now), JobManagerPolicy: r.jmTr.State(now)}
 	if !r.registeredAt.IsZero() {

@@ -34,8 +34,11 @@ type jobManager struct {
 	host     string
 	rpcPort  int
 	restPort int
-	lg       zerolog.Logger
-	tail     *lineRing
+	// metricsPort is the port of its Prometheus endpoint
+	// (amapi.ProcessSpec.Metrics), 0 without one.
+	metricsPort int
+	lg          zerolog.Logger
+	tail        *lineRing
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -79,6 +82,15 @@ func newJobManager(spec amapi.ProcessSpec, base []string, vars map[string]string
 	}
 	j := &jobManager{spec: spec, workDir: workDir, logDir: logDir, host: host, rpcPort: rpc, restPort: rest,
 		lg: lg, tail: newLineRing(20)}
+	if spec.Metrics {
+		j.metricsPort, err = freePort()
+		for err == nil && (j.metricsPort == rpc || j.metricsPort == rest) {
+			j.metricsPort, err = freePort()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("am: choosing the JobManager metrics port: %w", err)
+		}
+	}
 	all := map[string]string{}
 	for k, v := range vars {
 		all[k] = v
@@ -88,6 +100,9 @@ func newJobManager(spec amapi.ProcessSpec, base []string, vars map[string]string
 	all[amapi.EnvJMRESTPort] = strconv.Itoa(rest)
 	all[amapi.EnvJMAddress] = j.Address()
 	all[amapi.EnvJMRESTAddress] = j.RESTAddress()
+	if j.metricsPort > 0 {
+		all[amapi.EnvJMMetricsPort] = strconv.Itoa(j.metricsPort)
+	}
 	all[amapi.EnvResultFile] = j.resultFile()
 	j.env = append([]string(nil), base...)
 	for k, v := range spec.Env {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/spindle-yarn/spindle/amapi"
@@ -58,7 +59,14 @@ func (r *Runner) serveLive(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "forbidden: without a credentials secret a liveness connection must come from the container's node", http.StatusForbidden)
 		return
 	}
-	gen, ok := r.fleet.liveOpened(id)
+	metricsPort := 0
+	if p := req.URL.Query().Get(amapi.MetricsPortParam); p != "" {
+		if metricsPort, err = strconv.Atoi(p); err != nil || metricsPort < 1 || metricsPort > 65535 {
+			http.Error(w, amapi.MetricsPortParam+": want a TCP port (1-65535)", http.StatusBadRequest)
+			return
+		}
+	}
+	gen, ok := r.fleet.liveOpened(id, metricsPort)
 	if !ok {
 		http.Error(w, "not a TaskManager of this attempt", http.StatusNotFound)
 		return
@@ -148,7 +156,8 @@ func (f *fleet) nodeOf(id yarn.ContainerID) (yarn.NodeID, bool) {
 // returns its generation (a newer connection of the same TaskManager
 // replaces it); false when id is not a TaskManager of the fleet. A
 // TaskManager taken for dead comes back (and the fleet drops its surplus).
-func (f *fleet) liveOpened(id yarn.ContainerID) (uint64, bool) {
+// A metricsPort above 0 is the TaskManager's Prometheus endpoint.
+func (f *fleet) liveOpened(id yarn.ContainerID, metricsPort int) (uint64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tm, ok := f.tms[id]
@@ -157,6 +166,9 @@ func (f *fleet) liveOpened(id yarn.ContainerID) (uint64, bool) {
 	}
 	f.liveSeq++
 	tm.live = f.liveSeq
+	if metricsPort > 0 {
+		tm.metricsPort = metricsPort
+	}
 	if tm.state == tmLost {
 		f.setStateLocked(tm, tmRunning)
 		f.m.liveRestored.Inc()

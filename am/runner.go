@@ -144,8 +144,11 @@ func New(opts Options) (*Runner, error) {
 	fl, err := newFleet(opts.Spec.TaskManagers, opts.Container.Attempt, opts.Container, amrm, nm,
 		NewTracker("TaskManager", opts.Spec.Restart, opts.Rand), m, lg)
 	if fl != nil {
-		fl.nodes = nodes
+		fl.nodes, fl.now = nodes, opts.Now
 	}
+	m.attempt.Set(float64(opts.Container.Attempt.Attempt))
+	m.info.WithLabelValues(opts.Container.Attempt.String()).Set(1)
+	m.setTokenExpiry(opts.Credentials)
 	if err != nil {
 		amrm.Close()
 		nm.Close()
@@ -249,6 +252,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	now := r.opts.Now()
 	r.setPhase(amapi.PhaseRunning, func() { r.trackingURL, r.registeredAt = tracking, now })
+	r.m.registered.Set(float64(now.UnixMilli()) / 1e3)
 	r.lg.Info().Str("tracking_url", tracking).Int("adoptable", len(reg.ContainersFromPreviousAttempts)).Msg("application master registered")
 	r.fleet.adopt(reg.ContainersFromPreviousAttempts, now)
 

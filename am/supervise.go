@@ -147,7 +147,7 @@ func (s *jmSupervisor) info(app, attempt string) amapi.JobManagerInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return amapi.JobManagerInfo{AppID: app, AttemptID: attempt, State: s.state, Restarts: s.restarts,
-		Address: s.proc.Address(), RESTAddress: s.proc.RESTAddress(), PID: s.proc.pid()}
+		Address: s.proc.Address(), RESTAddress: s.proc.RESTAddress(), PID: s.proc.pid(), MetricsPort: s.proc.metricsPort}
 }
 
 // lastLines returns the last n lines of s.

@@ -163,6 +163,7 @@ func (r *Runner) installTokens(creds *yarn.Credentials) string {
 		merged.AddToken(alias, creds.Token(alias))
 	}
 	r.creds, r.tmCred = merged, forwardable(merged)
+	r.m.setTokenExpiry(merged)
 	r.credGen++
 	gen := r.generationLocked()
 	close(r.credChanged)

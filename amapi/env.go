@@ -12,10 +12,18 @@ const (
 	EnvJMRESTPort    = "SPINDLE_JM_REST_PORT"    // JobManager REST port, chosen by the AM
 	EnvJMAddress     = "SPINDLE_JM_ADDRESS"      // host:rpc-port
 	EnvJMRESTAddress = "SPINDLE_JM_REST_ADDRESS" // host:rest-port
+	EnvJMMetricsPort = "SPINDLE_JM_METRICS_PORT" // the port of the JobManager's Prometheus endpoint, chosen by the AM (ProcessSpec.Metrics)
 	EnvTaskManagers  = "SPINDLE_TASKMANAGERS"    // the fleet's target size
 	EnvResourceID    = "SPINDLE_RESOURCE_ID"     // a TaskManager's resource id: its container id
 	EnvBinary        = "SPINDLE_BIN"             // the spindle binary running the AM (JobManager only)
 	EnvLiveness      = "SPINDLE_LIVENESS"        // "off": a TaskManager holds no liveness connection (LivePath); set it in the TaskManagers' env
+	// EnvMetricsPort is the port of a TaskManager's Prometheus endpoint.
+	// Nobody sets it in a container's environment: a TaskManager's
+	// launcher that turned the endpoint on answers it in the lookup it
+	// passes to KeepContainerAlive, which tells the AM (LivePath's
+	// MetricsPortParam) on every liveness connection, so that each AM
+	// attempt learns it.
+	EnvMetricsPort = "SPINDLE_METRICS_PORT"
 	// EnvResultFile (result.go), the JobManager only: where a per-job
 	// JobManager may write its Result.
 	// With a shipped keytab (Spec.Kerberos), the JobManager only:

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,9 +71,20 @@ const LiveEvery = 10 * time.Second
 // credentials secret.
 const PurposeLive = "live"
 
-// LiveURL is amURL's LivePath for container.
-func LiveURL(amURL, container string) string {
-	return strings.TrimSuffix(amURL, "/") + strings.Replace(LivePath, "{container}", container, 1)
+// MetricsPortParam is LivePath's query parameter with the port of the
+// TaskManager's Prometheus endpoint on its node (EnvMetricsPort), if it
+// serves one: each AM attempt learns it from the connection and lists it
+// in its status (TaskManagerInfo.MetricsPort).
+const MetricsPortParam = "metrics_port"
+
+// LiveURL is amURL's LivePath for container; a metricsPort above 0 is
+// added as MetricsPortParam.
+func LiveURL(amURL, container string, metricsPort int) string {
+	u := strings.TrimSuffix(amURL, "/") + strings.Replace(LivePath, "{container}", container, 1)
+	if metricsPort > 0 {
+		u += "?" + MetricsPortParam + "=" + strconv.Itoa(metricsPort)
+	}
+	return u
 }
 
 // ErrLiveRefused is returned when the AM refuses a liveness connection
@@ -86,15 +98,16 @@ var ErrLiveUnknown = errors.New("amapi: the AM does not know this TaskManager")
 
 // Live holds a liveness connection to the AM of attempt for container
 // until ctx ends (it returns nil) or the connection fails (it returns the
-// error; io.EOF or io.ErrUnexpectedEOF when the AM closed it). connected,
+// error; io.EOF or io.ErrUnexpectedEOF when the AM closed it), telling
+// the AM metricsPort (MetricsPortParam) when above 0. connected,
 // if not nil, is called once the AM has accepted it. With a nil or empty
 // secret no bearer is sent (the AM then checks the client's address).
 // Call it only with an endpoint and attempt the RM vouched for
 // (Locator.AM) or the NodeManager gave the container. The HTTP client
 // must have no overall timeout (http.Client.Timeout would cut the
 // response).
-func (c *Client) Live(ctx context.Context, amURL, attempt, container string, secret []byte, connected func()) error {
-	u := LiveURL(amURL, container)
+func (c *Client) Live(ctx context.Context, amURL, attempt, container string, metricsPort int, secret []byte, connected func()) error {
+	u := LiveURL(amURL, container, metricsPort)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -180,6 +193,9 @@ type KeepAliveOptions struct {
 	AMURL, Attempt string
 	// Container is the container's id ($SPINDLE_RESOURCE_ID).
 	Container string
+	// MetricsPort is the port of the TaskManager's Prometheus endpoint
+	// (EnvMetricsPort), told to every AM it connects to; 0 for none.
+	MetricsPort int
 	// Secret is the credentials secret (CredentialsSecretAlias) of the
 	// container's token file; nil without one.
 	Secret []byte
@@ -244,7 +260,7 @@ func KeepAlive(ctx context.Context, o KeepAliveOptions) error {
 		}
 		if err == nil {
 			start := time.Now()
-			err = o.Client.Live(ctx, url, attempt, o.Container, o.Secret, func() {
+			err = o.Client.Live(ctx, url, attempt, o.Container, o.MetricsPort, o.Secret, func() {
 				if lastErr != "" {
 					lg.Info().Msg("liveness connection to the AM open again")
 				}
@@ -316,7 +332,8 @@ func dialFrom(host string) func(ctx context.Context, network, addr string) (net.
 // container whose environment lookup reads: its id
 // ($SPINDLE_RESOURCE_ID), the AM that started it ($SPINDLE_AM_URL,
 // $SPINDLE_ATTEMPT_ID) and its token file ($HADOOP_TOKEN_FILE_LOCATION,
-// for the credentials secret) and its node ($NM_HOST); locate is
+// for the credentials secret), its node ($NM_HOST) and the port of its
+// Prometheus endpoint (EnvMetricsPort, if lookup answers it); locate is
 // KeepAliveOptions.Locate. The
 // connection belongs to the calling process: call it from the process
 // whose death the AM should learn of. Without an AM URL (a process not
@@ -329,6 +346,10 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	node, _ := lookup("NM_HOST")
 	if off, _ := lookup(EnvLiveness); amURL == "" || attempt == "" || container == "" || off == "off" {
 		return func() {}
+	}
+	var metricsPort int
+	if p, ok := lookup(EnvMetricsPort); ok {
+		metricsPort, _ = strconv.Atoi(p)
 	}
 	var secret []byte
 	if file, _ := lookup("HADOOP_TOKEN_FILE_LOCATION"); file != "" {
@@ -346,7 +367,7 @@ func KeepContainerAlive(ctx context.Context, lookup func(string) (string, bool),
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := KeepAlive(ctx, KeepAliveOptions{AMURL: amURL, Attempt: attempt, Container: container, Secret: secret, Locate: locate, NodeHost: node, Logger: lg}); err != nil {
+		if err := KeepAlive(ctx, KeepAliveOptions{AMURL: amURL, Attempt: attempt, Container: container, MetricsPort: metricsPort, Secret: secret, Locate: locate, NodeHost: node, Logger: lg}); err != nil {
 			lg.Warn().Err(err).Msg("the AM will learn of this TaskManager's end from the ResourceManager only")
 		}
 	})

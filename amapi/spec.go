@@ -62,6 +62,10 @@ type Spec struct {
 	// replace the application's delegation tokens before they expire
 	// (see TokenSource); nil forwards the submitter's tokens as they are.
 	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
+	// Payload is the payload's name (amapi.Payload.Name: "example",
+	// "flink"), for the status and the metrics discovery; "" from an
+	// older submitter.
+	Payload string `json:"payload,omitempty"`
 }
 
 // KerberosSpec is the AM's own Kerberos login, from files the submitter
@@ -97,6 +101,12 @@ type ProcessSpec struct {
 	// CANCELED", 1443 "FAILED", 1445 "UNKNOWN"), for the Result the AM
 	// words when the JobManager wrote none (EnvResultFile).
 	ExitStates map[int]string `json:"exit_states,omitempty"`
+	// Metrics says that the JobManager serves Prometheus metrics (GET
+	// /metrics) on $SPINDLE_JM_METRICS_PORT (EnvJMMetricsPort), which the
+	// AM chooses like the JobManager's other ports: the AM then lists the
+	// port in its status (JobManagerInfo.MetricsPort) for the metrics
+	// discovery.
+	Metrics bool `json:"metrics,omitempty"`
 }
 
 // TaskManagerSpec is the TaskManager fleet.

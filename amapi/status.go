@@ -50,6 +50,9 @@ type JobManagerInfo struct {
 	PID         int    `json:"pid,omitempty"`
 	State       string `json:"state"`
 	Restarts    int    `json:"restarts"`
+	// MetricsPort is the port of the JobManager's Prometheus endpoint
+	// (on Address's host), 0 without one (ProcessSpec.Metrics).
+	MetricsPort int `json:"metrics_port,omitempty"`
 }
 
 // TaskManagerInfo is one TaskManager container.
@@ -63,15 +66,27 @@ type TaskManagerInfo struct {
 	// Live is true while the TaskManager holds its liveness connection
 	// (LivePath) to this AM.
 	Live bool `json:"live,omitempty"`
+	// Host is the node's host name (Node without the NodeManager's
+	// port).
+	Host string `json:"host,omitempty"`
+	// MetricsPort is the port of the TaskManager's Prometheus endpoint
+	// on Host, as its launcher told this AM (LivePath's
+	// MetricsPortParam); 0 when it told none.
+	MetricsPort int `json:"metrics_port,omitempty"`
 }
 
 // Status is the AM's state, as /v1/status serves it. It is an API:
 // fields are only ever added.
 type Status struct {
-	AppID        string         `json:"app_id"`
-	AttemptID    string         `json:"attempt_id"`
-	ContainerID  string         `json:"container_id"`
-	Mode         Mode           `json:"mode"`
+	AppID       string `json:"app_id"`
+	AttemptID   string `json:"attempt_id"`
+	ContainerID string `json:"container_id"`
+	Mode        Mode   `json:"mode"`
+	// Attempt is the attempt's number (1 for the first AM).
+	Attempt int32 `json:"attempt"`
+	// Payload is the payload's name (Spec.Payload), "" if the submitter
+	// did not say.
+	Payload      string         `json:"payload,omitempty"`
 	Phase        Phase          `json:"phase"`
 	TrackingURL  string         `json:"tracking_url"`
 	RegisteredAt *time.Time     `json:"registered_at,omitempty"`

@@ -68,6 +68,11 @@ type LaunchOptions struct {
 	JobManagerAddress string
 	// ResourceID is the TaskManager's container id.
 	ResourceID string
+	// MetricsPort is the port of the process's Prometheus endpoint when
+	// Spec.PrometheusReporter: the JobManager's from the AM
+	// ($SPINDLE_JM_METRICS_PORT), a TaskManager's from its launcher
+	// (ChooseMetricsPort); 0 leaves the reporter off.
+	MetricsPort int
 	// KerberosPrincipal and KerberosKeytab are the login of a shipped
 	// keytab ($SPINDLE_KERBEROS_PRINCIPAL, $SPINDLE_KERBEROS_KEYTAB), for a
 	// JobManager: they become security.kerberos.login.principal and
@@ -126,6 +131,12 @@ func Prepare(o LaunchOptions) (*Process, error) {
 	}
 	cl := cluster{role: o.Role, host: o.Host, appID: o.AppID, localDirs: o.LocalDirs, resourceID: o.ResourceID,
 		principal: o.KerberosPrincipal, keytab: o.KerberosKeytab}
+	if o.MetricsPort > 0 {
+		cl.metricsPort = strconv.Itoa(o.MetricsPort)
+	}
+	if o.preview && o.Spec.PrometheusReporter {
+		cl.metricsPort = PlaceholderMetricsPort
+	}
 	if o.Role == RoleJobManager {
 		cl.jmHost, cl.jmPort, cl.jmRESTPort = o.Host, strconv.Itoa(o.RPCPort), strconv.Itoa(o.RESTPort)
 		if o.preview {

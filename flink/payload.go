@@ -58,6 +58,10 @@ type Spec struct {
 	JobJar   string   `json:"job_jar,omitempty"`
 	JobClass string   `json:"job_class,omitempty"`
 	JobArgs  []string `json:"job_args,omitempty"`
+	// PrometheusReporter turns on Flink's Prometheus reporter in every
+	// process, on the port its launcher gives it (LaunchOptions.MetricsPort;
+	// metrics.go): set by Plan unless the user configured reporters.
+	PrometheusReporter bool `json:"prometheus_reporter,omitempty"`
 }
 
 // Property is one -D key=value.
@@ -206,6 +210,7 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 		}
 	}
 	errs = append(errs, p.checkMemory(user, spec, req)...)
+	spec.PrometheusReporter = !userReporters(applyProperties(user, spec.Properties)) && hasPrometheusReporter(d.Home)
 	if err := errors.Join(errs...); err != nil {
 		return amapi.PayloadPlan{}, err
 	}
@@ -221,6 +226,7 @@ func (p *Payload) Plan(req amapi.PayloadRequest) (amapi.PayloadPlan, error) {
 		Files:   []string{libDir + "/" + d.DistJar, confDir + "/" + d.ConfFile, SpecFile},
 	}
 	plan.JobManager.LogFile = string(RoleJobManager) + ".log" // -Dlog.file (Prepare)
+	plan.JobManager.Metrics = spec.PrometheusReporter         // on $SPINDLE_JM_METRICS_PORT
 	if spec.JobJar != "" {
 		plan.JobManager.Files = append(plan.JobManager.Files, spec.JobJar)
 		plan.JobManager.ExitStates = ApplicationExitStates
@@ -420,6 +426,9 @@ type cluster struct {
 	localDirs          string
 	// principal and keytab are a shipped keytab's login (JobManager).
 	principal, keytab string
+	// metricsPort is the port of the process's Prometheus endpoint
+	// (Spec.PrometheusReporter), "" for none.
+	metricsPort string
 }
 
 func placeholderCluster(r Role) cluster {
@@ -450,6 +459,9 @@ func effectiveConfig(user *Config, spec Spec, cl cluster) *Config {
 	if !tmpDirs.set(c) && cl.localDirs != "" {
 		c.Set(tmpDirs.key, cl.localDirs)
 		c.Set(useLocalTmpDirs, "true")
+	}
+	if spec.PrometheusReporter && cl.metricsPort != "" && !userReporters(c) {
+		setPrometheusReporter(c, cl.metricsPort)
 	}
 	switch cl.role {
 	case RoleJobManager:

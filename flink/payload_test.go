@@ -70,8 +70,10 @@ func TestPlanSession(t *testing.T) {
 				JobManagerMB: 1024 - amapi.AMOverheadMB, TaskManagerMB: 1728, Slots: 2,
 				Properties: []flink.Property{{Key: "containerized.master.env.HADOOP_CLASSPATH", Value: "/opt/hadoop/*"},
 					{Key: "containerized.taskmanager.env.TZ", Value: "UTC"}, {Key: "env.java.home", Value: "/usr/lib/jvm/17"},
-					{Key: "state.backend.type", Value: "rocksdb"}}}
+					{Key: "state.backend.type", Value: "rocksdb"}},
+				PrometheusReporter: true} // the distributions have plugins/metrics-prometheus
 			require.Equal(t, want, specOf(t, plan))
+			require.True(t, plan.JobManager.Metrics)
 			// lib/ and plugins/ through the upload cache, as directories
 			// staged file by file; conf/ too. No usrlib/ in these.
 			require.Equal(t, []hdfs.Source{

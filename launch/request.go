@@ -256,7 +256,7 @@ func Prepare(r Request) (*Submission, error) {
 	sub := &Submission{
 		App: yarn.AppSpec{Name: name, Queue: r.Queue, Priority: r.Priority, Type: AppType, Tags: r.Tags, NodeLabelExpression: r.NodeLabel,
 			AMResource: yarn.Resource{MemoryMB: r.JobManagerMemoryMB, VCores: 1}, MaxAttempts: r.MaxAttempts, KeepContainersAcrossAttempts: true},
-		Spec: amapi.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart,
+		Spec: amapi.Spec{Mode: r.Mode, JobManager: plan.JobManager, Restart: r.Restart, Payload: payloadName(r.Payload),
 			TaskManagers: amapi.TaskManagerSpec{Count: r.TaskManagers, MemoryMB: r.TaskManagerMemoryMB, VCores: r.VCores, Priority: 1,
 				NodeLabel: r.NodeLabel, Command: plan.TaskManagerCommand, Env: tmEnv, NoLocalitySpread: r.NoLocalitySpread}},
 		AMFiles:   append(login, plan.JobManagerFiles...),
@@ -421,4 +421,12 @@ func SingleAttemptWarning(requested, clusterMax int32) string {
 		return "--max-attempts 1: the session gets one AM attempt, so it ends FAILED if its AM container fails (a node lost, the AM killed); drop --max-attempts to get the cluster's maximum"
 	}
 	return "the cluster allows one AM attempt (yarn.resourcemanager.am.max-attempts=1), so the session ends FAILED if its AM container fails (a node lost, the AM killed); ask the cluster's administrators to raise it for long-running sessions"
+}
+
+// payloadName is p's name, "" without a payload.
+func payloadName(p amapi.Payload) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name()
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ var execJava = proc.Exec
 var flinkEnvKeys = []string{"PATH", "JAVA_HOME", "JVM_ARGS", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH", "YARN_CONF_DIR", "HBASE_CONF_DIR",
 	"HADOOP_HOME", "HBASE_HOME", "HADOOP_USER_NAME", "HADOOP_TOKEN_FILE_LOCATION", "CONTAINER_ID", "NM_HOST", "LOG_DIRS", "LOCAL_DIRS", "PWD",
 	amapi.EnvAppID, amapi.EnvAttemptID, amapi.EnvMode, amapi.EnvAMURL, amapi.EnvJMHost, amapi.EnvJMRPCPort, amapi.EnvJMRESTPort, amapi.EnvJMAddress,
-	amapi.EnvJMRESTAddress, amapi.EnvTaskManagers, amapi.EnvResourceID, amapi.EnvKerberosPrincipal, amapi.EnvKerberosKeytab}
+	amapi.EnvJMRESTAddress, amapi.EnvJMMetricsPort, amapi.EnvTaskManagers, amapi.EnvResourceID, amapi.EnvKerberosPrincipal, amapi.EnvKerberosKeytab}
 
 // environList is the process environment as e sees it.
 func (e *environment) environList() []string {
@@ -127,10 +128,32 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 		}
 		o.Host = get(amapi.EnvJMHost)
 		o.KerberosPrincipal, o.KerberosKeytab = get(amapi.EnvKerberosPrincipal), get(amapi.EnvKerberosKeytab)
+		if _, ok := e.lookup(amapi.EnvJMMetricsPort); ok && spec.PrometheusReporter {
+			if o.MetricsPort, err = e.envInt(amapi.EnvJMMetricsPort); err != nil {
+				return err
+			}
+		}
 	} else {
 		o.JobManagerAddress, o.ResourceID, o.Host = get(amapi.EnvJMAddress), get(amapi.EnvResourceID), get("NM_HOST")
 	}
 	if role == flink.RoleTaskManager && !c.Bool("print") {
+		// The TaskManager's Prometheus port, chosen once for the life of
+		// the container (java keeps it across restarts), reaches every
+		// AM attempt on the liveness connection.
+		lookup := e.lookup
+		if spec.PrometheusReporter {
+			if o.MetricsPort, err = flink.ChooseMetricsPort(); err != nil {
+				e.log.Warn().Err(err).Msg("the TaskManager runs without its Prometheus endpoint")
+			} else {
+				port := strconv.Itoa(o.MetricsPort)
+				lookup = func(k string) (string, bool) {
+					if k == amapi.EnvMetricsPort {
+						return port, true
+					}
+					return e.lookup(k)
+				}
+			}
+		}
 		so := flink.SuperviseOptions{Launch: o, Every: c.Duration("jobmanager-check"), Stdout: e.stdout, Stderr: e.stderr}
 		l, err := e.jobManagerLocator(o.AppID)
 		if err == nil && l != nil {
@@ -140,7 +163,7 @@ func (e *environment) flinkLaunch(c *cli.Context, role flink.Role) error {
 		// The liveness connection is this launcher's: it ends when java
 		// does (or is restarted for a moved JobManager, staying open), so
 		// its close tells the AM of the TaskManager's death at once.
-		defer amapi.ContainerLinks(c.Context, e.lookup, l.AMLocator(), e.log)()
+		defer amapi.ContainerLinks(c.Context, lookup, l.AMLocator(), e.log)()
 		return flink.SuperviseTaskManager(c.Context, so)
 	}
 	p, err := flink.Prepare(o)

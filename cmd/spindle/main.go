@@ -76,6 +76,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App
 			sessionCommand(e),
 			runCommand(e),
 			appCommand(e),
+			metricsCommand(e),
 			gcCommand(e),
 			amCommand(e),
 			exampleCommand(e),
