@@ -12,7 +12,7 @@ import (
 // yarn-site keys of log aggregation (YarnConfiguration), with Hadoop 3's
 // defaults.
 const (
-	KeyAggregationEnable = "yarn.log-aggregation-enable"               // LOG_AGGREGATION_ENABLED, false
+	KeyAggregationEnable = "yarn.log-aggregation-enable"                // LOG_AGGREGATION_ENABLED, false
 	KeyRemoteAppLogDir   = "yarn.nodemanager.remote-app-log-dir"        // NM_REMOTE_APP_LOG_DIR, /tmp/logs
 	KeyRemoteDirSuffix   = "yarn.nodemanager.remote-app-log-dir-suffix" // NM_REMOTE_APP_LOG_DIR_SUFFIX, logs
 	KeyFileFormats       = "yarn.log-aggregation.file-formats"          // LOG_AGGREGATION_FILE_FORMATS, TFile
