@@ -105,4 +105,3 @@ func TestNodeManagerLogWebServicesAndAggregation(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
-
