@@ -72,7 +72,7 @@ func TestLaunchErrorsRecoverableOrNot(t *testing.T) {
 			id := f.launching(2, "node-a", now)
 			require.Nil(t, f.onLaunched(launchResult{id: id, err: tc.err}, now))
 			var s amapi.Status
-			f.fill(&s)
+			f.fill(&s, "")
 			require.Empty(t, s.TaskManagers, "the container is released")
 			require.Equal(t, 1, s.Restarts, "replaced")
 			require.Len(t, s.Completions, 1)
@@ -105,7 +105,7 @@ func TestOneFailurePathGivesUp(t *testing.T) {
 	require.Equal(t, yarn.FinalFailed, fin.Status)
 	require.Contains(t, fin.Diagnostics, "exceed the limit of 1 (max_failures)")
 	var s amapi.Status
-	f.fill(&s)
+	f.fill(&s, "")
 	require.Len(t, s.Completions, 2)
 	require.Equal(t, []string{string(ReasonReplaceNow), string(ReasonGiveUp)}, []string{s.Completions[0].DecisionCode, s.Completions[1].DecisionCode})
 	require.Equal(t, string(ReasonGiveUp), f.tr.State(now).LastDecisionCode)

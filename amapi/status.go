@@ -63,14 +63,20 @@ type TaskManagerInfo struct {
 	// Live is true while the TaskManager holds its liveness connection
 	// (LivePath) to this AM.
 	Live bool `json:"live,omitempty"`
+	// LogURL is the container's log page on its NodeManager's web UI.
+	LogURL string `json:"log_url,omitempty"`
 }
 
 // Status is the AM's state, as /v1/status serves it. It is an API:
 // fields are only ever added.
 type Status struct {
-	AppID        string         `json:"app_id"`
-	AttemptID    string         `json:"attempt_id"`
-	ContainerID  string         `json:"container_id"`
+	AppID       string `json:"app_id"`
+	AttemptID   string `json:"attempt_id"`
+	ContainerID string `json:"container_id"`
+	// NodeHTTP is the AM container's NodeManager web address, LogURL its
+	// log page there (the JobManager's logs: it runs in this container).
+	NodeHTTP     string         `json:"node_http_address,omitempty"`
+	LogURL       string         `json:"log_url,omitempty"`
 	Mode         Mode           `json:"mode"`
 	Phase        Phase          `json:"phase"`
 	TrackingURL  string         `json:"tracking_url"`
@@ -132,11 +138,26 @@ type Failure struct {
 	Container string `json:"container_id,omitempty"`
 	// Node is the NodeManager host, empty if none.
 	Node string `json:"node,omitempty"`
+	// NodeHTTP is the NodeManager's web address (host:port), LogURL the
+	// container's log page there (the NodeManager web UI's
+	// /node/containerlogs/<container>/<user>); empty if unknown.
+	NodeHTTP string `json:"node_http_address,omitempty"`
+	LogURL   string `json:"log_url,omitempty"`
 	// ExitStatus is the container exit status or process exit code.
 	ExitStatus int32 `json:"exit_status"`
 	// Diagnostics are the NodeManager's (or the launch error's) words,
 	// trimmed.
 	Diagnostics string `json:"diagnostics,omitempty"`
+}
+
+// LogURL is the NodeManager web UI page of a container's logs
+// (/node/containerlogs/<container>/<user>, the link YARN's UIs give); ""
+// without a node web address, container or user.
+func LogURL(nodeHTTP, container, user string) string {
+	if nodeHTTP == "" || container == "" || user == "" {
+		return ""
+	}
+	return "http://" + nodeHTTP + "/node/containerlogs/" + container + "/" + user
 }
 
 func (f Failure) String() string {
