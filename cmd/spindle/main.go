@@ -64,6 +64,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) *cli.App 
 			sessionCommand(e),
 			runCommand(e),
 			appCommand(e),
+			logsCommand(e),
 			gcCommand(e),
 			amCommand(e),
 			exampleCommand(e),
