@@ -104,7 +104,9 @@ func (n *NodeManager) startWebLocked() error {
 	var h http.Handler = mux
 	if s := n.opts.WebSecurity; s != nil {
 		h = spnego.SPNEGOKRB5Authenticate(mux, s.Keytab, service.KeytabPrincipal(s.Principal),
-			service.Logger(log.New(io.Discard, "", 0)))
+			service.Logger(log.New(io.Discard, "", 0)),
+			// MIT KDCs issue PACs without a Windows KerbValidationInfo.
+			service.DecodePAC(false))
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	n.web = srv

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spindle-yarn/spindle/internal/krbtest"
+	"github.com/spindle-yarn/spindle/internal/testutil"
+	"github.com/spindle-yarn/spindle/minicluster"
 )
 
 // logsListingOf runs `spindle logs -o json APP` and decodes it.
@@ -126,4 +131,49 @@ func containsAll(t *testing.T, s string, subs ...string) {
 	for _, sub := range subs {
 		require.Contains(t, s, sub)
 	}
+}
+
+// TestKerberosLogs: on a secure mini cluster whose NodeManager web server
+// requires SPNEGO (as hadoop.http.authentication.type=kerberos makes
+// it), an anonymous request is refused, and `spindle logs` with alice's
+// Kerberos login lists and reads the running session's containers.
+func TestKerberosLogs(t *testing.T) {
+	bin := spindleBinary(t)
+	s := newSecureRealm(t)
+	nnKT, nmKT := s.kdc.AddPrincipal(t, "nn/localhost"), s.kdc.AddPrincipal(t, "nm/localhost")
+	httpKT := s.kdc.AddPrincipal(t, "HTTP/127.0.0.1")
+	s.nmWeb = &minicluster.NMWebSecurity{Keytab: krbtest.LoadKeytab(t, httpKT), Principal: "HTTP/127.0.0.1"}
+	ctx := testutil.Context(t, 2*time.Minute)
+	sc := s.cluster(t, ctx, "authentication", nnKT, nmKT, nil)
+	_, cli := s.secureCLI(t, ctx, sc, bin, "x\n", 1, nil)
+	code, out, errOut := cli("session", "start", "-d", "-n", "1", "-jm", "256m", "-tm", "256m", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	id := events(t, out)[0]["app_id"].(string)
+
+	var l logsListing
+	require.Eventually(t, func() bool {
+		code, out, _ := cli("logs", "-o", "json", id)
+		if code != 0 || json.Unmarshal([]byte(out), &l) != nil {
+			return false
+		}
+		tm, ok := roleOf(l, roleTaskManager)
+		return ok && tm.State == "running"
+	}, time.Minute, 100*time.Millisecond)
+	jm, _ := roleOf(l, roleJobManager)
+	require.NotEmpty(t, jm.LogURL)
+	resp, err := http.Get(jm.LogURL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the NodeManager web UI wants SPNEGO")
+	require.Equal(t, "Negotiate", resp.Header.Get("WWW-Authenticate"))
+
+	require.Eventually(t, func() bool {
+		code, out, _ := cli("logs", "--jobmanager", "--file", "am.stderr", id)
+		return code == 0 && out != ""
+	}, time.Minute, 100*time.Millisecond, "the JobManager's log through SPNEGO")
+	code, out, errOut = cli("logs", "--taskmanagers", "--file", "launch_container.sh", id)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "#!/bin/bash")
+	code, _, errOut = cli("session", "stop", id)
+	require.Equal(t, 0, code, errOut)
 }

@@ -116,7 +116,8 @@ func (c *NMWebClient) do(ctx context.Context, nodeHTTP, p string, q url.Values, 
 			host, _, _ := net.SplitHostPort(nodeHTTP)
 			spn = "HTTP/" + host
 		}
-		resp, err = spnego.NewClient(c.Kerberos, hc, spn).Do(req)
+		cp := *hc // spnego.NewClient sets the client's redirect policy and cookie jar
+		resp, err = spnego.NewClient(c.Kerberos, &cp, spn).Do(req)
 	} else {
 		resp, err = hc.Do(req)
 	}
