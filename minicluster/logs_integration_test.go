@@ -74,4 +74,3 @@ func TestYarnLogsReadsAggregated(t *testing.T) {
 	require.NotContains(t, got, "to stderr", "-log_files stdout only")
 	t.Logf("yarn logs printed:\n%s", got)
 }
-
