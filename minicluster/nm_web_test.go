@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/internal/krbtest"
 	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/yarn"
 	"github.com/spindle-yarn/spindle/yarn/logs"
@@ -104,4 +105,44 @@ func TestNodeManagerLogWebServicesAndAggregation(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestNodeManagerLogWebSPNEGO: with WebSecurity the node's log web
+// services refuse a request without SPNEGO (ErrUnauthorized) and serve one
+// authenticated by a real MIT KDC's ticket; a keytab without the HTTP
+// key is refused too.
+func TestNodeManagerLogWebSPNEGO(t *testing.T) {
+	kdc := krbtest.Start(t)
+	httpKT, aliceKT := kdc.AddPrincipal(t, "HTTP/127.0.0.1"), kdc.AddPrincipal(t, "alice")
+	c := newTestCluster(t, 1, func(o *Options) {
+		o.NodeHosts = []string{"127.0.0.1"}
+		o.NodeManager.Web = true
+		o.NodeManager.WebSecurity = &NMWebSecurity{Keytab: krbtest.LoadKeytab(t, httpKT), Principal: "HTTP/127.0.0.1"}
+	})
+	ctx := testutil.Context(t, 30*time.Second)
+	_, am, nm, _ := logApp(t, ctx, c)
+	addr := nm.HTTPAddress()
+
+	_, err := (&logs.NMWebClient{}).ListLogs(ctx, addr, am.String())
+	require.ErrorIs(t, err, logs.ErrUnauthorized)
+	require.Contains(t, err.Error(), "it needs a Kerberos (SPNEGO) login")
+
+	alice := kdc.KeytabClient(t, "alice", aliceKT, kdc.Config(t))
+	web := &logs.NMWebClient{Kerberos: alice}
+	eventually(t, ctx, "stdout through SPNEGO", func() bool {
+		ch, err := web.ReadLog(ctx, addr, am.String(), "stdout", 0)
+		if errors.Is(err, logs.ErrContainerNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return string(ch.Data) == "first line\n"
+	})
+	files, err := web.ListLogs(ctx, addr, am.String())
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+
+	// A ticket for another service than the node's HTTP principal.
+	other := &logs.NMWebClient{Kerberos: alice, SPN: "alice"}
+	_, err = other.ListLogs(ctx, addr, am.String())
+	require.ErrorIs(t, err, logs.ErrUnauthorized)
 }
