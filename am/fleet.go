@@ -364,7 +364,7 @@ func (f *fleet) completedLocked(st yarn.ContainerStatus, now time.Time, ending b
 		return nil
 	}
 	class := Classify(st.ExitStatus)
-	fl := amapi.Failure{At: now, Container: st.ID.String(), Node: tm.c.Node.Host, ExitStatus: st.ExitStatus, Diagnostics: amapi.OneLine(st.Diagnostics, 500)}
+	fl := amapi.Failure{At: now, Container: st.ID.String(), Node: tm.c.Node.Host, NodeHTTP: tm.c.NodeHTTPAddress, ExitStatus: st.ExitStatus, Diagnostics: amapi.OneLine(st.Diagnostics, 500)}
 	lg := f.lg.With().Stringer("container_id", st.ID).Str("node", tm.c.Node.String()).Int32("exit_status", st.ExitStatus).Logger()
 	switch class {
 	case ExitClassFailed, ExitClassSucceeded:
@@ -517,7 +517,7 @@ func (f *fleet) onLaunched(lr launchResult, now time.Time) *Final {
 	if !f.open {
 		return nil
 	}
-	fl := amapi.Failure{At: now, Container: lr.id.String(), Node: tm.c.Node.Host, ExitStatus: yarn.ExitInvalid,
+	fl := amapi.Failure{At: now, Container: lr.id.String(), Node: tm.c.Node.Host, NodeHTTP: tm.c.NodeHTTPAddress, ExitStatus: yarn.ExitInvalid,
 		Diagnostics: "could not start the container: " + amapi.OneLine(lr.err.Error(), 400)}
 	if yarn.RecoverableStartError(lr.err) {
 		lg.Warn().Err(lr.err).Msg("TaskManager could not be started: the NodeManager is not ready or going away; replacing it (not a failure)")
@@ -577,8 +577,9 @@ func (f *fleet) stopAll(ctx context.Context, timeout time.Duration) {
 	f.lg.Info().Int("nodes", len(byNode)).Msg("TaskManagers stopped")
 }
 
-// fill writes the fleet's part of a Status.
-func (f *fleet) fill(s *amapi.Status) {
+// fill writes the fleet's part of a Status; user (the application
+// user) makes the containers' log links.
+func (f *fleet) fill(s *amapi.Status, user string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s.Target, s.Pending, s.Excess = f.target, f.asked, f.excess
@@ -596,4 +597,12 @@ func (f *fleet) fill(s *amapi.Status) {
 			Host: tm.c.Node.Host, MetricsPort: tm.metricsPort})
 	}
 	slices.SortFunc(s.TaskManagers, func(a, b amapi.TaskManagerInfo) int { return strings.Compare(a.ContainerID, b.ContainerID) })
+	for i := range s.TaskManagers {
+		t := &s.TaskManagers[i]
+		t.LogURL = amapi.LogURL(t.NodeHTTP, t.ContainerID, user)
+	}
+	for i := range s.Completions {
+		c := &s.Completions[i]
+		c.LogURL = amapi.LogURL(c.NodeHTTP, c.Container, user)
+	}
 }

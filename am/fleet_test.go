@@ -37,7 +37,8 @@ func newTestFleet(t *testing.T, p amapi.RestartPolicy) *fleet {
 func (f *fleet) launching(id int64, node string, now time.Time) yarn.ContainerID {
 	cid := yarn.ContainerID{Attempt: f.att, ID: id}
 	f.mu.Lock()
-	f.putLocked(cid, &taskManager{c: yarn.Container{ID: cid, Node: yarn.NodeID{Host: node, Port: 8041}}, state: tmLaunching, since: now})
+	f.putLocked(cid, &taskManager{c: yarn.Container{ID: cid, Node: yarn.NodeID{Host: node, Port: 8041}, NodeHTTPAddress: node + ":8042"},
+		state: tmLaunching, since: now})
 	f.mu.Unlock()
 	return cid
 }
@@ -72,7 +73,7 @@ func TestLaunchErrorsRecoverableOrNot(t *testing.T) {
 			id := f.launching(2, "node-a", now)
 			require.Nil(t, f.onLaunched(launchResult{id: id, err: tc.err}, now))
 			var s amapi.Status
-			f.fill(&s)
+			f.fill(&s, "")
 			require.Empty(t, s.TaskManagers, "the container is released")
 			require.Equal(t, 1, s.Restarts, "replaced")
 			require.Len(t, s.Completions, 1)
@@ -105,8 +106,32 @@ func TestOneFailurePathGivesUp(t *testing.T) {
 	require.Equal(t, yarn.FinalFailed, fin.Status)
 	require.Contains(t, fin.Diagnostics, "exceed the limit of 1 (max_failures)")
 	var s amapi.Status
-	f.fill(&s)
+	f.fill(&s, "")
 	require.Len(t, s.Completions, 2)
 	require.Equal(t, []string{string(ReasonReplaceNow), string(ReasonGiveUp)}, []string{s.Completions[0].DecisionCode, s.Completions[1].DecisionCode})
 	require.Equal(t, string(ReasonGiveUp), f.tr.State(now).LastDecisionCode)
+}
+
+// TestStatusLogLinks: running TaskManagers and completions carry their
+// NodeManager log page (/node/containerlogs/<container>/<user>); without
+// the application user there are no links.
+func TestStatusLogLinks(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := newTestFleet(t, amapi.RestartPolicy{MaxFailures: 5, Window: time.Minute, NodeFailures: -1})
+	a := f.launching(2, "node-a", now)
+	require.Nil(t, f.onLaunched(launchResult{id: a}, now))
+	b := f.launching(3, "node-b", now)
+	require.Nil(t, f.onLaunched(launchResult{id: b}, now))
+	_, fin := f.allocated(&yarn.AllocateResult{Completed: []yarn.ContainerStatus{{ID: b, ExitStatus: 1, Diagnostics: "boom"}}}, now.Add(time.Second))
+	require.Nil(t, fin)
+	var s amapi.Status
+	f.fill(&s, "alice")
+	require.Len(t, s.TaskManagers, 1)
+	require.Equal(t, "http://node-a:8042/node/containerlogs/"+a.String()+"/alice", s.TaskManagers[0].LogURL)
+	require.Len(t, s.Completions, 1)
+	require.Equal(t, "http://node-b:8042/node/containerlogs/"+b.String()+"/alice", s.Completions[0].LogURL)
+	require.Equal(t, "node-b:8042", f.tr.State(now).LastFailures[0].NodeHTTP, "the policy keeps the node's web address for its last failures' links")
+	var anon amapi.Status
+	f.fill(&anon, "")
+	require.Empty(t, anon.TaskManagers[0].LogURL)
 }

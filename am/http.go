@@ -154,6 +154,7 @@ func (r *Runner) Status() amapi.Status {
 	r.mu.Lock()
 	s := amapi.Status{AppID: r.att.App.String(), AttemptID: r.att.String(), ContainerID: r.opts.Container.String(), Mode: r.spec.Mode,
 		Attempt: r.att.Attempt, Payload: r.spec.Payload,
+		NodeHTTP: r.opts.NodeHTTP, LogURL: amapi.LogURL(r.opts.NodeHTTP, r.opts.Container.String(), r.opts.User),
 		Phase: r.phase, TrackingURL: r.trackingURL, HeartbeatError: r.lastHBErr,
 		Policy: r.fleet.tr.State(now), JobManagerPolicy: r.jmTr.State(now)}
 	if !r.registeredAt.IsZero() {
@@ -169,7 +170,11 @@ func (r *Runner) Status() amapi.Status {
 	}
 	r.mu.Unlock()
 	s.JobManager = r.jobManagerInfo()
-	r.fleet.fill(&s)
+	r.fleet.fill(&s, r.opts.User)
+	for i := range s.Policy.LastFailures {
+		f := &s.Policy.LastFailures[i]
+		f.LogURL = amapi.LogURL(f.NodeHTTP, f.Container, r.opts.User)
+	}
 	if s.Target > 0 {
 		s.Progress = min(float32(s.Running)/float32(s.Target), 1)
 	} else {
@@ -191,11 +196,11 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 {{with .Result}}<h2>Result</h2><pre>{{.Text}}</pre>{{end}}
 {{with .Diagnostics}}<pre>{{.}}</pre>{{end}}
 <h2>JobManager</h2>
-<p>RPC {{.JobManager.Address}}, REST {{.JobManager.RESTAddress}}, {{.JobManager.State}}, restarts {{.JobManager.Restarts}}</p>
+<p>RPC {{.JobManager.Address}}, REST {{.JobManager.RESTAddress}}, {{.JobManager.State}}, restarts {{.JobManager.Restarts}}{{with .LogURL}} · <a href="{{.}}">logs</a>{{end}}</p>
 <h2>TaskManagers: {{.Running}} running of {{.Target}}</h2>
 <p>{{.Pending}} requested, {{.Launching}} starting, {{.Adopted}} adopted from earlier attempts, {{.Restarts}} replaced.</p>
-<table><tr><th>container</th><th>node</th><th>state</th><th>since</th></tr>
-{{range .TaskManagers}}<tr><td>{{.ContainerID}}</td><td>{{.Node}}</td><td>{{.State}}{{if .Adopted}} (adopted){{end}}</td><td>{{ts .Since}}</td></tr>
+<table><tr><th>container</th><th>node</th><th>state</th><th>since</th><th>logs</th></tr>
+{{range .TaskManagers}}<tr><td>{{.ContainerID}}</td><td>{{.Node}}</td><td>{{.State}}{{if .Adopted}} (adopted){{end}}</td><td>{{ts .Since}}</td><td>{{with .LogURL}}<a href="{{.}}">logs</a>{{end}}</td></tr>
 {{end}}</table>
 <h2>Restart policy</h2>
 <p>{{.Policy.FailuresInWindow}} failures within {{.Policy.Window}} (limit {{.Policy.MaxFailures}}), {{.Policy.TotalFailures}} in all.
@@ -203,8 +208,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 {{with .Policy.LastDecision}}<p>Last decision: {{.}}</p>{{end}}
 {{if .Policy.Quarantined}}<p>Quarantined nodes: {{range .Policy.Quarantined}}{{.Node}} (until {{ts .Until}}) {{end}}</p>{{end}}
 <h2>Recent completions</h2>
-<table><tr><th>time</th><th>container</th><th>node</th><th>exit</th><th>class</th><th>diagnostics</th></tr>
-{{range .Completions}}<tr><td>{{ts .At}}</td><td>{{.Container}}</td><td>{{.Node}}</td><td>{{exit .ExitStatus}}</td><td>{{.ClassName}}</td><td>{{.Diagnostics}}</td></tr>
+<table><tr><th>time</th><th>container</th><th>node</th><th>exit</th><th>class</th><th>diagnostics</th><th>logs</th></tr>
+{{range .Completions}}<tr><td>{{ts .At}}</td><td>{{.Container}}</td><td>{{.Node}}</td><td>{{exit .ExitStatus}}</td><td>{{.ClassName}}</td><td>{{.Diagnostics}}</td><td>{{with .LogURL}}<a href="{{.}}">logs</a>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

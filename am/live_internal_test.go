@@ -198,7 +198,7 @@ func TestLiveRestoreReleasesTheSurplus(t *testing.T) {
 	_, fin := f.allocated(&yarn.AllocateResult{Completed: []yarn.ContainerStatus{{ID: repl, ExitStatus: yarn.ExitAborted}}}, now)
 	require.Nil(t, fin)
 	s := amapi.Status{}
-	f.fill(&s)
+	f.fill(&s, "")
 	require.Equal(t, 0, s.Restarts)
 	require.Equal(t, 2, s.Running)
 }
@@ -221,7 +221,7 @@ func TestLiveLostThenReported(t *testing.T) {
 	_, fin := f.allocated(&yarn.AllocateResult{Completed: []yarn.ContainerStatus{{ID: a, ExitStatus: 137}}}, now.Add(time.Second))
 	require.Nil(t, fin)
 	s := amapi.Status{}
-	f.fill(&s)
+	f.fill(&s, "")
 	require.Equal(t, 1, s.Restarts)
 	require.Len(t, s.Completions, 1)
 	require.Equal(t, int32(137), s.Completions[0].ExitStatus)

@@ -27,6 +27,10 @@ type Options struct {
 	// Container is the AM's own container ($CONTAINER_ID): it names the
 	// application attempt.
 	Container yarn.ContainerID
+	// NodeHTTP is the AM's NodeManager web address ($NM_HOST:$NM_HTTP_PORT)
+	// and User the application user ($USER): with both, the status links
+	// each container's log page on its NodeManager. Either "" links none.
+	NodeHTTP, User string
 	// Host is the AM's node as the cluster reaches it ($NM_HOST): the host
 	// of the tracking URL and of the JobManager.
 	Host string

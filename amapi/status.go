@@ -73,6 +73,8 @@ type TaskManagerInfo struct {
 	// on Host, as its launcher told this AM (LivePath's
 	// MetricsPortParam); 0 when it told none.
 	MetricsPort int `json:"metrics_port,omitempty"`
+	// LogURL is the container's log page on its NodeManager's web UI.
+	LogURL string `json:"log_url,omitempty"`
 }
 
 // Status is the AM's state, as /v1/status serves it. It is an API:
@@ -81,7 +83,11 @@ type Status struct {
 	AppID       string `json:"app_id"`
 	AttemptID   string `json:"attempt_id"`
 	ContainerID string `json:"container_id"`
-	Mode        Mode   `json:"mode"`
+	// NodeHTTP is the AM container's NodeManager web address, LogURL its
+	// log page there (the JobManager's logs: it runs in this container).
+	NodeHTTP string `json:"node_http_address,omitempty"`
+	LogURL   string `json:"log_url,omitempty"`
+	Mode     Mode   `json:"mode"`
 	// Attempt is the attempt's number (1 for the first AM).
 	Attempt int32 `json:"attempt"`
 	// Payload is the payload's name (Spec.Payload), "" if the submitter
@@ -147,11 +153,26 @@ type Failure struct {
 	Container string `json:"container_id,omitempty"`
 	// Node is the NodeManager host, empty if none.
 	Node string `json:"node,omitempty"`
+	// NodeHTTP is the NodeManager's web address (host:port), LogURL the
+	// container's log page there (the NodeManager web UI's
+	// /node/containerlogs/<container>/<user>); empty if unknown.
+	NodeHTTP string `json:"node_http_address,omitempty"`
+	LogURL   string `json:"log_url,omitempty"`
 	// ExitStatus is the container exit status or process exit code.
 	ExitStatus int32 `json:"exit_status"`
 	// Diagnostics are the NodeManager's (or the launch error's) words,
 	// trimmed.
 	Diagnostics string `json:"diagnostics,omitempty"`
+}
+
+// LogURL is the NodeManager web UI page of a container's logs
+// (/node/containerlogs/<container>/<user>, the link YARN's UIs give); ""
+// without a node web address, container or user.
+func LogURL(nodeHTTP, container, user string) string {
+	if nodeHTTP == "" || container == "" || user == "" {
+		return ""
+	}
+	return "http://" + nodeHTTP + "/node/containerlogs/" + container + "/" + user
 }
 
 func (f Failure) String() string {

@@ -557,3 +557,36 @@ func ctxErr(ctx context.Context, err error) error {
 
 // cleanupTimeout bounds removing a failed stage's directory.
 const cleanupTimeout = 30 * time.Second
+
+// ReadDirAt lists the names in the directory at absolute path p of the
+// staging filesystem (not only the staging area: `spindle logs` reads the
+// aggregated logs under yarn.nodemanager.remote-app-log-dir with it). The
+// error wraps os.ErrNotExist when p is missing.
+func (s *Stager) ReadDirAt(ctx context.Context, p string) ([]string, error) {
+	fs, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.close()
+	names, err := fs.readDirNames(p)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: list %s: %w", p, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ReadFileAt reads the file at absolute path p of the staging filesystem,
+// at most limit bytes.
+func (s *Stager) ReadFileAt(ctx context.Context, p string, limit int64) ([]byte, error) {
+	fs, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.close()
+	b, err := fs.readFile(p, limit)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: read %s: %w", p, err)
+	}
+	return b, nil
+}

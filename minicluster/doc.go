@@ -46,6 +46,14 @@
 //     nodes' environment is completed as Hadoop's scripts complete a
 //     NodeManager's (HadoopDaemonEnv) and passed on through the
 //     whitelist; Close removes what local mode wrote.
+//   - Container logs (NMOptions.Web, WebSecurity, LogAggregation): each
+//     NodeManager serves NMWebServices' /ws/v1/node/containers/{id}/logs
+//     and …/logs/{file} and the web UI's /node/containerlogs/{id}/{user}
+//     (behind SPNEGO with WebSecurity), and, when an application ends,
+//     aggregates its containers' logs into one TFile per node under the
+//     remote app-log dir, byte for byte as Hadoop's LogWriter writes it
+//     (package yarn/logs), then removes them locally. Local mode turns
+//     both on.
 //   - Web proxy (Options.WebProxy, WebProxy): the ResourceManager's
 //     /proxy/<app>/ on yarn.resourcemanager.webapp.address, so that
 //     tracking URLs reach the AM's pages as WebAppProxyServlet makes them.

@@ -139,6 +139,14 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	if nmOpts.EnvWhitelist == nil {
 		nmOpts.EnvWhitelist = LocalEnvWhitelist
 	}
+	// Local mode serves the nodes' log pages and aggregates logs into
+	// Dir/app-logs, so that `spindle logs` and `yarn logs` work as on a
+	// cluster with yarn.log-aggregation-enable.
+	nmOpts.Web = true
+	if nmOpts.LogAggregation == nil {
+		nmOpts.LogAggregation = &LogAggregationOptions{RemoteDir: filepath.Join(dir, "app-logs")}
+		l.dataDirs = append(l.dataDirs, nmOpts.LogAggregation.RemoteDir)
+	}
 	c, err := New(ctx, Options{Dir: dir, Nodes: opts.Nodes, RM: opts.RM, NodeManager: nmOpts, WebProxy: opts.WebProxy,
 		WebFallback: opts.WebFallback, Logger: opts.Logger})
 	if err != nil {
@@ -350,6 +358,18 @@ func (c *Cluster) ClientConfig() map[string]string {
 	}
 	m["yarn.nodemanager.local-dirs"] = strings.Join(local, ",")
 	m["yarn.nodemanager.log-dirs"] = strings.Join(logs, ",")
+	if len(c.nms) > 0 {
+		if la := c.nms[0].opts.LogAggregation; la != nil {
+			m["yarn.log-aggregation-enable"] = "true"
+			m["yarn.nodemanager.remote-app-log-dir"] = "file://" + la.RemoteDir
+			if la.Suffix != "" {
+				m["yarn.log-aggregation.TFile.remote-app-log-dir-suffix"] = la.Suffix
+			}
+		}
+		if c.nms[0].opts.Web {
+			m["yarn.nodemanager.webapp.address"] = c.nms[0].HTTPAddress()
+		}
+	}
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,6 +47,8 @@ type NodeManager struct {
 	registered  bool
 	srv         *ipc.Server
 	port        int
+	web         *http.Server // nil without NMOptions.Web
+	webPort     int
 	runCancel   context.CancelFunc
 	loopDone    chan struct{}
 	containers  map[yarn.ContainerID]*container
@@ -81,6 +84,7 @@ func NewNodeManager(ctx context.Context, opts NMOptions) (*NodeManager, error) {
 		localDir:   filepath.Join(opts.Dir, "local"),
 		logDir:     filepath.Join(opts.Dir, "logs"),
 		port:       opts.Port,
+		webPort:    opts.HTTPPort,
 		containers: map[yarn.ContainerID]*container{},
 		apps:       map[yarn.ApplicationID]*nmApp{},
 		healthy:    true,
@@ -154,6 +158,11 @@ func (n *NodeManager) Start(ctx context.Context) error {
 	n.srv = srv
 	n.srvWG.Add(1)
 	go func() { defer n.srvWG.Done(); _ = srv.Serve(l) }()
+	if err := n.startWebLocked(); err != nil {
+		srv.Close()
+		n.srvWG.Wait()
+		return err
+	}
 	n.running, n.registered = true, false
 	n.containers = map[yarn.ContainerID]*container{}
 	n.apps = map[yarn.ApplicationID]*nmApp{}
@@ -337,9 +346,17 @@ func (n *NodeManager) cleanupApp(id yarn.ApplicationID) {
 		for _, c := range cs {
 			delete(n.containers, c.id)
 		}
-		if a != nil && n.apps[id] == a {
-			delete(n.apps, id)
-			_ = os.RemoveAll(filepath.Join(n.localDir, "usercache", a.user, "appcache", id.String()))
+		if a == nil || n.apps[id] != a {
+			return
+		}
+		delete(n.apps, id)
+		_ = os.RemoveAll(filepath.Join(n.localDir, "usercache", a.user, "appcache", id.String()))
+		if n.opts.LogAggregation != nil {
+			n.mu.Unlock()
+			if err := n.aggregateApp(id, a.user); err != nil {
+				n.lg.Warn().Err(err).Stringer("app_id", id).Msg("log aggregation failed; the logs stay on the node")
+			}
+			n.mu.Lock()
 		}
 	}()
 }
@@ -365,7 +382,8 @@ func (n *NodeManager) stop() {
 		return
 	}
 	n.running = false
-	cancel, done, srv := n.runCancel, n.loopDone, n.srv
+	cancel, done, srv, web := n.runCancel, n.loopDone, n.srv, n.web
+	n.web = nil
 	var cs []*container
 	for _, c := range n.containers {
 		cs = append(cs, c)
@@ -374,6 +392,9 @@ func (n *NodeManager) stop() {
 	cancel()
 	<-done
 	srv.Close()
+	if web != nil {
+		_ = web.Close()
+	}
 	n.srvWG.Wait()
 	for _, c := range cs {
 		n.killContainer(c, yarn.ExitKilledByResourceManager, "Container killed on shutdown")

@@ -280,9 +280,20 @@ type NMOptions struct {
 	// Port is the ContainerManagementProtocol port (yarn.nodemanager.address);
 	// 0 picks a free one. A restarted node keeps its port.
 	Port int
-	// HTTPPort is the web port reported in NM_HTTP_PORT and node reports;
-	// the mini cluster serves no web UI. 0 means 8042.
+	// HTTPPort is the web port reported in NM_HTTP_PORT and node reports.
+	// 0 means 8042 (not served) without Web, a free port with Web.
 	HTTPPort int
+	// Web serves the node's container log pages on HTTPPort: the
+	// NodeManager web services' /ws/v1/node/containers/{id}/logs and
+	// …/logs/{file} (what `yarn logs` reads for running applications) and
+	// the web UI's /node/containerlogs/{id}/{user} (nm_web.go).
+	Web bool
+	// WebSecurity, with Web, makes the web server require SPNEGO.
+	WebSecurity *NMWebSecurity
+	// LogAggregation, if set, aggregates the logs of an application's
+	// containers when it ends (yarn.log-aggregation-enable); nil keeps
+	// them in the node's log dir until the node is closed.
+	LogAggregation *LogAggregationOptions
 	// Rack is the node's rack; "" means /default-rack.
 	Rack string
 	// Resource is the node's capacity; zero fields take DefaultNodeResource's.
@@ -327,8 +338,14 @@ func (o *NMOptions) setDefaults() error {
 	if o.Host == "" {
 		o.Host = "localhost"
 	}
-	if o.HTTPPort == 0 {
+	if o.HTTPPort == 0 && !o.Web {
 		o.HTTPPort = 8042
+	}
+	if o.WebSecurity != nil && (o.WebSecurity.Keytab == nil || o.WebSecurity.Principal == "") {
+		return errors.New("minicluster: NMOptions.WebSecurity needs a Keytab and a Principal")
+	}
+	if o.LogAggregation != nil && o.LogAggregation.RemoteDir == "" {
+		return errors.New("minicluster: NMOptions.LogAggregation.RemoteDir is empty")
 	}
 	if o.Rack == "" {
 		o.Rack = DefaultRack

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -68,6 +69,11 @@ func (e *environment) runAM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var nodeHTTP string
+	if p, ok := e.lookup("NM_HTTP_PORT"); ok && p != "" {
+		nodeHTTP = net.JoinHostPort(host, p)
+	}
+	appUser, _ := e.lookup("USER")
 	tokFile, err := need("HADOOP_TOKEN_FILE_LOCATION")
 	if err != nil {
 		return err
@@ -120,7 +126,7 @@ func (e *environment) runAM(c *cli.Context) error {
 	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs // this process is the AM: ms in its log
 	lg := zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, NoColor: true, TimeFormat: "2006-01-02 15:04:05.000"}).
 		Level(min(e.log.GetLevel(), zerolog.InfoLevel)).With().Timestamp().Logger()
-	opts := am.Options{Spec: spec, Container: cid, Host: host, Credentials: creds, AMRM: amrmOpts, StopSecret: secret,
+	opts := am.Options{Spec: spec, Container: cid, Host: host, NodeHTTP: nodeHTTP, User: appUser, Credentials: creds, AMRM: amrmOpts, StopSecret: secret,
 		WorkDir: wd, LogDir: logDir, Environ: os.Environ(), Executable: exe, Logger: lg,
 		HeartbeatFast: c.Duration("heartbeat-fast"), HeartbeatIdle: c.Duration("heartbeat-idle")}
 	var login *krb.Client

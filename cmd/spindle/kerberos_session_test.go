@@ -114,6 +114,9 @@ func (s *secureRealm) cluster(t *testing.T, ctx context.Context, protection, nnK
 		// The RM renews and cancels the applications' HDFS tokens, as YARN's DelegationTokenRenewer.
 		HDFSLogin: s.kdc.KeytabClient(t, "rm/localhost", s.rmKT, s.kdc.Config(t)), NameNodePrincipal: "nn/_HOST@" + s.kdc.Realm}
 	opts.NodeManager.HeartbeatInterval = 100 * time.Millisecond
+	if s.nmWeb != nil {
+		opts.NodeManager.Web, opts.NodeManager.WebSecurity = true, s.nmWeb
+	}
 	opts.NodeManager.FileSystems = map[string]minicluster.FileSystem{"hdfs": minicluster.HDFS{KerberosClient: nmLogin, KerberosServicePrincipal: "nn/_HOST"}}
 	c, err := minicluster.New(ctx, opts)
 	require.NoError(t, err)

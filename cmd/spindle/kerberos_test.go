@@ -23,6 +23,9 @@ type secureRealm struct {
 	kdc           *krbtest.KDC
 	aliceKT, rmKT string
 	logs          *testutil.Buffer // the RMs' logs, scanned for secrets
+	// nmWeb, if set, makes cluster's NodeManager serve its log pages
+	// behind SPNEGO with this key.
+	nmWeb *minicluster.NMWebSecurity
 }
 
 func newSecureRealm(t *testing.T) *secureRealm {

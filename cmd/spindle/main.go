@@ -77,6 +77,7 @@ func newApp(stdout, stderr io.Writer, env func(string) (string, bool)) (*cli.App
 			runCommand(e),
 			appCommand(e),
 			metricsCommand(e),
+			logsCommand(e),
 			gcCommand(e),
 			amCommand(e),
 			exampleCommand(e),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spindle-yarn/spindle/internal/testutil"
@@ -24,7 +25,13 @@ import (
 
 // TestMain checks for leaked goroutines and removes the binaries the tests
 // built (the spindle binary, the stand-in java).
-func TestMain(m *testing.M) { testutil.Main(m) }
+func TestMain(m *testing.M) {
+	// gokrb5's SPNEGO service keeps one replay cache per process, swept by
+	// a goroutine that never ends (service.GetReplayCache); the mini
+	// NodeManagers' SPNEGO web servers start it.
+	testutil.Main(m, goleak.IgnoreAnyFunction("github.com/jcmturner/gokrb5/v8/service.GetReplayCache.func1.1"),
+		goleak.IgnoreAnyFunction("github.com/jcmturner/gokrb5/v8/service.VerifyAPREQ.GetReplayCache.func1.1")) // its name when inlined
+}
 
 // confDir writes a yarn-site.xml pointing at rmAddr with short retries and
 // a core-site.xml staging on file:///.

@@ -1,0 +1,9 @@
+package logs
+
+import (
+	"testing"
+
+	"github.com/spindle-yarn/spindle/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
