@@ -51,7 +51,7 @@ func (l *lease) String() string {
 type nameNode struct {
 	o    *options
 	lg   zerolog.Logger
-	dn   *dataNode
+	dn   *dataNodes
 	bpid string
 
 	mu        sync.Mutex
