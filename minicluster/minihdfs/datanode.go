@@ -34,7 +34,8 @@ type replica struct {
 	length    int64 // bytes written and acknowledged
 	finalized bool
 	path      string
-	writer    *writer // the connection writing it, nil when none
+	writer    *writer  // the connection writing it, nil when none
+	sum       checksum // the checksum it was written with (its metadata header)
 }
 
 func (r *replica) String() string {
@@ -201,6 +202,10 @@ func (dn *dataNode) serveConn(nc net.Conn) error {
 			err = dn.writeBlock(nc, br, bw, body)
 		case opReadBlock:
 			err = dn.readBlock(nc, br, bw, body)
+		case opTransferBlock:
+			err = dn.transferBlock(bw, body)
+		case opBlockChecksum:
+			err = dn.blockChecksum(bw, body)
 		default:
 			respond(bw, hdfspb.Status_ERROR_UNSUPPORTED, fmt.Sprintf("minihdfs: data transfer op %d is not supported", op))
 			return fmt.Errorf("unsupported op %d", op)
@@ -250,13 +255,17 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	defer close(w.done)
 	var rep *replica
 	var f *os.File
-	switch st := op.GetStage(); st {
-	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE:
-		rep, f, err = dn.createRBW(eb, w)
+	stage := op.GetStage()
+	transfer := stage == hdfspb.OpWriteBlockProto_TRANSFER_RBW || stage == hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED
+	switch stage {
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE, hdfspb.OpWriteBlockProto_TRANSFER_RBW, hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED:
+		// A transfer (DataNode.transferReplicaForPipelineRecovery on the
+		// sender) creates the replica as a new one does (createTemporary).
+		rep, f, err = dn.createRBW(eb, w, sum)
 	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_STREAMING_RECOVERY, hdfspb.OpWriteBlockProto_PIPELINE_CLOSE_RECOVERY:
 		rep, f, err = dn.recoverRBW(eb, op, w)
 	default:
-		return fail("minihdfs: write stage %v is not supported", st)
+		return fail("minihdfs: write stage %v is not supported", stage)
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -285,7 +294,7 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 
 	pending := make(chan pendingAck, maxPendingAcks)
 	responded := make(chan error, 1)
-	go func() { responded <- dn.respondAcks(nc, bw, m, rep, f, pending) }()
+	go func() { responded <- dn.respondAcks(nc, bw, m, rep, f, stage, pending) }()
 	err = dn.receivePackets(nc, br, m, rep, f, sum, pending)
 	if err != nil {
 		// Unblock the responder: it may wait on the mirror or the client.
@@ -298,6 +307,11 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	}
 	if err != nil {
 		return fmt.Errorf("receive %s: %w", extendedString(eb), err)
+	}
+	if transfer {
+		// The close-ack of a transfer (DataXceiver.writeBlock, isTransfer).
+		_, _ = bw.Write(appendDelimited(nil, &hdfspb.BlockOpResponseProto{Status: hdfspb.Status_SUCCESS.Enum()}))
+		return bw.Flush()
 	}
 	return nil
 }
@@ -360,13 +374,13 @@ type javaMessage string
 func (m javaMessage) Error() string { return string(m) }
 
 // createRBW creates the replica file of a new block (FsDatasetImpl.createRbw).
-func (dn *dataNode) createRBW(eb *hdfspb.ExtendedBlockProto, w *writer) (*replica, *os.File, error) {
+func (dn *dataNode) createRBW(eb *hdfspb.ExtendedBlockProto, w *writer, sum checksum) (*replica, *os.File, error) {
 	dn.mu.Lock()
 	defer dn.mu.Unlock()
 	if r := dn.replicas[eb.GetBlockId()]; r != nil {
 		return nil, nil, javaMessage(fmt.Sprintf("Block %s already exists in state %s and thus cannot be created.", extendedString(eb), r.state()))
 	}
-	r := &replica{id: eb.GetBlockId(), gs: eb.GetGenerationStamp(), path: filepath.Join(dn.dir, "rbw", fmt.Sprintf("blk_%d", eb.GetBlockId()))}
+	r := &replica{id: eb.GetBlockId(), gs: eb.GetGenerationStamp(), sum: sum, path: filepath.Join(dn.dir, "rbw", fmt.Sprintf("blk_%d", eb.GetBlockId()))}
 	f, err := os.OpenFile(r.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, nil, err
@@ -587,37 +601,8 @@ func (dn *dataNode) readBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, b
 		Status:             hdfspb.Status_SUCCESS.Enum(),
 		ReadOpChecksumInfo: &hdfspb.ReadOpChecksumInfoProto{Checksum: sum.proto(), ChunkOffset: proto.Uint64(uint64(start))},
 	}))
-	data := make([]byte, readPacketData)
-	var out []byte
-	seq := int64(0)
-	for off := start; ; seq++ {
-		n := min(int64(readPacketData), end-off)
-		last := n == 0
-		if !last {
-			if _, err := f.ReadAt(data[:n], off); err != nil {
-				return fmt.Errorf("read %s: %w", extendedString(eb), err)
-			}
-		}
-		hdr := &hdfspb.PacketHeaderProto{
-			OffsetInBlock:     proto.Int64(off),
-			Seqno:             proto.Int64(seq),
-			LastPacketInBlock: proto.Bool(last),
-			DataLen:           proto.Int32(int32(n)),
-		}
-		out = appendPacket(out[:0], hdr, sum.appendSums(nil, data[:n]), data[:n])
-		if err := nc.SetWriteDeadline(time.Now().Add(socketTimeout)); err != nil {
-			return err
-		}
-		if _, err := bw.Write(out); err != nil {
-			return err
-		}
-		off += n
-		if last {
-			break
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return err
+	if err := sendPackets(nc, bw, f, start, end, sum); err != nil {
+		return fmt.Errorf("read %s: %w", extendedString(eb), err)
 	}
 	// The client answers a complete read with its ClientReadStatusProto.
 	if err := nc.SetReadDeadline(time.Now().Add(socketTimeout)); err != nil {

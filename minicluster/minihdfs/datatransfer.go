@@ -24,6 +24,7 @@ const (
 	opWriteBlock        = 80
 	opReadBlock         = 81
 	opBlockChecksum     = 85
+	opTransferBlock     = 86
 
 	// maxOpLen bounds an operation's header proto; real ones are a few
 	// hundred bytes (a pipeline of targets stays well under this).

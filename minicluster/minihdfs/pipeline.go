@@ -82,7 +82,7 @@ func (dn *dataNode) openMirror(op *hdfspb.OpWriteBlockProto) (*mirror, hdfspb.St
 	hdr := binary.BigEndian.AppendUint16(nil, dataTransferVersion)
 	hdr = append(hdr, opWriteBlock)
 	_ = conn.SetDeadline(time.Now().Add(socketTimeout))
-	if _, err := m.bw.Write(appendDelimited(hdr, down)); err == nil {
+	if _, err = m.bw.Write(appendDelimited(hdr, down)); err == nil {
 		err = m.bw.Flush()
 	}
 	if err != nil {
@@ -185,12 +185,26 @@ func (m *mirror) readAck(seqno int64) []hdfspb.Status {
 // it waits for the mirror's ack, finalizes the replica after the last
 // packet, and acks upstream with this node's status followed by the
 // downstream replies, or SUCCESS then ERROR once the mirror failed
-// (BlockReceiver.PacketResponder.sendAckUpstreamUnprotected).
-func (dn *dataNode) respondAcks(nc net.Conn, bw *bufio.Writer, m *mirror, rep *replica, f *os.File, pending <-chan pendingAck) error {
+// (BlockReceiver.PacketResponder.sendAckUpstreamUnprotected). A transfer
+// gets no acks, and only TRANSFER_FINALIZED finalizes: a TRANSFER_RBW
+// replica waits for the client's pipeline recovery.
+func (dn *dataNode) respondAcks(nc net.Conn, bw *bufio.Writer, m *mirror, rep *replica, f *os.File, stage hdfspb.OpWriteBlockProto_BlockConstructionStage, pending <-chan pendingAck) error {
 	var err error
 	for p := range pending {
 		if err != nil {
 			continue // drain, so the receiver never blocks
+		}
+		if stage == hdfspb.OpWriteBlockProto_TRANSFER_RBW || stage == hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED {
+			if p.status != hdfspb.Status_SUCCESS {
+				err = fmt.Errorf("transfer: %v for packet %d", p.status, p.seqno)
+			} else if p.last && stage == hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED {
+				if err = dn.finalizeRBW(rep, f); err == nil {
+					if st, ok := dn.replicaState(rep.id); ok {
+						dn.nn.blockReceived(rep.id, st.gs, st.length)
+					}
+				}
+			}
+			continue
 		}
 		replies := []hdfspb.Status{p.status}
 		if m != nil && p.status == hdfspb.Status_SUCCESS {
