@@ -207,3 +207,23 @@ func TestPipelineRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineFirstBadLink: when the first DataNode cannot reach the next
+// one, its answer to WRITE_BLOCK is ERROR naming that node's address as
+// firstBadLink, which the Java client excludes when it asks for another
+// block (DataXceiver.writeBlock).
+func TestPipelineFirstBadLink(t *testing.T) {
+	c := start(t, multi(2, 2))
+	nn := dialNN(t, c, "root")
+	s := newRawStreamer(t, nn, "/user/root/bad", 2, 1<<20)
+	ab := &hdfspb.AddBlockResponseProto{}
+	require.NoError(t, nn.call("addBlock", &hdfspb.AddBlockRequestProto{Src: proto.String(s.src), ClientName: proto.String(s.client),
+		FileId: proto.Uint64(s.fileID)}, ab))
+	locs := ab.GetBlock().GetLocs()
+	require.Len(t, locs, 2)
+	second := dataNodeByUUID(t, c, locs[1].GetId().GetDatanodeUuid())
+	second.Stop()
+	s.blk, s.nodes = ab.GetBlock().GetB(), locs
+	err := s.connect(hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE, s.blk.GetGenerationStamp())
+	require.ErrorContains(t, err, "writeBlock: ERROR firstBadLink="+second.Addr())
+}
