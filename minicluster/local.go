@@ -52,6 +52,10 @@ type LocalOptions struct {
 	HDFS bool
 	// HDFSUsers get a home directory /user/<name> in the mini HDFS.
 	HDFSUsers []string
+	// HDFSDataNodes is the mini HDFS's number of DataNodes (under
+	// Dir/hdfs/datanode, datanode1, ...); zero means 1. dfs.replication is
+	// that number, up to HDFS's default of 3.
+	HDFSDataNodes int
 	// Failover, with RM.HA set, kills the active ResourceManager each
 	// time it receives (the CLI sends SIGUSR1 here): the election makes
 	// the standby active after RM.HA.ElectionDelay, and the killed one
@@ -116,8 +120,13 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 		}
 		// The DataNode's block files: the NameNode's namespace is in
 		// memory, so they mean nothing once the cluster stops.
+		dns := max(opts.HDFSDataNodes, 1)
 		l.dataDirs = append(l.dataDirs, filepath.Join(hdir, "datanode"))
-		hc, err = minihdfs.Start(ctx, minihdfs.Options{Dir: hdir, Users: opts.HDFSUsers, Logger: opts.Logger})
+		for i := 1; i < dns; i++ {
+			l.dataDirs = append(l.dataDirs, filepath.Join(hdir, fmt.Sprintf("datanode%d", i)))
+		}
+		replication := min(dns, 3)
+		hc, err = minihdfs.Start(ctx, minihdfs.Options{Dir: hdir, Users: opts.HDFSUsers, DataNodes: dns, Replication: replication, Logger: opts.Logger})
 		if err != nil {
 			l.removeDirs()
 			return nil, err
@@ -128,7 +137,7 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 		}
 		nmOpts.FileSystems = fss
 		extra["core-site.xml"] = map[string]string{"fs.defaultFS": hc.URI()}
-		extra["hdfs-site.xml"] = map[string]string{"dfs.replication": "1", "dfs.permissions.superusergroup": "supergroup",
+		extra["hdfs-site.xml"] = map[string]string{"dfs.replication": strconv.Itoa(replication), "dfs.permissions.superusergroup": "supergroup",
 			"dfs.namenode.rpc-address": hc.NameNodeAddr(), "dfs.client.use.datanode.hostname": "false"}
 	}
 	if nmOpts.Env == nil {

@@ -39,6 +39,7 @@ func localCommand(e *environment) *cli.Command {
 				&cli.StringFlag{Name: "dir", Usage: "directory for the cluster's state and DIR/conf (required)"},
 				&cli.IntFlag{Name: "nodes", Value: 1, Usage: "number of NodeManagers"},
 				&cli.BoolFlag{Name: "no-hdfs", Usage: "no mini HDFS: fs.defaultFS is file:///"},
+				&cli.IntFlag{Name: "datanodes", Value: 1, Usage: "number of the mini HDFS's DataNodes; dfs.replication is that, up to 3"},
 				&cli.BoolFlag{Name: "ha", Usage: "two ResourceManagers, rm1 active and rm2 standby, as an HA pair (yarn-site.xml names both); " +
 					"kill -USR1 PID kills the active one, and the standby takes over after --election-delay"},
 				&cli.DurationFlag{Name: "election-delay", Value: 10 * time.Second, Usage: "with --ha: from the active RM's death to the standby's election " +
@@ -61,19 +62,26 @@ func (e *environment) localUp(c *cli.Context) error {
 	if n := c.Int("nodes"); n < 1 || n > 64 {
 		return usageError{fmt.Errorf("--nodes %d: want 1 to 64", n)}
 	}
+	if n := c.Int("datanodes"); n < 1 || n > 64 {
+		return usageError{fmt.Errorf("--datanodes %d: want 1 to 64", n)}
+	}
+	if c.IsSet("datanodes") && c.Bool("no-hdfs") {
+		return usageError{errors.New("--datanodes needs the mini HDFS: drop --no-hdfs")}
+	}
 	port := c.Int("web-port")
 	if port < 0 || port > 65535 {
 		return usageError{fmt.Errorf("--web-port %d: want 0 (any free port) to 65535", port)}
 	}
 	opts := minicluster.LocalOptions{
-		Dir:         c.String("dir"),
-		Nodes:       c.Int("nodes"),
-		HDFS:        !c.Bool("no-hdfs"),
-		HDFSUsers:   []string{e.userName()},
-		WebProxy:    true,
-		WebFallback: !c.IsSet("web-port"),
-		Out:         e.stdout,
-		Logger:      e.log,
+		Dir:           c.String("dir"),
+		Nodes:         c.Int("nodes"),
+		HDFS:          !c.Bool("no-hdfs"),
+		HDFSUsers:     []string{e.userName()},
+		HDFSDataNodes: c.Int("datanodes"),
+		WebProxy:      true,
+		WebFallback:   !c.IsSet("web-port"),
+		Out:           e.stdout,
+		Logger:        e.log,
 	}
 	opts.RM.WebAddress = net.JoinHostPort("localhost", strconv.Itoa(port))
 	if c.IsSet("election-delay") && !c.Bool("ha") {

@@ -22,10 +22,17 @@ import (
 // Options configures a mini HDFS. The zero value of every field but Dir is
 // usable.
 type Options struct {
-	// Dir is where the DataNode keeps block files, under
-	// Dir/datanode/<block pool id>/{rbw,finalized}. Required. The caller
-	// owns it: Close leaves it in place.
+	// Dir is where the DataNodes keep block files, under
+	// Dir/datanode/<block pool id>/{rbw,finalized} for the first and
+	// Dir/datanode<i>/... for the i-th after it (counting from 1).
+	// Required. The caller owns it: Close leaves it in place.
 	Dir string
+
+	// DataNodes is how many DataNodes to run, each with its own storage
+	// directory, DatanodeUuid and port. Zero means 1. Blocks are placed on
+	// min(replication, live DataNodes) distinct nodes and written through
+	// a pipeline of them.
+	DataNodes int
 
 	// BlockSize is the default block size getServerDefaults announces
 	// (dfs.blocksize). Zero means 128 MiB. Clients may ask for any size
@@ -36,8 +43,9 @@ type Options struct {
 	// BlockSize if that is smaller.
 	MinBlockSize int64
 	// Replication is the default replication getServerDefaults announces
-	// (dfs.replication). Zero means 1. A file may ask for more, up to 512,
-	// but every block has one replica: there is one DataNode.
+	// (dfs.replication). Zero means 1. A file may ask for more, up to 512;
+	// its blocks get as many replicas as there are live DataNodes, up to
+	// that.
 	Replication int
 
 	// Superuser is the user the NameNode runs as, who passes every
@@ -56,21 +64,22 @@ type Options struct {
 	// create it.
 	Users []string
 
-	// Host is the address both daemons listen on and the DataNode
-	// advertises. Empty means 127.0.0.1.
+	// Host is the address the daemons listen on and the DataNodes
+	// advertise. Empty means 127.0.0.1.
 	Host string
 	// DataNodeHostname is the host name the NameNode reports for the
-	// DataNode (DatanodeIDProto.hostName), which clients dial instead of
+	// DataNodes (DatanodeIDProto.hostName), which clients dial instead of
 	// its IP address with dfs.client.use.datanode.hostname. Empty means
 	// Host, or localhost when Host is a loopback address.
 	DataNodeHostname string
 	// NameNodePort and DataNodePort are the ports to listen on; zero picks
-	// free ones.
+	// free ones. With several DataNodes, DataNodePort is the first one's
+	// and the others take the ports after it.
 	NameNodePort, DataNodePort int
 	// BlockPoolID names the block pool; empty generates one of the form
 	// BP-<random>-<host>-<ms>, as a NameNode format does.
 	BlockPoolID string
-	// Capacity is the DataNode's reported capacity in bytes; zero means 64 GiB.
+	// Capacity is each DataNode's reported capacity in bytes; zero means 64 GiB.
 	Capacity int64
 
 	// Clock returns the current time. The NameNode stamps modification and
@@ -116,6 +125,9 @@ type options struct {
 func (o Options) resolve() (*options, error) {
 	if o.Dir == "" {
 		return nil, errors.New("minihdfs: Options.Dir is required")
+	}
+	if o.DataNodes < 0 || o.DataNodes > maxDataNodes {
+		return nil, fmt.Errorf("minihdfs: Options.DataNodes is %d; use 1 to %d (0 means 1)", o.DataNodes, maxDataNodes)
 	}
 	r := &options{
 		blockSize: o.BlockSize, minBlockSize: o.MinBlockSize, replication: o.Replication,
@@ -166,13 +178,16 @@ func (o Options) resolve() (*options, error) {
 	return r, nil
 }
 
+// maxDataNodes bounds Options.DataNodes: a mini cluster, not a rack.
+const maxDataNodes = 64
+
 // Cluster is a running mini HDFS: one NameNode serving
 // ClientNamenodeProtocol over Hadoop IPC (SIMPLE authentication) and one
-// DataNode serving the data transfer protocol. Its methods are safe for
-// concurrent use.
+// or more DataNodes serving the data transfer protocol. Its methods are
+// safe for concurrent use.
 type Cluster struct {
 	nn     *nameNode
-	dn     *dataNode
+	dns    *dataNodes
 	srv    *ipc.Server
 	nnLn   net.Listener
 	cancel context.CancelFunc
@@ -180,7 +195,7 @@ type Cluster struct {
 	once   sync.Once
 }
 
-// Start starts a NameNode and a DataNode. ctx bounds only the start-up.
+// Start starts a NameNode and Options.DataNodes DataNodes. ctx bounds only the start-up.
 // Close stops both.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	o, err := opts.resolve()
@@ -198,11 +213,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minihdfs: NameNode listen: %w", err)
 	}
-	dnLn, err := lc.Listen(ctx, "tcp", net.JoinHostPort(o.host, strconv.Itoa(opts.DataNodePort)))
-	if err != nil {
-		nnLn.Close()
-		return nil, fmt.Errorf("minihdfs: DataNode listen: %w", err)
-	}
 	hostName := opts.DataNodeHostname
 	if hostName == "" {
 		hostName = o.host
@@ -210,15 +220,43 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			hostName = "localhost"
 		}
 	}
-	dn, err := newDataNode(opts.Logger.With().Str("component", "minihdfs-datanode").Logger(),
-		bpid, filepath.Join(opts.Dir, "datanode", bpid), dnLn, o.host, hostName, uint64(o.capacity))
-	if err != nil {
+	n := max(opts.DataNodes, 1)
+	var list []*dataNode
+	stopAll := func() {
 		nnLn.Close()
-		dnLn.Close()
-		return nil, fmt.Errorf("minihdfs: DataNode: %w", err)
+		for _, dn := range list {
+			dn.stop()
+		}
 	}
+	for i := range n {
+		port := 0
+		if opts.DataNodePort != 0 {
+			port = opts.DataNodePort + i
+		}
+		dnLn, err := lc.Listen(ctx, "tcp", net.JoinHostPort(o.host, strconv.Itoa(port)))
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("minihdfs: DataNode %d listen: %w", i, err)
+		}
+		sub := "datanode"
+		if i > 0 {
+			sub = fmt.Sprintf("datanode%d", i)
+		}
+		dn, err := newDataNode(opts.Logger.With().Str("component", "minihdfs-datanode").Logger(),
+			bpid, filepath.Join(opts.Dir, sub, bpid), dnLn, o.host, hostName, uint64(o.capacity))
+		if err != nil {
+			dnLn.Close()
+			stopAll()
+			return nil, fmt.Errorf("minihdfs: DataNode %d: %w", i, err)
+		}
+		list = append(list, dn)
+	}
+	dns := newDataNodes(list)
 	nn := newNameNode(o, opts.Logger.With().Str("component", "minihdfs-namenode").Logger(), bpid)
-	nn.dn, dn.nn = dn, nn
+	nn.dn = dns
+	for _, dn := range list {
+		dn.nn = nn
+	}
 	now := nn.nowMS()
 	if len(opts.Users) > 0 {
 		home := nn.root.children["user"]
@@ -238,15 +276,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			RenewInterval: sec.TokenRenewInterval, Clock: o.clock})
 		mechs, err := sec.mechanisms(nn.tokens)
 		if err != nil {
-			nnLn.Close()
-			dn.stop()
+			stopAll()
 			return nil, err
 		}
 		srvOpts = ipc.ServerOptions{Mechanisms: mechs, Logger: opts.Logger}
 	}
 	srv := ipc.NewServer(srvOpts)
 	srv.Register(clientProtocol, nn.service())
-	c := &Cluster{nn: nn, dn: dn, srv: srv, nnLn: nnLn}
+	c := &Cluster{nn: nn, dns: dns, srv: srv, nnLn: nnLn}
 	lctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(2)
@@ -260,9 +297,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		defer c.wg.Done()
 		nn.leaseMonitor(lctx, o.leaseCheckInterval)
 	}()
-	dn.wg.Add(1)
-	go dn.serve()
-	nn.lg.Info().Str("node", dn.addr()).Msgf("mini HDFS up: NameNode %s, block pool %s", nnLn.Addr(), bpid)
+	for _, dn := range list {
+		dn.wg.Add(1)
+		go dn.serve()
+	}
+	nn.lg.Info().Str("node", list[0].addr()).Msgf("mini HDFS up: NameNode %s, %d DataNode(s), block pool %s", nnLn.Addr(), n, bpid)
 	return c, nil
 }
 
@@ -278,8 +317,8 @@ func (c *Cluster) DelegationTokens() int {
 // NameNodeAddr is the NameNode's host:port.
 func (c *Cluster) NameNodeAddr() string { return c.nnLn.Addr().String() }
 
-// DataNodeAddr is the DataNode's data transfer host:port.
-func (c *Cluster) DataNodeAddr() string { return c.dn.addr() }
+// DataNodeAddr is the first DataNode's data transfer host:port.
+func (c *Cluster) DataNodeAddr() string { return c.dns.list[0].addr() }
 
 // URI is the cluster's fs.defaultFS: hdfs://<NameNodeAddr>.
 func (c *Cluster) URI() string { return "hdfs://" + c.NameNodeAddr() }
@@ -290,29 +329,74 @@ func (c *Cluster) BlockPoolID() string { return c.nn.bpid }
 // Superuser is the NameNode's user.
 func (c *Cluster) Superuser() string { return c.nn.o.superuser }
 
-// StopDataNode is a fault hook: the DataNode dies at once, cutting every
-// transfer in progress mid-stream, and stays down. The NameNode then
-// refuses to allocate blocks ("could only be written to 0 of the 1
-// minReplication nodes"), as a real one does once the node is dead.
-func (c *Cluster) StopDataNode() { c.dn.stop() }
+// StopDataNode is a fault hook: the first DataNode dies at once (see
+// DataNode.Stop).
+func (c *Cluster) StopDataNode() { c.DataNode(0).Stop() }
 
-// StopDataNodeAfter is a fault hook: the DataNode dies (as StopDataNode)
-// as soon as it has received n bytes of block data in total, counting
-// what it already received. n <= 0 disarms it.
-func (c *Cluster) StopDataNodeAfter(n int64) {
-	c.dn.stopAfter.Store(max(n, 0))
-	if n > 0 && c.dn.received.Load() >= n {
-		c.dn.kill()
+// StopDataNodeAfter is the first DataNode's DataNode.StopAfter.
+func (c *Cluster) StopDataNodeAfter(n int64) { c.DataNode(0).StopAfter(n) }
+
+// DataNodeAlive reports whether the first DataNode is running.
+func (c *Cluster) DataNodeAlive() bool { return c.DataNode(0).Alive() }
+
+// DataNodeBytesReceived is the first DataNode's DataNode.BytesReceived.
+func (c *Cluster) DataNodeBytesReceived() int64 { return c.DataNode(0).BytesReceived() }
+
+// DataNodes is the number of DataNodes, running or stopped.
+func (c *Cluster) DataNodes() int { return len(c.dns.list) }
+
+// DataNode returns the i-th DataNode (from 0, in start order); it panics
+// if i is out of range.
+func (c *Cluster) DataNode(i int) *DataNode { return &DataNode{dn: c.dns.list[i]} }
+
+// DataNode is a handle on one DataNode of a Cluster, for addresses and
+// fault hooks. Its methods are safe for concurrent use.
+type DataNode struct{ dn *dataNode }
+
+// Addr is the DataNode's data transfer host:port.
+func (d *DataNode) Addr() string { return d.dn.addr() }
+
+// UUID is the DataNode's DatanodeUuid, as block locations name it.
+func (d *DataNode) UUID() string { return d.dn.uuid }
+
+// Stop is a fault hook: the DataNode dies at once, cutting every transfer
+// in progress mid-stream (to clients and to other DataNodes), and stays
+// down. The NameNode stops placing blocks on it at once; when no
+// DataNode is left it refuses to allocate blocks ("could only be written
+// to 0 of the 1 minReplication nodes"), as a real one does once nodes are
+// dead. Block locations keep naming it, as a real NameNode's do until it
+// declares the node dead, so readers must fall over to another replica.
+func (d *DataNode) Stop() { d.dn.stop() }
+
+// StopAfter is a fault hook: the DataNode dies (as Stop) as soon as it has
+// received n bytes of block data in total, counting what it already
+// received. n <= 0 disarms it.
+func (d *DataNode) StopAfter(n int64) {
+	d.dn.stopAfter.Store(max(n, 0))
+	if n > 0 && d.dn.received.Load() >= n {
+		d.dn.kill()
 	}
 }
 
-// DataNodeAlive reports whether the DataNode is running.
-func (c *Cluster) DataNodeAlive() bool { return c.dn.alive() }
+// Alive reports whether the DataNode is running.
+func (d *DataNode) Alive() bool { return d.dn.alive() }
 
-// DataNodeBytesReceived is the number of block data bytes the DataNode has
-// accepted in WRITE_BLOCK packets since it started (checksums and headers
-// not counted).
-func (c *Cluster) DataNodeBytesReceived() int64 { return c.dn.received.Load() }
+// BytesReceived is the number of block data bytes the DataNode has
+// accepted in WRITE_BLOCK packets since it started, from clients and
+// upstream DataNodes (checksums and headers not counted).
+func (d *DataNode) BytesReceived() int64 { return d.dn.received.Load() }
+
+// Replicas lists the ids of the blocks the DataNode holds a replica of
+// (being written or finalized), in no particular order.
+func (d *DataNode) Replicas() []uint64 {
+	d.dn.mu.Lock()
+	defer d.dn.mu.Unlock()
+	ids := make([]uint64, 0, len(d.dn.replicas))
+	for id := range d.dn.replicas {
+		ids = append(ids, id)
+	}
+	return ids
+}
 
 // Close stops both daemons and waits for every goroutine they started;
 // every listener, connection and file they opened is closed. Block files
@@ -320,7 +404,9 @@ func (c *Cluster) DataNodeBytesReceived() int64 { return c.dn.received.Load() }
 func (c *Cluster) Close() error {
 	c.once.Do(func() {
 		c.srv.Close()
-		c.dn.stop()
+		for _, dn := range c.dns.list {
+			dn.stop()
+		}
 		c.cancel()
 		c.wg.Wait()
 	})

@@ -34,6 +34,12 @@ type replica struct {
 	length    int64 // bytes written and acknowledged
 	finalized bool
 	path      string
+	writer    *writer  // the connection writing it, nil when none
+	sum       checksum // the checksum it was written with (its metadata header)
+}
+
+func (r *replica) String() string {
+	return fmt.Sprintf("%s, %s, length=%d", blockName(r.id, r.gs), r.state(), r.length)
 }
 
 func (r *replica) state() string {
@@ -92,17 +98,6 @@ func (dn *dataNode) alive() bool {
 	dn.mu.Lock()
 	defer dn.mu.Unlock()
 	return !dn.stopped
-}
-
-// excludedBy reports whether the client excluded this DataNode.
-func (dn *dataNode) excludedBy(nodes []*hdfspb.DatanodeInfoProto) bool {
-	for _, n := range nodes {
-		id := n.GetId()
-		if id.GetDatanodeUuid() == dn.uuid || (id.GetIpAddr() == dn.ip && int(id.GetXferPort()) == dn.port) {
-			return true
-		}
-	}
-	return false
 }
 
 func (dn *dataNode) usage() (capacity, used uint64) { return dn.capacity, uint64(dn.used.Load()) }
@@ -207,6 +202,10 @@ func (dn *dataNode) serveConn(nc net.Conn) error {
 			err = dn.writeBlock(nc, br, bw, body)
 		case opReadBlock:
 			err = dn.readBlock(nc, br, bw, body)
+		case opTransferBlock:
+			err = dn.transferBlock(bw, body)
+		case opBlockChecksum:
+			err = dn.blockChecksum(bw, body)
 		default:
 			respond(bw, hdfspb.Status_ERROR_UNSUPPORTED, fmt.Sprintf("minihdfs: data transfer op %d is not supported", op))
 			return fmt.Errorf("unsupported op %d", op)
@@ -224,9 +223,16 @@ func respond(bw *bufio.Writer, st hdfspb.Status, msg string) {
 }
 
 // writeBlock receives one block (DataXceiver.writeBlock and
-// BlockReceiver): the response, then per packet a CRC check, the write and
-// an ack; the last packet finalizes the replica, which is reported to the
-// NameNode before its ack goes out, so complete() finds it.
+// BlockReceiver): for a new block (PIPELINE_SETUP_CREATE) or one whose
+// pipeline a client rebuilt (PIPELINE_SETUP_STREAMING_RECOVERY,
+// PIPELINE_CLOSE_RECOVERY). With targets it first opens the same
+// operation to the next DataNode (the mirror) and answers with the
+// mirror's status, naming it as firstBadLink when it cannot be reached.
+// Then per packet: forward it downstream, check its CRCs (the last node
+// of the pipeline only), write it, and let the responder ack it with this
+// node's status followed by the downstream replies. The last packet
+// finalizes the replica, which is reported to the NameNode before its ack
+// goes out, so complete() finds it.
 func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, body []byte) error {
 	op := &hdfspb.OpWriteBlockProto{}
 	if err := proto.Unmarshal(body, op); err != nil {
@@ -241,74 +247,126 @@ func (dn *dataNode) writeBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	if eb.GetPoolId() != dn.bpid {
 		return fail("Block pool %s is not found on DataNode %s", eb.GetPoolId(), dn.uuid)
 	}
-	open := dn.createRBW
-	switch st := op.GetStage(); st {
-	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE:
-	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_APPEND:
-		open = func(eb *hdfspb.ExtendedBlockProto) (*replica, *os.File, error) {
-			return dn.appendRBW(eb, op.GetLatestGenerationStamp(), op.GetMinBytesRcvd())
-		}
-	default:
-		return fail("minihdfs: write stage %v is not supported", st)
-	}
-	if len(op.GetTargets()) > 0 {
-		return fail("minihdfs: a pipeline of %d DataNodes is not supported", len(op.GetTargets())+1)
-	}
 	sum, err := newChecksum(op.GetRequestedChecksum())
 	if err != nil {
 		return fail("%v", err)
 	}
-	rep, f, err := open(eb)
+	w := &writer{conn: nc, done: make(chan struct{})}
+	defer close(w.done)
+	var rep *replica
+	var f *os.File
+	stage := op.GetStage()
+	transfer := stage == hdfspb.OpWriteBlockProto_TRANSFER_RBW || stage == hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED
+	switch stage {
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_CREATE, hdfspb.OpWriteBlockProto_TRANSFER_RBW, hdfspb.OpWriteBlockProto_TRANSFER_FINALIZED:
+		// A transfer (DataNode.transferReplicaForPipelineRecovery on the
+		// sender) creates the replica as a new one does (createTemporary).
+		rep, f, err = dn.createRBW(eb, w, sum)
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_STREAMING_RECOVERY, hdfspb.OpWriteBlockProto_PIPELINE_CLOSE_RECOVERY:
+		rep, f, err = dn.recoverRBW(eb, op, w)
+	case hdfspb.OpWriteBlockProto_PIPELINE_SETUP_APPEND:
+		rep, f, err = dn.appendRBW(eb, op.GetLatestGenerationStamp(), op.GetMinBytesRcvd(), w)
+	default:
+		return fail("minihdfs: write stage %v is not supported", stage)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer f.Close()
+	defer dn.releaseWriter(rep, w)
+
+	var m *mirror
+	if len(op.GetTargets()) > 0 {
+		var st hdfspb.Status
+		var badLink string
+		m, st, badLink, err = dn.openMirror(op)
+		if err != nil || st != hdfspb.Status_SUCCESS {
+			msg := fmt.Sprintf("minihdfs: mirror %s: %v", badLink, err)
+			_, _ = bw.Write(appendDelimited(nil, &hdfspb.BlockOpResponseProto{Status: hdfspb.Status_ERROR.Enum(),
+				FirstBadLink: proto.String(badLink), Message: proto.String(msg)}))
+			_ = bw.Flush()
+			return errors.New(msg)
+		}
+		defer m.close()
+	}
 	_, _ = bw.Write(appendDelimited(nil, &hdfspb.BlockOpResponseProto{Status: hdfspb.Status_SUCCESS.Enum(), FirstBadLink: proto.String("")}))
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+
+	pending := make(chan pendingAck, maxPendingAcks)
+	responded := make(chan error, 1)
+	go func() { responded <- dn.respondAcks(nc, bw, m, rep, f, stage, pending) }()
+	err = dn.receivePackets(nc, br, m, rep, f, sum, pending)
+	if err != nil {
+		// Unblock the responder: it may wait on the mirror or the client.
+		m.close()
+		nc.Close()
+	}
+	close(pending)
+	if rerr := <-responded; err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("receive %s: %w", extendedString(eb), err)
+	}
+	if transfer {
+		// The close-ack of a transfer (DataXceiver.writeBlock, isTransfer).
+		_, _ = bw.Write(appendDelimited(nil, &hdfspb.BlockOpResponseProto{Status: hdfspb.Status_SUCCESS.Enum()}))
+		return bw.Flush()
+	}
+	return nil
+}
+
+// receivePackets is BlockReceiver.receivePacket in a loop: each packet is
+// forwarded to the mirror first, then checked and written, then queued
+// for the responder. It returns after the last packet of the block.
+func (dn *dataNode) receivePackets(nc net.Conn, br *bufio.Reader, m *mirror, rep *replica, f *os.File, sum checksum, pending chan<- pendingAck) error {
 	var buf []byte
 	for {
 		if err := nc.SetReadDeadline(time.Now().Add(socketTimeout)); err != nil {
 			return err
 		}
 		var p packet
+		var err error
 		p, buf, err = readPacket(br, buf)
 		if err != nil {
-			return fmt.Errorf("receive %s: %w", extendedString(eb), err)
-		}
-		h := p.hdr
-		if h.GetSeqno() == heartbeatSeqno && len(p.data) == 0 && !h.GetLastPacketInBlock() {
-			if err := dn.sendAck(bw, heartbeatSeqno, hdfspb.Status_SUCCESS); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := dn.receive(rep, f, sum, p); err != nil {
-			if errors.Is(err, errChecksum) {
-				_ = dn.sendAck(bw, h.GetSeqno(), hdfspb.Status_ERROR_CHECKSUM)
-			}
-			return fmt.Errorf("receive %s: %w", extendedString(eb), err)
-		}
-		if h.GetLastPacketInBlock() {
-			if err := dn.finalizeRBW(rep, f); err != nil {
-				_ = dn.sendAck(bw, h.GetSeqno(), hdfspb.Status_ERROR)
-				return err
-			}
-			dn.nn.blockReceived(rep.id, rep.gs, rep.length)
-		}
-		if err := dn.sendAck(bw, h.GetSeqno(), hdfspb.Status_SUCCESS); err != nil {
 			return err
 		}
+		m.forward(p, buf)
+		h := p.hdr
+		heartbeat := h.GetSeqno() == heartbeatSeqno && len(p.data) == 0 && !h.GetLastPacketInBlock()
+		if !heartbeat {
+			// Only the last node of a pipeline verifies (BlockReceiver.shouldVerifyChecksum).
+			if err := dn.receive(rep, f, sum, p, m == nil); err != nil {
+				if errors.Is(err, errChecksum) {
+					pending <- pendingAck{seqno: h.GetSeqno(), status: hdfspb.Status_ERROR_CHECKSUM}
+				}
+				return err
+			}
+		}
+		pending <- pendingAck{seqno: h.GetSeqno(), last: h.GetLastPacketInBlock(), status: hdfspb.Status_SUCCESS}
 		if h.GetLastPacketInBlock() {
 			return nil
 		}
 	}
 }
 
-func (dn *dataNode) sendAck(bw *bufio.Writer, seqno int64, st hdfspb.Status) error {
-	_, _ = bw.Write(appendDelimited(nil, ack(seqno, st)))
-	return bw.Flush()
+// writer is the connection writing a replica, so that pipeline recovery
+// can stop it (ReplicaInPipeline.stopWriter): closing conn ends it, done
+// closes when it has let go.
+type writer struct {
+	conn net.Conn
+	done chan struct{}
+}
+
+// releaseWriter forgets w as rep's writer.
+func (dn *dataNode) releaseWriter(rep *replica, w *writer) {
+	dn.mu.Lock()
+	defer dn.mu.Unlock()
+	if rep.writer == w {
+		rep.writer = nil
+	}
 }
 
 // javaMessage is an error worded as the Java DataNode words it, for the
@@ -318,34 +376,98 @@ type javaMessage string
 func (m javaMessage) Error() string { return string(m) }
 
 // createRBW creates the replica file of a new block (FsDatasetImpl.createRbw).
-func (dn *dataNode) createRBW(eb *hdfspb.ExtendedBlockProto) (*replica, *os.File, error) {
+func (dn *dataNode) createRBW(eb *hdfspb.ExtendedBlockProto, w *writer, sum checksum) (*replica, *os.File, error) {
 	dn.mu.Lock()
 	defer dn.mu.Unlock()
 	if r := dn.replicas[eb.GetBlockId()]; r != nil {
 		return nil, nil, javaMessage(fmt.Sprintf("Block %s already exists in state %s and thus cannot be created.", extendedString(eb), r.state()))
 	}
-	r := &replica{id: eb.GetBlockId(), gs: eb.GetGenerationStamp(), path: filepath.Join(dn.dir, "rbw", fmt.Sprintf("blk_%d", eb.GetBlockId()))}
+	r := &replica{id: eb.GetBlockId(), gs: eb.GetGenerationStamp(), sum: sum, path: filepath.Join(dn.dir, "rbw", fmt.Sprintf("blk_%d", eb.GetBlockId()))}
 	f, err := os.OpenFile(r.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.writer = w
 	dn.replicas[r.id] = r
 	return r, f, nil
 }
 
-// receive checks and writes one packet's data at its offset. A packet may
-// start inside the last, partial chunk to rewrite it (after an hflush); any
-// other gap or overlap is refused.
-func (dn *dataNode) receive(r *replica, f *os.File, sum checksum, p packet) error {
+// stopWriterTimeout bounds the wait for a replaced writer
+// (dfs.datanode.xceiver.stop.timeout.millis).
+const stopWriterTimeout = time.Minute
+
+// recoverRBW reopens a replica for a rebuilt pipeline
+// (FsDatasetImpl.recoverRbw and, for PIPELINE_CLOSE_RECOVERY,
+// recoverClose): the old writer is stopped, the replica must be in range
+// of the client's generation stamps and byte counts, and takes the new
+// generation stamp. Packets the client resends from its last acked byte
+// overwrite what is already there.
+func (dn *dataNode) recoverRBW(eb *hdfspb.ExtendedBlockProto, op *hdfspb.OpWriteBlockProto, w *writer) (*replica, *os.File, error) {
+	closing := op.GetStage() == hdfspb.OpWriteBlockProto_PIPELINE_CLOSE_RECOVERY
+	newGS := op.GetLatestGenerationStamp()
+	dn.mu.Lock()
+	r := dn.replicas[eb.GetBlockId()]
+	var old *writer
+	if r != nil {
+		old = r.writer
+	}
+	dn.mu.Unlock()
+	if r == nil {
+		return nil, nil, javaMessage("org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException: Cannot append to a non-existent replica " + extendedString(eb))
+	}
+	if old != nil {
+		old.conn.Close()
+		select {
+		case <-old.done:
+		case <-time.After(stopWriterTimeout):
+			return nil, nil, javaMessage(fmt.Sprintf("java.io.IOException: Join on writer thread of %s timed out", r))
+		}
+	}
+	dn.mu.Lock()
+	defer dn.mu.Unlock()
+	if dn.replicas[r.id] != r || r.writer != nil {
+		return nil, nil, javaMessage(fmt.Sprintf("java.io.IOException: %s is being written by another writer", r))
+	}
+	if r.finalized && !closing {
+		return nil, nil, javaMessage("org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException: Cannot recover a non-RBW replica " + r.String())
+	}
+	if r.gs < eb.GetGenerationStamp() || r.gs > newGS {
+		return nil, nil, javaMessage(fmt.Sprintf("org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException: Cannot append to a replica with unexpected generation stamp %s. Expected GS range is [%d, %d].",
+			r, eb.GetGenerationStamp(), newGS))
+	}
+	if lo, hi := int64(op.GetMinBytesRcvd()), int64(op.GetMaxBytesRcvd()); !closing && (r.length < lo || r.length > hi) {
+		return nil, nil, javaMessage(fmt.Sprintf("org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException: Unmatched length replica %s: BytesAcked = %d BytesRcvd = %d are not in the range of [%d, %d].",
+			r, r.length, r.length, lo, hi))
+	}
+	f, err := os.OpenFile(r.path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.gs = newGS
+	r.writer = w
+	return r, f, nil
+}
+
+// receive checks (when verify) and writes one packet's data at its
+// offset. A packet may start anywhere in what is already written: inside
+// the last, partial chunk to rewrite it (after an hflush), or earlier when
+// a client resends unacked packets after pipeline recovery. A gap is
+// refused.
+func (dn *dataNode) receive(r *replica, f *os.File, sum checksum, p packet, verify bool) error {
 	dn.mu.Lock()
 	cur := r.length
 	dn.mu.Unlock()
 	off := p.hdr.GetOffsetInBlock()
-	if off > cur || off < cur-cur%int64(sum.bpc) || off < 0 {
+	if off > cur || off < 0 {
 		return fmt.Errorf("%w: Received an out-of-sequence packet at offset %d. Expecting packet starting at %d", errFraming, off, cur)
 	}
-	if err := sum.verify(p); err != nil {
-		return err
+	if want := sum.size(len(p.data)); len(p.sums) != want {
+		return fmt.Errorf("%w: invalid checksum length: received length is %d but expected length is %d", errFraming, len(p.sums), want)
+	}
+	if verify {
+		if err := sum.verify(p); err != nil {
+			return err
+		}
 	}
 	if len(p.data) > 0 {
 		if _, err := f.WriteAt(p.data, off); err != nil {
@@ -372,7 +494,8 @@ func (dn *dataNode) receive(r *replica, f *os.File, sum checksum, p packet) erro
 	return nil
 }
 
-// finalizeRBW moves a completely received replica to finalized/.
+// finalizeRBW moves a completely received replica to finalized/ (a
+// replica finalized before a close recovery stays where it is).
 func (dn *dataNode) finalizeRBW(r *replica, f *os.File) error {
 	if err := f.Truncate(r.length); err != nil {
 		return err
@@ -382,6 +505,9 @@ func (dn *dataNode) finalizeRBW(r *replica, f *os.File) error {
 	if dn.replicas[r.id] != r {
 		return fmt.Errorf("replica %s was deleted while it was written", blockName(r.id, r.gs))
 	}
+	if r.finalized {
+		return nil
+	}
 	final := filepath.Join(dn.dir, "finalized", filepath.Base(r.path))
 	if err := os.Rename(r.path, final); err != nil {
 		return err
@@ -390,14 +516,39 @@ func (dn *dataNode) finalizeRBW(r *replica, f *os.File) error {
 	return nil
 }
 
-// recoverReplica finalizes the replica of a block whose writer is gone and
-// returns its length (block recovery, for one replica).
-func (dn *dataNode) recoverReplica(id uint64) (int64, bool) {
+// replicaState is what the DataNode holds of a block.
+type replicaState struct {
+	gs        uint64
+	length    int64
+	finalized bool
+}
+
+func (dn *dataNode) replicaState(id uint64) (replicaState, bool) {
 	dn.mu.Lock()
 	defer dn.mu.Unlock()
 	r := dn.replicas[id]
 	if r == nil {
-		return 0, false
+		return replicaState{}, false
+	}
+	return replicaState{gs: r.gs, length: r.length, finalized: r.finalized}, true
+}
+
+// finalizeAt cuts the replica of a block whose writer is gone to length
+// and finalizes it (block recovery, for one replica).
+func (dn *dataNode) finalizeAt(id uint64, length int64) {
+	dn.mu.Lock()
+	defer dn.mu.Unlock()
+	r := dn.replicas[id]
+	if r == nil {
+		return
+	}
+	if length < r.length {
+		if err := os.Truncate(r.path, length); err != nil {
+			dn.lg.Warn().Err(err).Msg("truncate replica")
+			return
+		}
+		dn.used.Add(length - r.length)
+		r.length = length
 	}
 	if !r.finalized {
 		final := filepath.Join(dn.dir, "finalized", filepath.Base(r.path))
@@ -407,7 +558,6 @@ func (dn *dataNode) recoverReplica(id uint64) (int64, bool) {
 			}
 		}
 	}
-	return r.length, true
 }
 
 // invalidate deletes the replicas of blocks the NameNode dropped.
@@ -453,37 +603,8 @@ func (dn *dataNode) readBlock(nc net.Conn, br *bufio.Reader, bw *bufio.Writer, b
 		Status:             hdfspb.Status_SUCCESS.Enum(),
 		ReadOpChecksumInfo: &hdfspb.ReadOpChecksumInfoProto{Checksum: sum.proto(), ChunkOffset: proto.Uint64(uint64(start))},
 	}))
-	data := make([]byte, readPacketData)
-	var out []byte
-	seq := int64(0)
-	for off := start; ; seq++ {
-		n := min(int64(readPacketData), end-off)
-		last := n == 0
-		if !last {
-			if _, err := f.ReadAt(data[:n], off); err != nil {
-				return fmt.Errorf("read %s: %w", extendedString(eb), err)
-			}
-		}
-		hdr := &hdfspb.PacketHeaderProto{
-			OffsetInBlock:     proto.Int64(off),
-			Seqno:             proto.Int64(seq),
-			LastPacketInBlock: proto.Bool(last),
-			DataLen:           proto.Int32(int32(n)),
-		}
-		out = appendPacket(out[:0], hdr, sum.appendSums(nil, data[:n]), data[:n])
-		if err := nc.SetWriteDeadline(time.Now().Add(socketTimeout)); err != nil {
-			return err
-		}
-		if _, err := bw.Write(out); err != nil {
-			return err
-		}
-		off += n
-		if last {
-			break
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return err
+	if err := sendPackets(nc, bw, f, start, end, sum); err != nil {
+		return fmt.Errorf("read %s: %w", extendedString(eb), err)
 	}
 	// The client answers a complete read with its ClientReadStatusProto.
 	if err := nc.SetReadDeadline(time.Now().Add(socketTimeout)); err != nil {

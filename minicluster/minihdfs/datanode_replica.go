@@ -27,7 +27,7 @@ const (
 // (FsDatasetImpl.append): it must have eb's generation stamp and the
 // length the client expects; it moves back to rbw/ with the generation
 // stamp newGS, and the write continues at its end.
-func (dn *dataNode) appendRBW(eb *hdfspb.ExtendedBlockProto, newGS, expectedLen uint64) (*replica, *os.File, error) {
+func (dn *dataNode) appendRBW(eb *hdfspb.ExtendedBlockProto, newGS, expectedLen uint64, w *writer) (*replica, *os.File, error) {
 	dn.mu.Lock()
 	defer dn.mu.Unlock()
 	if newGS < eb.GetGenerationStamp() {
@@ -48,7 +48,7 @@ func (dn *dataNode) appendRBW(eb *hdfspb.ExtendedBlockProto, newGS, expectedLen 
 	if err := os.Rename(r.path, rbw); err != nil {
 		return nil, nil, err
 	}
-	r.path, r.finalized, r.gs = rbw, false, newGS
+	r.path, r.finalized, r.gs, r.writer = rbw, false, newGS, w
 	f, err := os.OpenFile(rbw, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, err

@@ -24,6 +24,7 @@ const (
 	opWriteBlock        = 80
 	opReadBlock         = 81
 	opBlockChecksum     = 85
+	opTransferBlock     = 86
 
 	// maxOpLen bounds an operation's header proto; real ones are a few
 	// hundred bytes (a pipeline of targets stays well under this).
@@ -255,13 +256,20 @@ func (c checksum) proto() *hdfspb.ChecksumProto {
 	return &hdfspb.ChecksumProto{Type: c.typ.Enum(), BytesPerChecksum: proto.Uint32(uint32(c.bpc))}
 }
 
-// ack is the PipelineAckProto a single DataNode sends: one reply, no
-// downstream time, flag 0 — the bytes of the 3.3.6 captures.
-func ack(seqno int64, st hdfspb.Status) *hdfspb.PipelineAckProto {
+// ack is a PipelineAckProto: one reply per DataNode from this one down
+// the pipeline, each also as its header flag (PipelineAck.combineHeader
+// with ECN disabled: the status in the low bits), no downstream time — the
+// bytes of the 3.3.6 captures for a single node. The Java client reads the
+// flags, colinmarc/hdfs the replies.
+func ack(seqno int64, replies ...hdfspb.Status) *hdfspb.PipelineAckProto {
+	flags := make([]uint32, len(replies))
+	for i, st := range replies {
+		flags[i] = uint32(st)
+	}
 	return &hdfspb.PipelineAckProto{
 		Seqno:                  proto.Int64(seqno),
-		Reply:                  []hdfspb.Status{st},
+		Reply:                  replies,
 		DownstreamAckTimeNanos: proto.Uint64(0),
-		Flag:                   []uint32{0},
+		Flag:                   flags,
 	}
 }

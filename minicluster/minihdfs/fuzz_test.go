@@ -142,7 +142,7 @@ func FuzzDataNodeConn(f *testing.F) {
 			t.Fatal(err)
 		}
 		dn.nn = newNameNode(o, zerolog.Nop(), bpid)
-		dn.nn.dn = dn
+		dn.nn.dn = newDataNodes([]*dataNode{dn})
 		server, client := net.Pipe()
 		done := make(chan error, 1)
 		go func() { done <- dn.serveConn(server); server.Close() }()

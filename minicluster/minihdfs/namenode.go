@@ -51,7 +51,7 @@ func (l *lease) String() string {
 type nameNode struct {
 	o    *options
 	lg   zerolog.Logger
-	dn   *dataNode
+	dn   *dataNodes
 	bpid string
 
 	mu     sync.Mutex
@@ -467,6 +467,9 @@ func (nn *nameNode) service() *ipc.Service {
 		return &hdfspb.UpdateBlockForPipelineRequestProto{}
 	}, nn.updateBlockForPipeline))
 	add("updatePipeline", ipc.Unary(func() *hdfspb.UpdatePipelineRequestProto { return &hdfspb.UpdatePipelineRequestProto{} }, nn.updatePipeline))
+	add("getAdditionalDatanode", ipc.Unary(func() *hdfspb.GetAdditionalDatanodeRequestProto {
+		return &hdfspb.GetAdditionalDatanodeRequestProto{}
+	}, nn.getAdditionalDatanode))
 	add("getServerDefaults", ipc.Unary(func() *hdfspb.GetServerDefaultsRequestProto { return &hdfspb.GetServerDefaultsRequestProto{} }, nn.getServerDefaults))
 	add("renewLease", ipc.Unary(func() *hdfspb.RenewLeaseRequestProto { return &hdfspb.RenewLeaseRequestProto{} }, nn.renewLease))
 	add("recoverLease", ipc.Unary(func() *hdfspb.RecoverLeaseRequestProto { return &hdfspb.RecoverLeaseRequestProto{} }, nn.recoverLease))

@@ -207,21 +207,7 @@ func (nn *nameNode) getDatanodeReport(_ context.Context, call *ipc.ServerCall, r
 	if pc := nn.caller(call); !pc.super {
 		return nil, remote(classAccessControl, "Access denied for user %s. Superuser privilege is required", pc.user)
 	}
-	resp := &hdfspb.GetDatanodeReportResponseProto{}
-	alive := nn.dn.alive()
-	switch req.GetType() {
-	case hdfspb.DatanodeReportTypeProto_ALL:
-		resp.Di = append(resp.Di, nn.dn.info(nn.now()))
-	case hdfspb.DatanodeReportTypeProto_LIVE:
-		if alive {
-			resp.Di = append(resp.Di, nn.dn.info(nn.now()))
-		}
-	case hdfspb.DatanodeReportTypeProto_DEAD:
-		if !alive {
-			resp.Di = append(resp.Di, nn.dn.info(nn.now()))
-		}
-	}
-	return resp, nil
+	return &hdfspb.GetDatanodeReportResponseProto{Di: nn.dn.report(req.GetType(), nn.now())}, nil
 }
 
 func (nn *nameNode) msync(context.Context, *ipc.ServerCall, *hdfspb.MsyncRequestProto) (proto.Message, error) {

@@ -208,16 +208,9 @@ func (nn *nameNode) addBlock(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	if len(f.blocks) >= maxBlocksPerFile {
 		return nil, errIO("File has reached the limit on maximum number of blocks (dfs.namenode.fs-limits.max-blocks-per-file): %d >= %d", len(f.blocks), maxBlocksPerFile)
 	}
-	running, excluded := 0, 0
-	if nn.dn.alive() {
-		running = 1
-		if nn.dn.excludedBy(req.GetExcludeNodes()) {
-			excluded = 1
-		}
-	}
-	if running-excluded < 1 {
-		return nil, errIO("File %s could only be written to 0 of the %d minReplication nodes. There are %d datanode(s) running and %d node(s) are excluded in this operation.",
-			src, minReplication, running, excluded)
+	targets, running, excluded := nn.dn.choose(int(f.replication), nil, req.GetExcludeNodes())
+	if len(targets) < minReplication {
+		return nil, notEnoughNodes(src, running, excluded)
 	}
 	if err := nn.commitLast(f, prev); err != nil {
 		return nil, err
@@ -228,6 +221,7 @@ func (nn *nameNode) addBlock(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	offset := f.size()
 	f.blocks = append(f.blocks, b)
 	nn.blocks[b.id] = b
+	nn.dn.place(b.id, targets)
 	return &hdfspb.AddBlockResponseProto{Block: nn.locate(b, offset)}, nil
 }
 
@@ -356,6 +350,7 @@ func (nn *nameNode) updatePipeline(_ context.Context, _ *ipc.ServerCall, req *hd
 		return nil, errIO("Update %s (len = %d) to an older state: %s (len = %d)", extendedString(req.GetOldBlock()), b.numBytes, extendedString(nb), nb.GetNumBytes())
 	}
 	b.genStamp, b.numBytes = nb.GetGenerationStamp(), nb.GetNumBytes()
+	nn.dn.replace(b.id, req.GetNewNodes())
 	return &hdfspb.UpdatePipelineResponseProto{}, nil
 }
 

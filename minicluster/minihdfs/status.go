@@ -66,26 +66,37 @@ func emptyToken() *commonpb.TokenProto {
 	return &commonpb.TokenProto{Identifier: []byte{}, Password: []byte{}, Kind: proto.String(""), Service: proto.String("")}
 }
 
-// locatedBlock is BlockManager.newLocatedBlock for a block on the one
-// DataNode (or on none, when its replica is gone).
-func (nn *nameNode) locatedBlock(eb *hdfspb.ExtendedBlockProto, offset uint64, located bool) *hdfspb.LocatedBlockProto {
+// locatedOn is BlockManager.newLocatedBlock for a block on nodes (none
+// when its replicas are gone, or when the caller is not told where).
+func (nn *nameNode) locatedOn(eb *hdfspb.ExtendedBlockProto, offset uint64, nodes []*dataNode) *hdfspb.LocatedBlockProto {
 	lb := &hdfspb.LocatedBlockProto{
 		B:          eb,
 		Offset:     proto.Uint64(offset),
 		Corrupt:    proto.Bool(false),
 		BlockToken: emptyToken(),
 	}
-	if located {
-		lb.Locs = []*hdfspb.DatanodeInfoProto{nn.dn.info(nn.now())}
-		lb.IsCached = []bool{false}
-		lb.StorageTypes = []hdfspb.StorageTypeProto{hdfspb.StorageTypeProto_DISK}
-		lb.StorageIDs = []string{nn.dn.storageID}
+	now := nn.now()
+	for _, dn := range nodes {
+		lb.Locs = append(lb.Locs, dn.info(now))
+		lb.IsCached = append(lb.IsCached, false)
+		lb.StorageTypes = append(lb.StorageTypes, hdfspb.StorageTypeProto_DISK)
+		lb.StorageIDs = append(lb.StorageIDs, dn.storageID)
 	}
 	return lb
 }
 
+// locatedBlock is locatedOn the block's locations, or on none when
+// located is false.
+func (nn *nameNode) locatedBlock(eb *hdfspb.ExtendedBlockProto, offset uint64, located bool) *hdfspb.LocatedBlockProto {
+	var nodes []*dataNode
+	if located {
+		nodes = nn.dn.locations(eb.GetBlockId(), eb.GetGenerationStamp(), false)
+	}
+	return nn.locatedOn(eb, offset, nodes)
+}
+
 func (nn *nameNode) locate(b *block, offset uint64) *hdfspb.LocatedBlockProto {
-	return nn.locatedBlock(nn.extended(b), offset, b.state == blockUC || b.replica >= 0)
+	return nn.locatedOn(nn.extended(b), offset, nn.dn.locations(b.id, b.genStamp, b.state == blockUC))
 }
 
 // locatedBlocks is BlockManager.createLocatedBlocks over [offset,

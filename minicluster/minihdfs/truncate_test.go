@@ -130,3 +130,67 @@ func TestTruncateExceptions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "0123", string(got))
 }
+
+// TestAppendTruncateReplicated: append and truncate on a file replicated
+// on 2 of 3 DataNodes. Appends go through the block's whole pipeline, a
+// mid-block truncate is recovered on every node holding the replica, and
+// each replica alone reads back the same bytes.
+func TestAppendTruncateReplicated(t *testing.T) {
+	c := start(t, func(o *minihdfs.Options) {
+		multi(3, 2)(o)
+		o.LeaseCheckInterval = 5 * time.Millisecond
+	})
+	cl := client(t, c, "root")
+	want := randomBytes(t, 1<<20+7000)
+	w, err := cl.CreateFile("/user/root/rt", 2, 1<<20, 0o644)
+	require.NoError(t, err)
+	_, err = w.Write(want)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	a, err := cl.Append("/user/root/rt")
+	require.NoError(t, err)
+	more := randomBytes(t, 3000)
+	_, err = a.Write(more)
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
+	want = append(want, more...)
+
+	done, err := cl.Truncate("/user/root/rt", 1<<20+4321)
+	require.NoError(t, err)
+	require.False(t, done, "mid-block: recovered")
+	want = want[:1<<20+4321]
+	testutil.Eventually(t, func() bool {
+		fi, err := cl.Stat("/user/root/rt")
+		return err == nil && fi.Size() == int64(len(want))
+	}, 10*time.Second, 5*time.Millisecond, "truncated to %d", len(want))
+	nn := dialNN(t, c, "root")
+	blocks := nn.blocks("/user/root/rt")
+	require.Len(t, blocks, 2)
+	require.Len(t, blocks[1].GetLocs(), 2, "the truncated block keeps both replicas")
+	got, err := cl.ReadFile("/user/root/rt")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	// Every replica was cut, with the recovery's generation stamp.
+	for _, loc := range blocks[1].GetLocs() {
+		for i := range c.DataNodes() {
+			if c.DataNode(i).UUID() == loc.GetId().GetDatanodeUuid() {
+				n, gs, ok := minihdfs.ReplicaLength(c.DataNode(i), blocks[1].GetB().GetBlockId())
+				require.True(t, ok)
+				require.Equal(t, int64(4321), n, "replica on %s", loc.GetId().GetDatanodeUuid())
+				require.Equal(t, blocks[1].GetB().GetGenerationStamp(), gs)
+			}
+		}
+	}
+	// The read above is served by the first location; stop that node and
+	// the second replica serves the same bytes.
+	first := blocks[1].GetLocs()[0].GetId().GetDatanodeUuid()
+	for i := range c.DataNodes() {
+		if c.DataNode(i).UUID() == first {
+			c.DataNode(i).Stop()
+		}
+	}
+	got, err = cl.ReadFile("/user/root/rt")
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the second replica was cut the same way")
+}
