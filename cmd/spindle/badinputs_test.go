@@ -63,7 +63,7 @@ func TestBadInputs(t *testing.T) {
 		msg  string
 	}{
 		// item 3: commands and flags
-		{[]string{"foo"}, env(deadConf), exitUsage, `unknown command "foo" for "spindle": the commands are session, run, app, metrics, gc`},
+		{[]string{"foo"}, env(deadConf), exitUsage, `unknown command "foo" for "spindle": the commands are session, run, app, metrics, logs, gc`},
 		{[]string{"sesion", "start"}, env(deadConf), exitUsage, `unknown command "sesion" for "spindle": did you mean "session"`},
 		{[]string{"app", "lst"}, env(deadConf), exitUsage, `unknown command "lst" for "spindle app": did you mean "list"`},
 		{[]string{"session", "strat", "-d"}, env(deadConf), exitUsage, `did you mean "start"`},
