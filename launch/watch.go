@@ -51,6 +51,12 @@ type Event struct {
 	// Result is what a per-job job produced (finished only; see
 	// amapi.Result), taken out of the final report's diagnostics.
 	Result *amapi.Result `json:"result,omitempty"`
+	// Reason is a waiting event's reason code (Reason* constants);
+	// Diagnostics are then the RM's raw words. Message says why in
+	// words and Fix what the user can do (waiting only; see Waiting).
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	Fix     string `json:"fix,omitempty"`
 }
 
 // Until says when Watch returns.
@@ -80,11 +86,16 @@ type WatchOptions struct {
 	Interval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AMResource is what the AM container asks for (zero if unknown),
+	// for telling why it waits (ClassifyWaiting).
+	AMResource yarn.Resource
 }
 
 // Watch polls the application's report (and, once it runs, its AM for
 // the JobManager) and emits accepted, running and finished as they
-// happen. It returns the last report when the goal is reached, or ctx's
+// happen; while the application is ACCEPTED, a waiting event each time
+// the RM's diagnostics say something new about why (ClassifyWaiting:
+// each explanation once, in the report that first carries it). It returns the last report when the goal is reached, or ctx's
 // error. A report error other than the RM being briefly unreachable ends
 // the watch.
 func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
@@ -111,6 +122,7 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var last yarn.AppReport
+	var lastWaiting Waiting
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,6 +140,19 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 		base := Event{AppID: r.ID.String(), Name: r.Name, Queue: r.Queue, State: r.State.String()}
 		if r.State >= yarn.StateAccepted {
 			emit(base.with(EventAccepted))
+		}
+		if r.State == yarn.StateAccepted {
+			w, ok := ClassifyWaiting(r.Diagnostics, r.Queue, o.AMResource)
+			if !ok {
+				lastWaiting = Waiting{} // cleared: the same reason again is news
+			} else if w != lastWaiting {
+				lastWaiting = w
+				e := base.with(EventWaiting)
+				e.Time, e.Reason, e.Message, e.Fix, e.Diagnostics = o.Now().UTC(), w.Reason, w.Message, w.Fix, r.Diagnostics
+				if o.Emit != nil {
+					o.Emit(e)
+				}
+			}
 		}
 		if r.State == yarn.StateRunning && !seen[EventRunning] {
 			if u, err := amapi.AMURL(r); err == nil {

@@ -160,7 +160,7 @@ const (
 	exitAuth        = 5 // authentication failed (Kerberos login, SASL, tokens)
 	exitFailed      = 6 // the job or session ended FAILED
 	exitKilled      = 7 // the job or session was killed
-	exitTimeout     = 8 // a --timeout expired: run killed its application; example wordcount gave up waiting
+	exitTimeout     = 8 // a --timeout expired: run and session start killed their application; example wordcount gave up waiting
 	exitUnconfirmed = 9 // submitted, but its acceptance could not be confirmed: the application may run
 )
 
@@ -174,11 +174,11 @@ const exitCodesHelp = `Exit codes (stable, for schedulers):
    5  authentication failed (Kerberos login, SASL, tokens)
    6  the job or session ended FAILED
    7  the job or session was KILLED
-   8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
+   8  a --timeout expired (run, session start: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
    9  the application was submitted but its acceptance could not be confirmed (interrupted, or the RM became unreachable): it may run; its staging is kept
 
 With --output json, commands print one JSON object per line: lifecycle events while waiting
-(submitted, accepted, running, finished) or the result of a query.`
+(submitted, accepted, waiting, running, finished) or the result of a query.`
 
 // exitCode is the one place errors become exit codes.
 func exitCode(err error) int {

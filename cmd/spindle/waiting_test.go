@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spindle-yarn/spindle/launch"
+	"github.com/spindle-yarn/spindle/session"
+)
+
+// TestSessionStartWaitsOnAMShare is issue #20's "must show": the queue's
+// AM share (maximum-am-resource-percent, YARN's default 0.1: 896 MB of
+// the one 8 GB node) is held by a running session's 512 MB AM, so a
+// second session's AM does not fit. Its start shows why and the fix in
+// the report that first carries the RM's diagnostics (the waiting event
+// comes with the accepted event, before any further report), and
+// --timeout ends the wait with exit 8: the application killed, its
+// staging removed, its record forgotten.
+func TestSessionStartWaitsOnAMShare(t *testing.T) {
+	lc := newLocalCluster(t, 1)
+	ctx := lc.ctx(2 * time.Minute)
+
+	code, out, errOut := lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "512m", "-tm", "256m", "-nm", "first",
+		"--payload", "example", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	first := events(t, out)[0]["app_id"].(string)
+	t.Cleanup(func() { lc.cli(lc.ctx(time.Minute), "session", "stop", first) })
+
+	code, out, errOut = lc.cli(ctx, "session", "start", "-d", "-n", "1", "-jm", "512m", "-tm", "256m", "-nm", "second",
+		"--payload", "example", "--timeout", "3s", "--output", "json")
+	require.Equal(t, exitTimeout, code, "stdout %s\nstderr %s", out, errOut)
+	evs := events(t, out)
+	require.Equal(t, []string{"submitted", "accepted", "waiting", "finished"}, names(evs), "one waiting event: the diagnostics did not change")
+	second := evs[0]["app_id"].(string)
+	w := evs[2]
+	require.Equal(t, launch.ReasonAMResourceLimit, w["reason"])
+	require.Equal(t, "ACCEPTED", w["state"])
+	require.Contains(t, w["diagnostics"], "Application is added to the scheduler and is not yet activated. Queue's AM resource limit exceeded.",
+		"the RM's raw words")
+	require.Contains(t, w["diagnostics"], "Queue Resource Limit for AM = <memory:896, vCores:1>")
+	require.Equal(t, "YARN will not start the AM yet: ApplicationMasters in queue default may hold 896 MB in all "+
+		"(its maximum-am-resource-percent), they hold 512 MB, and this AM needs 512 MB", w["message"])
+	for _, fix := range []string{"yarn.scheduler.capacity.maximum-am-resource-percent", "yarn.scheduler.capacity.root.default.maximum-am-resource-percent",
+		"-jm 384m or less", "--queue"} {
+		require.Contains(t, w["fix"], fix)
+	}
+	require.Equal(t, "KILLED", evs[3]["state"])
+
+	require.Contains(t, errOut, second+" did not run within --timeout 3s (it was waiting: YARN will not start the AM yet")
+	require.Contains(t, errOut, "it was killed and its staging removed")
+	require.Equal(t, "KILLED", lc.app(second)["state"], "killed")
+	require.NotContains(t, lc.stagedApps(), second, "its staging removed (gc would list a killed application's)")
+	b, err := os.ReadFile(filepath.Join(lc.home, session.PropertiesFileName(testUser)))
+	if err == nil {
+		require.NotContains(t, string(b), second, "its record forgotten")
+	}
+}
+
+// TestPrintWaiting: the text form of a waiting event is the message and
+// the fix, each on a line of its own.
+func TestPrintWaiting(t *testing.T) {
+	var b strings.Builder
+	(&printer{w: &b}).event(launch.Event{Event: launch.EventWaiting, Reason: launch.ReasonAMResourceLimit, Message: "the why", Fix: "the fix"})
+	require.Equal(t, "waiting: the why\n  fix: the fix\n", b.String())
+}
