@@ -32,6 +32,9 @@ type metrics struct {
 	tokenRefreshes *prometheus.CounterVec
 	tokenNext      prometheus.Gauge
 	credPolls      prometheus.Gauge
+	// pendingReason is a state set: 1 for why TaskManagers are pending
+	// now (amapi.Pending*), 0 for the other reasons (pending.go).
+	pendingReason *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -66,9 +69,12 @@ func newMetrics() *metrics {
 			Help: "Attempts to obtain fresh delegation tokens with the shipped keytab, by result (ok, error)."}, []string{"result"}),
 		tokenNext: g("token_next_refresh_timestamp_seconds", "When the AM obtains fresh delegation tokens next (Unix time); 0 without a shipped keytab."),
 		credPolls: g("credential_polls_open", "Credential long polls of TaskManagers the AM holds open now (one per following TaskManager)."),
+		pendingReason: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "taskmanagers_pending_reason",
+			Help: "Why TaskManager requests are pending, as the AM sees it: 1 for the current reason (none, scheduling, no_room, blacklisted, node_label), 0 for the others."},
+			[]string{"reason"}),
 	}
 	m.reg.MustRegister(m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
-		m.launchErr, m.jmRestart, m.earlyDeaths, m.liveRestored, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext, m.credPolls,
+		m.launchErr, m.jmRestart, m.earlyDeaths, m.liveRestored, m.heartbeat, m.hbErrors, m.tokenRefreshes, m.tokenNext, m.credPolls, m.pendingReason,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

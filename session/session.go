@@ -221,6 +221,16 @@ type Status struct {
 	// AMError says why the AM could not be asked (empty when it was, or
 	// when the session is not running).
 	AMError string `json:"am_error,omitempty"`
+	// TaskManagersPendingReason is why pending TaskManagers wait, as the
+	// AM sees it (amapi.Pending*), TaskManagersPendingDetail in words.
+	TaskManagersPendingReason string `json:"taskmanagers_pending_reason,omitempty"`
+	TaskManagersPendingDetail string `json:"taskmanagers_pending_detail,omitempty"`
+	// WaitingReason, Waiting and WaitingFix explain an ACCEPTED session's
+	// wait for its AM (launch.ClassifyWaiting; empty when the RM's
+	// diagnostics say nothing to act on).
+	WaitingReason string `json:"waiting_reason,omitempty"`
+	Waiting       string `json:"waiting,omitempty"`
+	WaitingFix    string `json:"waiting_fix,omitempty"`
 }
 
 // GetStatus reads a session's status.
@@ -231,6 +241,11 @@ func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, e
 	}
 	s := Status{AppID: r.ID.String(), Name: r.Name, Queue: r.Queue, User: r.User, State: r.State.String(), FinalStatus: r.FinalStatus.String(),
 		TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics, Attempt: r.CurrentAttempt.Attempt, TaskManagers: []string{}}
+	if r.State == yarn.StateAccepted {
+		if w, ok := launch.ClassifyWaiting(r.Diagnostics, r.Queue, yarn.Resource{}); ok {
+			s.WaitingReason, s.Waiting, s.WaitingFix = w.Reason, w.Message, w.Fix
+		}
+	}
 	if r.State != yarn.StateRunning {
 		return s, nil
 	}
@@ -247,6 +262,9 @@ func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, e
 	}
 	s.JobManagerAddress, s.JobManagerRESTAddress, s.JobManagerState = st.JobManager.Address, st.JobManager.RESTAddress, st.JobManager.State
 	s.TaskManagersTarget, s.TaskManagersRunning, s.TaskManagersPending, s.TaskManagerRestarts = st.Target, st.Running, st.Pending, st.Restarts
+	if st.Pending > 0 {
+		s.TaskManagersPendingReason, s.TaskManagersPendingDetail = st.PendingReason, st.PendingDetail
+	}
 	for _, tm := range st.TaskManagers {
 		s.TaskManagers = append(s.TaskManagers, tm.ContainerID)
 	}

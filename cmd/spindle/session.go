@@ -227,8 +227,12 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 		defer cancel()
 		s, err = session.WaitReady(ctx, cl, id, 0)
 		if err != nil && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
-			return fmt.Errorf("%w: session %s: %d of %d TaskManagers running after --wait %s (%d pending); `spindle session status` shows it, the AM's page says why: %s",
-				launch.ErrTimeout, id, s.TaskManagersRunning, s.TaskManagersTarget, wait, s.TaskManagersPending, s.TrackingURL)
+			why := "the AM's page says why: " + s.TrackingURL
+			if s.TaskManagersPendingDetail != "" {
+				why = "the AM says: " + s.TaskManagersPendingDetail
+			}
+			return fmt.Errorf("%w: session %s: %d of %d TaskManagers running after --wait %s (%d pending); %s",
+				launch.ErrTimeout, id, s.TaskManagersRunning, s.TaskManagersTarget, wait, s.TaskManagersPending, why)
 		}
 	} else if c.Duration("wait") < 0 {
 		return usageError{fmt.Errorf("--wait %s: want a positive duration, e.g. 2m", c.Duration("wait"))}
@@ -257,6 +261,15 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 			tms += ": starting (`spindle session status --wait 2m` waits for them)"
 		}
 		row("TaskManagers", tms)
+		if s.TaskManagersPendingDetail != "" {
+			row("Pending", s.TaskManagersPendingDetail)
+		}
+	}
+	if s.Waiting != "" {
+		row("Waiting", s.Waiting)
+		if s.WaitingFix != "" {
+			row("Fix", s.WaitingFix)
+		}
 	}
 	if s.AMError != "" {
 		row("AM error", s.AMError)

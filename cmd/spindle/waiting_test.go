@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spindle-yarn/spindle/amapi"
+	"github.com/spindle-yarn/spindle/internal/testutil"
 	"github.com/spindle-yarn/spindle/launch"
 	"github.com/spindle-yarn/spindle/session"
 )
@@ -59,6 +62,35 @@ func TestSessionStartWaitsOnAMShare(t *testing.T) {
 	if err == nil {
 		require.NotContains(t, string(b), second, "its record forgotten")
 	}
+}
+
+// TestSessionStatusSaysWhyTaskManagersArePending: two 7 GB TaskManagers
+// and the AM do not fit on one 8 GB node; the AM's reason for the one
+// left pending (no room: the RM's headroom is below a TaskManager)
+// reaches `session status` (JSON and text) and the --wait timeout's
+// message.
+func TestSessionStatusSaysWhyTaskManagersArePending(t *testing.T) {
+	lc := newLocalCluster(t, 1)
+	ctx := lc.ctx(2 * time.Minute)
+	code, _, errOut := lc.cli(ctx, "session", "start", "-d", "-n", "2", "-jm", "256m", "-tm", "7g", "--payload", "example")
+	require.Equal(t, 0, code, errOut)
+	t.Cleanup(func() { lc.cli(lc.ctx(time.Minute), "session", "stop") })
+	var st map[string]any
+	testutil.Eventually(t, func() bool {
+		code, out, _ := lc.cli(ctx, "session", "status", "-o", "json")
+		st = nil
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st["taskmanagers_running"] == float64(1) &&
+			st["taskmanagers_pending_reason"] == amapi.PendingNoRoom
+	}, 30*time.Second, 100*time.Millisecond, "status %v", st)
+	require.Equal(t, "1 TaskManager(s) pending: the ResourceManager can give this application 768 MB more (its queue's limit or the cluster's "+
+		"free resources, whichever is less) and a TaskManager needs 7168 MB; they start as other containers end; fix: fewer or smaller "+
+		"TaskManagers (-n, -tm), or another queue (--queue)", st["taskmanagers_pending_detail"])
+	code, out, errOut := lc.cli(ctx, "session", "status")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `\nPending: +1 TaskManager\(s\) pending: the ResourceManager can give this application 768 MB more`, out)
+	code, _, errOut = lc.cli(ctx, "session", "status", "--wait", "1s")
+	require.Equal(t, exitTimeout, code, errOut)
+	require.Contains(t, errOut, "1 of 2 TaskManagers running after --wait 1s (1 pending); the AM says: 1 TaskManager(s) pending: the ResourceManager can give")
 }
 
 // TestPrintWaiting: the text form of a waiting event is the message and
