@@ -28,6 +28,9 @@ func TestAMResourceLimit(t *testing.T) {
 	})
 	ctx := testutil.Context(t, 60*time.Second)
 	rmc := rmClient(t, c)
+	conf := c.ClientConfig()
+	require.Equal(t, "0.1", conf["yarn.scheduler.capacity.maximum-am-resource-percent"], "YARN's default, written for clients")
+	require.Equal(t, "0.1", conf["yarn.scheduler.capacity.root.small.maximum-am-resource-percent"])
 	amOf := func(mb int64, queue string) func(*yarn.AppSpec) {
 		return func(s *yarn.AppSpec) {
 			s.AMResource, s.Queue, s.MaxAttempts = yarn.Resource{MemoryMB: mb, VCores: 1}, queue, 1

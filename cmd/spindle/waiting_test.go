@@ -100,3 +100,15 @@ func TestPrintWaiting(t *testing.T) {
 	(&printer{w: &b}).event(launch.Event{Event: launch.EventWaiting, Reason: launch.ReasonAMResourceLimit, Message: "the why", Fix: "the fix"})
 	require.Equal(t, "waiting: the why\n  fix: the fix\n", b.String())
 }
+
+// TestLocalUpAMShareFlag: --max-am-resource-percent takes a fraction, as
+// YARN's key does, and refuses anything else before starting.
+func TestLocalUpAMShareFlag(t *testing.T) {
+	for _, v := range []string{"0", "1.5", "-0.1"} {
+		var out, errb testutil.Buffer
+		code := run(testutil.Context(t, 10*time.Second), []string{"spindle", "local", "up", "--dir", t.TempDir(), "--max-am-resource-percent", v},
+			&out, &errb, func(string) (string, bool) { return "", false })
+		require.Equal(t, exitUsage, code, v)
+		require.Contains(t, errb.String(), "--max-am-resource-percent "+v+": want a fraction in (0, 1]")
+	}
+}
