@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spindle-yarn/spindle/amapi"
 	"github.com/spindle-yarn/spindle/yarn"
 )
 
@@ -37,7 +38,23 @@ const (
 	// ReasonAttemptFailed: the previous AM attempt failed; the next one
 	// waits for its container.
 	ReasonAttemptFailed = "attempt_failed"
+	// ReasonTaskManagersPrefix prefixes the AM's reason for pending
+	// TaskManagers (amapi.Pending*: "taskmanagers_no_room",
+	// "taskmanagers_blacklisted", "taskmanagers_node_label") in a waiting
+	// event of a running application.
+	ReasonTaskManagersPrefix = "taskmanagers_"
 )
+
+// TaskManagersWaiting reads the AM's status: ok when its TaskManagers
+// are pending for a reason other than the scheduler's routine.
+func TaskManagersWaiting(st amapi.Status) (w Waiting, ok bool) {
+	switch st.PendingReason {
+	case amapi.PendingNoRoom, amapi.PendingBlacklisted, amapi.PendingNodeLabel:
+		msg, fix, _ := strings.Cut(st.PendingDetail, "; fix: ")
+		return Waiting{Reason: ReasonTaskManagersPrefix + st.PendingReason, Message: msg, Fix: fix}, true
+	}
+	return Waiting{}, false
+}
 
 // Waiting is what the RM's diagnostics of an ACCEPTED application say
 // about why it waits. Hadoop's CapacityScheduler writes them

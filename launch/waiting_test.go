@@ -146,3 +146,13 @@ func TestWatchEmitsEachWaitingOnce(t *testing.T) {
 		{launch.EventFinished, "", 7},
 	}, evs)
 }
+
+func TestTaskManagersWaiting(t *testing.T) {
+	_, ok := launch.TaskManagersWaiting(amapi.Status{Pending: 2, PendingReason: amapi.PendingScheduling, PendingDetail: "2 TaskManager(s) pending: …"})
+	require.False(t, ok, "the scheduler's routine is no waiting event")
+	_, ok = launch.TaskManagersWaiting(amapi.Status{})
+	require.False(t, ok, "an AM that does not say")
+	w, ok := launch.TaskManagersWaiting(amapi.Status{Pending: 1, PendingReason: amapi.PendingBlacklisted, PendingDetail: "why; fix: what"})
+	require.True(t, ok)
+	require.Equal(t, launch.Waiting{Reason: "taskmanagers_blacklisted", Message: "why", Fix: "what"}, w)
+}

@@ -95,7 +95,10 @@ type WatchOptions struct {
 // the JobManager) and emits accepted, running and finished as they
 // happen; while the application is ACCEPTED, a waiting event each time
 // the RM's diagnostics say something new about why (ClassifyWaiting:
-// each explanation once, in the report that first carries it). It returns the last report when the goal is reached, or ctx's
+// each explanation once, in the report that first carries it); and,
+// following a running application to its end, a waiting event each
+// time its AM gives a new reason for pending TaskManagers
+// (TaskManagersWaiting). It returns the last report when the goal is reached, or ctx's
 // error. A report error other than the RM being briefly unreachable ends
 // the watch.
 func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
@@ -123,6 +126,8 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 	defer t.Stop()
 	var last yarn.AppReport
 	var lastWaiting Waiting
+	var lastTM string // the last TaskManagers waiting reason
+	var lastTMCheck time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -163,6 +168,31 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 				}
 			}
 		}
+		if now := o.Now(); r.State == yarn.StateRunning && seen[EventRunning] && o.Until == UntilEnd && o.Emit != nil &&
+			now.Sub(lastTMCheck) >= tmCheckEvery*o.Interval {
+			// The AM's reason for pending TaskManagers, once per reason
+			// (its words carry counts and sizes that move), asked every
+			// few reports: its status lists every TaskManager.
+			lastTMCheck = now
+			if u, err := amapi.AMURL(r); err == nil {
+				actx, cancel := context.WithTimeout(ctx, amStatusTimeout)
+				st, err := o.AM.Status(actx, u)
+				cancel()
+				if err == nil {
+					w, ok := TaskManagersWaiting(st)
+					if !ok {
+						lastTM = ""
+					} else if w.Reason != lastTM {
+						lastTM = w.Reason
+						e := base.with(EventWaiting)
+						e.Time, e.Reason, e.Message, e.Fix = o.Now().UTC(), w.Reason, w.Message, w.Fix
+						if o.Emit != nil {
+							o.Emit(e)
+						}
+					}
+				}
+			}
+		}
 		if r.State.Terminal() && !seen[EventRunning] && r.RPCPort > 0 && r.Host != "" && r.Host != "N/A" {
 			// It ran, between two reports (a short per-job run): the
 			// attempt's registration is still in the report — its host and
@@ -186,6 +216,13 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 		t.Reset(o.Interval)
 	}
 }
+
+// tmCheckEvery is how many report intervals apart Watch asks a running
+// AM why TaskManagers are pending; amStatusTimeout bounds that request.
+const (
+	tmCheckEvery    = 4
+	amStatusTimeout = 5 * time.Second
+)
 
 func (e Event) with(name string) Event { e.Event = name; return e }
 

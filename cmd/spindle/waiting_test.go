@@ -112,3 +112,22 @@ func TestLocalUpAMShareFlag(t *testing.T) {
 		require.Contains(t, errb.String(), "--max-am-resource-percent "+v+": want a fraction in (0, 1]")
 	}
 }
+
+// TestAttachedSessionSaysWhyTaskManagersArePending: an attached session
+// whose second 7 GB TaskManager has no room on the one 8 GB node prints
+// the AM's reason as a waiting event once (not at every report), then
+// Ctrl-C stops it as usual.
+func TestAttachedSessionSaysWhyTaskManagersArePending(t *testing.T) {
+	lc := newLocalCluster(t, 1)
+	out, interrupt, done := lc.cliAsync("session", "start", "-n", "2", "-jm", "256m", "-tm", "7g", "--output", "json")
+	waitFor(t, out, `"reason":"taskmanagers_no_room"`)
+	interrupt()
+	require.Equal(t, 0, exitOf(t, done), out.String())
+	evs := events(t, out.String())
+	require.Equal(t, []string{"submitted", "accepted", "running", "waiting", "finished"}, names(evs))
+	w := evs[3]
+	require.Equal(t, launch.ReasonTaskManagersPrefix+amapi.PendingNoRoom, w["reason"])
+	require.Equal(t, "RUNNING", w["state"])
+	require.Contains(t, w["message"], "1 TaskManager(s) pending: the ResourceManager can give this application 768 MB more")
+	require.Equal(t, "fewer or smaller TaskManagers (-n, -tm), or another queue (--queue)", w["fix"])
+}
