@@ -21,7 +21,10 @@ import (
 // Diagnostics as Hadoop 3.3.6's CapacityScheduler words them
 // (SchedulerApplicationAttempt.updateAMContainerDiagnostics with
 // FiCaSchedulerApp's details). activatedFixture is from the real capture
-// in ../shared/fixtures/hadoop-3.3.6/distshell-run/client-rm.txt.
+// in ../shared/fixtures/hadoop-3.3.6/distshell-run/client-rm.txt;
+// queueAMLimit is what a real Hadoop 3.1.3 RM said (see
+// minicluster.TestAMResourceLimitAsARealRM); the others follow the same
+// sources with other numbers.
 const (
 	activatedFixture = "[Sun Nov 22 03:14:54 +0000 2026] Application is Activated, waiting for resources to be assigned for AM.  Details : " +
 		"AM Partition = <DEFAULT_PARTITION> ; Partition Resource = <memory:8192, vCores:8> ; Queue's Absolute capacity = 100.0 % ; " +

@@ -88,3 +88,28 @@ func TestAMResourceLimit(t *testing.T) {
 		require.NoError(t, rmc.KillApplication(ctx, second, "done"))
 	})
 }
+
+// realRMNotActivated is what a real Hadoop 3.1.3 ResourceManager said
+// (yarn application -status) of a second DistributedShell application
+// whose 512 MB AM did not fit: one 8192 MB NodeManager,
+// yarn.scheduler.minimum-allocation-mb 128, the stock
+// capacity-scheduler.xml (queue default at 100%, maximum-am-resource-percent
+// 0.1), the first application's 512 MB AM running. Its date is cut off.
+// 3.1.3 and 3.3.6 build it alike (FiCaSchedulerApp.getPendingAppDiagnosticMessage).
+const realRMNotActivated = "Application is added to the scheduler and is not yet activated. Queue's AM resource limit exceeded.  " +
+	"Details : AM Partition = <DEFAULT_PARTITION>; AM Resource Request = <memory:512, vCores:1>; Queue Resource Limit for AM = <memory:896, vCores:1>; " +
+	"User AM Resource Limit of the queue = <memory:896, vCores:1>; Queue AM Resource Usage = <memory:512, vCores:1>; "
+
+// TestAMResourceLimitAsARealRM: the same cluster and applications as
+// realRMNotActivated give the same diagnostics, byte for byte after the
+// date.
+func TestAMResourceLimitAsARealRM(t *testing.T) {
+	c := newTestCluster(t, 1, func(o *Options) { o.RM.MinAllocation = yarn.Resource{MemoryMB: 128, VCores: 1} })
+	ctx := testutil.Context(t, 60*time.Second)
+	rmc := rmClient(t, c)
+	submitPuppet(t, ctx, c, rmc, func(s *yarn.AppSpec) { s.AMResource = yarn.Resource{MemoryMB: 512, VCores: 1} })
+	second := submit(t, ctx, rmc, yarn.AppSpec{AMResource: yarn.Resource{MemoryMB: 512, VCores: 1}, AM: yarn.ContainerLaunchContext{Commands: []string{puppetCommand}}})
+	r, err := rmc.GetApplicationReport(ctx, second)
+	require.NoError(t, err)
+	require.Regexp(t, "^"+javaDateRE+regexp.QuoteMeta(realRMNotActivated)+"$", r.Diagnostics)
+}
