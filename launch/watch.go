@@ -98,8 +98,8 @@ type WatchOptions struct {
 // each explanation once, in the report that first carries it); and,
 // following a running application to its end, a waiting event each
 // time its AM gives a new reason for pending TaskManagers
-// (TaskManagersWaiting). It returns the last report when the goal is reached, or ctx's
-// error. A report error other than the RM being briefly unreachable ends
+// (TaskManagersWaiting). It returns the last report when the goal is
+// reached, or ctx's error. A report error other than the RM being briefly unreachable ends
 // the watch.
 func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 	if o.Interval <= 0 {
@@ -186,9 +186,7 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 						lastTM = w.Reason
 						e := base.with(EventWaiting)
 						e.Time, e.Reason, e.Message, e.Fix = o.Now().UTC(), w.Reason, w.Message, w.Fix
-						if o.Emit != nil {
-							o.Emit(e)
-						}
+						o.Emit(e)
 					}
 				}
 			}
