@@ -88,6 +88,10 @@ type fleet struct {
 	ready        bool
 	// now is the Runner's clock.
 	now func() time.Time
+	// headroom is the last allocate response's limit (haveHeadroom once
+	// one came), for telling why TaskManagers stay pending (pending.go).
+	headroom     yarn.Resource
+	haveHeadroom bool
 }
 
 type tmState string
@@ -155,6 +159,7 @@ func newFleet(spec amapi.TaskManagerSpec, att yarn.AttemptID, self yarn.Containe
 	}
 	f.wake = make(chan struct{}, 1)
 	m.target.Set(float64(spec.Count))
+	f.updatePendingLocked()
 	return f, nil
 }
 
@@ -206,6 +211,7 @@ func (f *fleet) updateGaugesLocked() {
 		f.ready = true
 		f.m.fleetReady.Set(max(f.now().Sub(f.registeredAt).Seconds(), 0))
 	}
+	f.updatePendingLocked()
 }
 
 // short reports whether the fleet is below its target or on its way
@@ -314,6 +320,8 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 	var fin *Final
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.updateGaugesLocked()
+	f.headroom, f.haveHeadroom = res.Headroom, true
 	for _, c := range res.Allocated {
 		f.m.allocated.Inc()
 		if c.Priority == f.req.Priority {
@@ -583,6 +591,7 @@ func (f *fleet) fill(s *amapi.Status, user string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s.Target, s.Pending, s.Excess = f.target, f.asked, f.excess
+	s.PendingReason, s.PendingDetail = f.pendingLocked()
 	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
 	s.Adopted, s.Restarts = f.adopted, f.restarts
 	s.LostUnconfirmed, s.EarlyDeaths = f.countLocked(tmLost), f.earlyDeaths

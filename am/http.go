@@ -199,6 +199,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <p>RPC {{.JobManager.Address}}, REST {{.JobManager.RESTAddress}}, {{.JobManager.State}}, restarts {{.JobManager.Restarts}}{{with .LogURL}} · <a href="{{.}}">logs</a>{{end}}</p>
 <h2>TaskManagers: {{.Running}} running of {{.Target}}</h2>
 <p>{{.Pending}} requested, {{.Launching}} starting, {{.Adopted}} adopted from earlier attempts, {{.Restarts}} replaced.</p>
+{{with .PendingDetail}}<p>Pending: {{.}}</p>{{end}}
 <table><tr><th>container</th><th>node</th><th>state</th><th>since</th><th>logs</th></tr>
 {{range .TaskManagers}}<tr><td>{{.ContainerID}}</td><td>{{.Node}}</td><td>{{.State}}{{if .Adopted}} (adopted){{end}}</td><td>{{ts .Since}}</td><td>{{with .LogURL}}<a href="{{.}}">logs</a>{{end}}</td></tr>
 {{end}}</table>

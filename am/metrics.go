@@ -48,6 +48,9 @@ type metrics struct {
 	tokenNext      prometheus.Gauge
 	tokenExpiry    prometheus.Gauge
 	credPolls      prometheus.Gauge
+	// pendingReason is a state set: 1 for why TaskManagers are pending
+	// now (amapi.Pending*), 0 for the other reasons (pending.go).
+	pendingReason *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -94,6 +97,9 @@ func newMetrics() *metrics {
 		tokenExpiry: g("token_expiry_timestamp_seconds",
 			"The earliest maximum date (Unix time; past it no renewal helps) of the application's delegation tokens; 0 without any."),
 		credPolls: g("credential_polls_open", "Credential long polls of TaskManagers the AM holds open now (one per following TaskManager)."),
+		pendingReason: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "taskmanagers_pending_reason",
+			Help: "Why TaskManager requests are pending, as the AM sees it: 1 for the current reason (none, scheduling, no_room, blacklisted, node_label), 0 for the others."},
+			[]string{"reason"}),
 	}
 	// Both results exist from the start, so that rate() and increase()
 	// see the first error.
@@ -101,7 +107,7 @@ func newMetrics() *metrics {
 	m.tokenRefreshes.WithLabelValues("error")
 	m.reg.MustRegister(m.info, m.attempt, m.target, m.pending, m.launching, m.running, m.allocated, m.excess, m.failed, m.lost, m.restarted,
 		m.launchErr, m.jmRestart, m.earlyDeaths, m.liveRestored, m.heartbeat, m.hbErrors, m.allocation, m.fleetReady, m.registered,
-		m.tokenRefreshes, m.tokenNext, m.tokenExpiry, m.credPolls,
+		m.tokenRefreshes, m.tokenNext, m.tokenExpiry, m.credPolls, m.pendingReason,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

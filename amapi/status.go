@@ -29,6 +29,30 @@ const (
 	StopPath = "/v1/stop"
 )
 
+// Why TaskManager requests are pending (Status.PendingReason, and the
+// reason label of spindle_am_taskmanagers_pending_reason). The codes are
+// an API: only ever added.
+const (
+	// PendingNone: nothing is pending.
+	PendingNone = "none"
+	// PendingScheduling: the RM has room for them; it places containers
+	// as NodeManagers heartbeat (and waits for locality).
+	PendingScheduling = "scheduling"
+	// PendingNoRoom: the RM's headroom for the application (its queue's
+	// limit or the cluster's free resources, whichever is less) is below
+	// one TaskManager.
+	PendingNoRoom = "no_room"
+	// PendingBlacklisted: every node that could run a TaskManager is
+	// blacklisted (quarantined after failures).
+	PendingBlacklisted = "blacklisted"
+	// PendingNodeLabel: no node known to the AM has the requested node
+	// label.
+	PendingNodeLabel = "node_label"
+)
+
+// PendingReasons lists the Pending* codes.
+var PendingReasons = []string{PendingNone, PendingScheduling, PendingNoRoom, PendingBlacklisted, PendingNodeLabel}
+
 // Phase is where a Runner is in its life.
 type Phase string
 
@@ -126,6 +150,11 @@ type Status struct {
 	// Result is a per-job job's result, once its JobManager has exited
 	// (result.go).
 	Result *Result `json:"result,omitempty"`
+	// PendingReason says why the Pending TaskManagers wait, as the AM
+	// sees it (a Pending* code, PendingNone when none is pending);
+	// PendingDetail says it in words, with the fix where one is known.
+	PendingReason string `json:"pending_reason,omitempty"`
+	PendingDetail string `json:"pending_detail,omitempty"`
 }
 
 // Completion is one completed TaskManager container, for the status page.

@@ -51,6 +51,12 @@ type Event struct {
 	// Result is what a per-job job produced (finished only; see
 	// amapi.Result), taken out of the final report's diagnostics.
 	Result *amapi.Result `json:"result,omitempty"`
+	// Reason is a waiting event's reason code (Reason* constants);
+	// Diagnostics are then the RM's raw words. Message says why in
+	// words and Fix what the user can do (waiting only; see Waiting).
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	Fix     string `json:"fix,omitempty"`
 }
 
 // Until says when Watch returns.
@@ -80,12 +86,20 @@ type WatchOptions struct {
 	Interval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AMResource is what the AM container asks for (zero if unknown),
+	// for telling why it waits (ClassifyWaiting).
+	AMResource yarn.Resource
 }
 
 // Watch polls the application's report (and, once it runs, its AM for
 // the JobManager) and emits accepted, running and finished as they
-// happen. It returns the last report when the goal is reached, or ctx's
-// error. A report error other than the RM being briefly unreachable ends
+// happen; while the application is ACCEPTED, a waiting event each time
+// the RM's diagnostics say something new about why (ClassifyWaiting:
+// each explanation once, in the report that first carries it); and,
+// following a running application to its end, a waiting event each
+// time its AM gives a new reason for pending TaskManagers
+// (TaskManagersWaiting). It returns the last report when the goal is
+// reached, or ctx's error. A report error other than the RM being briefly unreachable ends
 // the watch.
 func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 	if o.Interval <= 0 {
@@ -111,6 +125,9 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var last yarn.AppReport
+	var lastWaiting Waiting
+	var lastTM string // the last TaskManagers waiting reason
+	var lastTMCheck time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,12 +146,48 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 		if r.State >= yarn.StateAccepted {
 			emit(base.with(EventAccepted))
 		}
+		if r.State == yarn.StateAccepted {
+			w, ok := ClassifyWaiting(r.Diagnostics, r.Queue, o.AMResource)
+			if !ok {
+				lastWaiting = Waiting{} // cleared: the same reason again is news
+			} else if w != lastWaiting {
+				lastWaiting = w
+				e := base.with(EventWaiting)
+				e.Time, e.Reason, e.Message, e.Fix, e.Diagnostics = o.Now().UTC(), w.Reason, w.Message, w.Fix, r.Diagnostics
+				if o.Emit != nil {
+					o.Emit(e)
+				}
+			}
+		}
 		if r.State == yarn.StateRunning && !seen[EventRunning] {
 			if u, err := amapi.AMURL(r); err == nil {
 				if jm, err := o.AM.JobManager(ctx, u); err == nil && jm.Address != "" {
 					e := base.with(EventRunning)
 					e.TrackingURL, e.AMURL, e.JobManagerAddress, e.JobManagerRESTAddress = r.TrackingURL, u, jm.Address, jm.RESTAddress
 					emit(e)
+				}
+			}
+		}
+		if now := o.Now(); r.State == yarn.StateRunning && seen[EventRunning] && o.Until == UntilEnd && o.Emit != nil &&
+			now.Sub(lastTMCheck) >= tmCheckEvery*o.Interval {
+			// The AM's reason for pending TaskManagers, once per reason
+			// (its words carry counts and sizes that move), asked every
+			// few reports: its status lists every TaskManager.
+			lastTMCheck = now
+			if u, err := amapi.AMURL(r); err == nil {
+				actx, cancel := context.WithTimeout(ctx, amStatusTimeout)
+				st, err := o.AM.Status(actx, u)
+				cancel()
+				if err == nil {
+					w, ok := TaskManagersWaiting(st)
+					if !ok {
+						lastTM = ""
+					} else if w.Reason != lastTM {
+						lastTM = w.Reason
+						e := base.with(EventWaiting)
+						e.Time, e.Reason, e.Message, e.Fix = o.Now().UTC(), w.Reason, w.Message, w.Fix
+						o.Emit(e)
+					}
 				}
 			}
 		}
@@ -161,6 +214,13 @@ func Watch(ctx context.Context, o WatchOptions) (yarn.AppReport, error) {
 		t.Reset(o.Interval)
 	}
 }
+
+// tmCheckEvery is how many report intervals apart Watch asks a running
+// AM why TaskManagers are pending; amStatusTimeout bounds that request.
+const (
+	tmCheckEvery    = 4
+	amStatusTimeout = 5 * time.Second
+)
 
 func (e Event) with(name string) Event { e.Event = name; return e }
 

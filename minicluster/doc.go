@@ -16,7 +16,9 @@
 //     cluster timestamp and a sequence; a capacity-style scheduler
 //     (queues, minimum-allocation rounding, maximum allocation with
 //     InvalidResourceRequestException, locality with delay scheduling,
-//     blacklists) that hands out containers on NodeManager heartbeats; the
+//     blacklists, the AM resource limit that keeps an application ACCEPTED
+//     and not activated with Hadoop's diagnostics) that hands out
+//     containers on NodeManager heartbeats; the
 //     ask table, response ids and cached responses of allocate exactly as
 //     hadoop-wire.md §6.7 describes; the AM launcher, a client of the
 //     NodeManager authenticated with an NMToken; AM attempts with liveness

@@ -344,11 +344,13 @@ func (c *Cluster) ClientConfig() map[string]string {
 		queues = append(queues, q.Name)
 		m["yarn.scheduler.capacity.root."+q.Name+".capacity"] = strconv.FormatFloat(q.Capacity, 'f', -1, 64)
 		m["yarn.scheduler.capacity.root."+q.Name+".maximum-capacity"] = strconv.FormatFloat(q.MaxCapacity, 'f', -1, 64)
+		m["yarn.scheduler.capacity.root."+q.Name+".maximum-am-resource-percent"] = strconv.FormatFloat(q.MaxAMResourcePercent, 'f', -1, 64)
 		if q.Stopped {
 			m["yarn.scheduler.capacity.root."+q.Name+".state"] = "STOPPED"
 		}
 	}
 	m["yarn.scheduler.capacity.root.queues"] = strings.Join(queues, ",")
+	m["yarn.scheduler.capacity.maximum-am-resource-percent"] = strconv.FormatFloat(r.MaxAMResourcePercent, 'f', -1, 64)
 	if rm.ha != nil {
 		rm.haConfig(m)
 	}

@@ -46,6 +46,11 @@ const (
 	DefaultRack = "/default-rack"
 	// DefaultQueue is the queue applications go to when they name none.
 	DefaultQueue = "default"
+	// DefaultMaxAMResourcePercent is
+	// yarn.scheduler.capacity.maximum-am-resource-percent
+	// (CapacitySchedulerConfiguration.DEFAULT_MAXIMUM_APPLICATIONMASTERS_RESOURCE_PERCENT):
+	// ApplicationMasters may hold at most this fraction of a queue.
+	DefaultMaxAMResourcePercent = 0.1
 )
 
 var (
@@ -75,6 +80,13 @@ type QueueOptions struct {
 	// Stopped is yarn.scheduler.capacity.root.<name>.state=STOPPED: the
 	// queue refuses new applications.
 	Stopped bool
+	// MaxAMResourcePercent is
+	// yarn.scheduler.capacity.root.<name>.maximum-am-resource-percent: the
+	// fraction (0.1 is 10%) of the queue its ApplicationMasters may hold;
+	// an application whose AM does not fit stays ACCEPTED, not activated
+	// (see RMOptions.MaxAMResourcePercent). 0 means
+	// RMOptions.MaxAMResourcePercent.
+	MaxAMResourcePercent float64
 }
 
 // RMOptions configures a ResourceManager. The zero value is a usable
@@ -105,6 +117,15 @@ type RMOptions struct {
 	DominantResources bool
 	// Queues are the leaf queues; nil means one queue "default" at 100%.
 	Queues []QueueOptions
+	// MaxAMResourcePercent is
+	// yarn.scheduler.capacity.maximum-am-resource-percent, the default of
+	// every queue's MaxAMResourcePercent: a fraction in (0, 1]; 0 means
+	// DefaultMaxAMResourcePercent (0.1), as in YARN. The scheduler
+	// activates an application only while its queue's AMs (and the
+	// user's) fit under the queue's AM limit, except the first
+	// (LeafQueue.activateApplications); until then it stays ACCEPTED with
+	// the CapacityScheduler's "not yet activated" diagnostics.
+	MaxAMResourcePercent float64
 	// MaxAttempts is yarn.resourcemanager.am.max-attempts, the global
 	// limit and the default for applications that set none; 0 means 2.
 	MaxAttempts int
@@ -202,6 +223,12 @@ func (o *RMOptions) setDefaults() error {
 	if len(o.Queues) == 0 {
 		o.Queues = []QueueOptions{{Name: DefaultQueue, Capacity: 100}}
 	}
+	if o.MaxAMResourcePercent == 0 {
+		o.MaxAMResourcePercent = DefaultMaxAMResourcePercent
+	}
+	if o.MaxAMResourcePercent < 0 || o.MaxAMResourcePercent > 1 {
+		return fmt.Errorf("minicluster: maximum AM resource percent %g: want a fraction in (0, 1], e.g. 0.1", o.MaxAMResourcePercent)
+	}
 	var total float64
 	seen := map[string]bool{}
 	for i := range o.Queues {
@@ -212,6 +239,12 @@ func (o *RMOptions) setDefaults() error {
 		seen[q.Name] = true
 		if q.MaxCapacity == 0 {
 			q.MaxCapacity = 100
+		}
+		if q.MaxAMResourcePercent == 0 {
+			q.MaxAMResourcePercent = o.MaxAMResourcePercent
+		}
+		if q.MaxAMResourcePercent < 0 || q.MaxAMResourcePercent > 1 {
+			return fmt.Errorf("minicluster: queue %s: maximum AM resource percent %g: want a fraction in (0, 1], e.g. 0.1", q.Name, q.MaxAMResourcePercent)
 		}
 		if q.Capacity < 0 || q.Capacity > q.MaxCapacity || q.MaxCapacity > 100 {
 			return fmt.Errorf("minicluster: queue %s: capacity %.1f%% and maximum capacity %.1f%% are inconsistent", q.Name, q.Capacity, q.MaxCapacity)

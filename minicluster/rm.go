@@ -96,7 +96,7 @@ func NewResourceManager(ctx context.Context, opts RMOptions) (*ResourceManager, 
 		r.rmTokens = delegation.New(delegation.Options{Codec: rmTokenCodec, MaxLifetime: sec.TokenMaxLifetime, RenewInterval: sec.TokenRenewInterval})
 	}
 	for _, q := range opts.Queues {
-		qq := &queue{name: q.Name, capacity: q.Capacity / 100, maxCapacity: q.MaxCapacity / 100, stopped: q.Stopped}
+		qq := &queue{name: q.Name, capacity: q.Capacity / 100, maxCapacity: q.MaxCapacity / 100, stopped: q.Stopped, amPercent: q.MaxAMResourcePercent}
 		r.queues = append(r.queues, qq)
 		r.queueByNm[q.Name] = qq
 	}

@@ -105,6 +105,10 @@ type rmAttempt struct {
 
 	amContainer *rmContainer
 	diagnostics string
+	// activated: the scheduler took the attempt from its queue's pending
+	// applications (scheduler_am.go); only then is its AM container
+	// scheduled.
+	activated bool
 
 	registered   bool
 	registeredAt time.Time // the last registration, kept across RM restarts
@@ -194,7 +198,12 @@ func (r *ResourceManager) startAttemptLocked(app *rmApp) *rmAttempt {
 		return att
 	}
 	att.state = attScheduled
-	app.diagnostics = r.activatedDiagLocked(app)
+	if app.queue != nil {
+		r.activateLocked(app.queue)
+	} else {
+		att.activated = true
+		app.diagnostics = r.activatedDiagLocked(app)
+	}
 	return att
 }
 

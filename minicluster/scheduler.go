@@ -37,6 +37,7 @@ const anyHost = "*"
 type queue struct {
 	name                  string
 	capacity, maxCapacity float64 // fractions of the cluster
+	amPercent             float64 // maximum-am-resource-percent, a fraction
 	used                  yarn.Resource
 	apps                  []*rmApp
 	submitted, completed  int32
@@ -205,6 +206,7 @@ func (b *budget) take(loc locality) {
 // scheduleLocked hands out containers on node n (a NODE_UPDATE).
 func (r *ResourceManager) scheduleLocked(n *rmNode) {
 	b := r.newBudget()
+	r.activateAllLocked()
 	for _, q := range r.queueOrderLocked() {
 		for _, app := range append([]*rmApp(nil), q.apps...) {
 			att := app.current()
@@ -212,7 +214,9 @@ func (r *ResourceManager) scheduleLocked(n *rmNode) {
 				continue
 			}
 			if att.state == attScheduled {
-				r.allocateAMLocked(att, n, b)
+				if att.activated {
+					r.allocateAMLocked(att, n, b)
+				}
 				continue
 			}
 			if att.registered {

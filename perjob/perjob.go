@@ -73,7 +73,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Detached {
 		until = launch.UntilRunning
 	}
-	r, err := launch.Watch(wctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: until, Emit: emit, Seen: seen, Interval: o.Interval})
+	r, err := launch.Watch(wctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: until, Emit: emit, Seen: seen, Interval: o.Interval,
+		AMResource: sub.App.AMResource})
 	res.Report = r
 	if err != nil && wctx.Err() != nil {
 		why := "interrupted"

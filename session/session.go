@@ -47,6 +47,11 @@ type StartOptions struct {
 	PropertiesFile PropertiesFile
 	// Interval between reports; 0 means launch.DefaultPollInterval.
 	Interval time.Duration
+	// Timeout, if positive, bounds the wait for the JobManager from
+	// submission (--timeout): when it expires the application is killed,
+	// its staging removed and its record forgotten, and Start returns
+	// launch.ErrTimeout.
+	Timeout time.Duration
 }
 
 // Started is a session whose JobManager is up.
@@ -59,9 +64,9 @@ type Started struct {
 
 // Start submits the session, records it in the properties file, and waits
 // until the JobManager runs (or the application ended, which is an
-// error). If ctx ends before the JobManager runs, the application is
-// killed and its staging removed: a start that did not finish leaves
-// nothing behind.
+// error). If ctx ends or Timeout expires before the JobManager runs, the
+// application is killed, its staging removed and its record forgotten: a
+// start that did not finish leaves nothing behind.
 func Start(ctx context.Context, o StartOptions) (*Started, error) {
 	sub := o.Submission
 	if !hasTag(sub.App.Tags, Tag) {
@@ -85,12 +90,41 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 	if err != nil { // submitted, acceptance not confirmed: recorded, staging kept
 		return nil, err
 	}
-	r, err := launch.Watch(ctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: launch.UntilRunning, Emit: emit, Seen: seen, Interval: o.Interval})
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if o.Timeout > 0 {
+		wctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, launch.ErrTimeout)
+	}
+	defer cancel()
+	r, err := launch.Watch(wctx, launch.WatchOptions{RM: o.RM, AM: o.AM, ID: s.ID, Until: launch.UntilRunning, Emit: emit, Seen: seen,
+		Interval: o.Interval, AMResource: sub.App.AMResource})
 	if err != nil {
-		if ctx.Err() != nil {
-			cleanupAfterAbort(o.Clients, s.ID)
+		if wctx.Err() == nil {
+			return nil, err
 		}
-		return nil, err
+		why := "start interrupted"
+		timedOut := errors.Is(context.Cause(wctx), launch.ErrTimeout) && ctx.Err() == nil
+		if timedOut {
+			why = fmt.Sprintf("start timed out after %s (--timeout)", o.Timeout)
+		}
+		res, serr := cleanupAfterAbort(o.Clients, s.ID, why)
+		if ferr := o.PropertiesFile.Forget(s.ID); ferr != nil && serr == nil {
+			serr = ferr
+		}
+		if serr != nil {
+			return nil, fmt.Errorf("%s after its %s: %w", s.ID, why, serr)
+		}
+		if fr := res.Report; fr.State.Terminal() && !seen[launch.EventFinished] {
+			emit(launch.Event{Event: launch.EventFinished, Time: time.Now().UTC(), AppID: s.ID.String(), Name: fr.Name, Queue: fr.Queue,
+				State: fr.State.String(), FinalStatus: fr.FinalStatus.String(), Diagnostics: fr.Diagnostics, TrackingURL: fr.TrackingURL})
+		}
+		if !timedOut {
+			return nil, err
+		}
+		if res.Report.State.Terminal() && res.How == "already ended" {
+			return nil, launch.EndError(res.Report)
+		}
+		return nil, fmt.Errorf("%w: %s did not run within --timeout %s (%s); it was killed and its staging removed",
+			launch.ErrTimeout, s.ID, o.Timeout, lastWords(r, sub.App.AMResource))
 	}
 	if r.State.Terminal() {
 		return nil, launch.EndError(r)
@@ -98,10 +132,31 @@ func Start(ctx context.Context, o StartOptions) (*Started, error) {
 	return &Started{Submitted: s, Report: r, Seen: seen}, nil
 }
 
-func cleanupAfterAbort(c Clients, id yarn.ApplicationID) {
+// cleanupAfterAbort kills (or stops, if it already runs) a session whose
+// start did not finish, and removes its staging.
+func cleanupAfterAbort(c Clients, id yarn.ApplicationID, why string) (launch.StopResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: "start interrupted", Grace: 5 * time.Second})
+	return launch.Stop(ctx, launch.StopOptions{RM: c.RM, AM: c.AM, Stager: c.Stager, ID: id, Diagnostics: why, Grace: 5 * time.Second})
+}
+
+// lastWords says where a start that timed out was: the last waiting
+// explanation, or the state.
+func lastWords(r yarn.AppReport, am yarn.Resource) string {
+	if r.State == yarn.StateAccepted {
+		if w, ok := launch.ClassifyWaiting(r.Diagnostics, r.Queue, am); ok {
+			s := "it was waiting: " + w.Message
+			if w.Fix != "" {
+				s += "; fix: " + w.Fix
+			}
+			return s
+		}
+		return "it was ACCEPTED, waiting for its AM container"
+	}
+	if r.State == yarn.StateRunning {
+		return "its AM ran, but its JobManager was not up yet"
+	}
+	return "it was " + r.State.String()
 }
 
 func hasTag(tags []string, t string) bool {
@@ -166,6 +221,16 @@ type Status struct {
 	// AMError says why the AM could not be asked (empty when it was, or
 	// when the session is not running).
 	AMError string `json:"am_error,omitempty"`
+	// TaskManagersPendingReason is why pending TaskManagers wait, as the
+	// AM sees it (amapi.Pending*), TaskManagersPendingDetail in words.
+	TaskManagersPendingReason string `json:"taskmanagers_pending_reason,omitempty"`
+	TaskManagersPendingDetail string `json:"taskmanagers_pending_detail,omitempty"`
+	// WaitingReason, Waiting and WaitingFix explain an ACCEPTED session's
+	// wait for its AM (launch.ClassifyWaiting; empty when the RM's
+	// diagnostics say nothing to act on).
+	WaitingReason string `json:"waiting_reason,omitempty"`
+	Waiting       string `json:"waiting,omitempty"`
+	WaitingFix    string `json:"waiting_fix,omitempty"`
 }
 
 // GetStatus reads a session's status.
@@ -176,6 +241,11 @@ func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, e
 	}
 	s := Status{AppID: r.ID.String(), Name: r.Name, Queue: r.Queue, User: r.User, State: r.State.String(), FinalStatus: r.FinalStatus.String(),
 		TrackingURL: r.TrackingURL, Diagnostics: r.Diagnostics, Attempt: r.CurrentAttempt.Attempt, TaskManagers: []string{}}
+	if r.State == yarn.StateAccepted {
+		if w, ok := launch.ClassifyWaiting(r.Diagnostics, r.Queue, yarn.Resource{}); ok {
+			s.WaitingReason, s.Waiting, s.WaitingFix = w.Reason, w.Message, w.Fix
+		}
+	}
 	if r.State != yarn.StateRunning {
 		return s, nil
 	}
@@ -192,6 +262,9 @@ func GetStatus(ctx context.Context, c Clients, id yarn.ApplicationID) (Status, e
 	}
 	s.JobManagerAddress, s.JobManagerRESTAddress, s.JobManagerState = st.JobManager.Address, st.JobManager.RESTAddress, st.JobManager.State
 	s.TaskManagersTarget, s.TaskManagersRunning, s.TaskManagersPending, s.TaskManagerRestarts = st.Target, st.Running, st.Pending, st.Restarts
+	if st.Pending > 0 {
+		s.TaskManagersPendingReason, s.TaskManagersPendingDetail = st.PendingReason, st.PendingDetail
+	}
 	for _, tm := range st.TaskManagers {
 		s.TaskManagers = append(s.TaskManagers, tm.ContainerID)
 	}

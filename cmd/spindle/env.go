@@ -399,7 +399,7 @@ const (
 	exitAuth        = 5 // authentication failed (Kerberos login, SASL, tokens)
 	exitFailed      = 6 // the job or session ended FAILED
 	exitKilled      = 7 // the job or session was killed
-	exitTimeout     = 8 // a --timeout expired: run killed its application; example wordcount gave up waiting
+	exitTimeout     = 8 // a --timeout expired: run and session start killed their application; example wordcount gave up waiting
 	exitUnconfirmed = 9 // submitted, but its acceptance could not be confirmed: the application may run
 )
 
@@ -413,12 +413,12 @@ const exitCodesHelp = `Exit codes (stable, for schedulers):
    5  authentication failed (Kerberos login, SASL, tokens)
    6  the job or session ended FAILED
    7  the job or session was KILLED, also by Ctrl-C during run (once the application is killed)
-   8  a --timeout expired (run: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
+   8  a --timeout expired (run, session start: the application was killed and its staging removed; example wordcount: gave up waiting, the session keeps running)
    9  the application was submitted but its acceptance could not be confirmed (interrupted, or the RM became unreachable): it may run; its staging is kept
 
 Output: every command that reports takes --output text|json (-o). With json each line on stdout
-is one JSON object: a waiting command prints its lifecycle events (submitted, accepted, running,
-finished), a list one object per item (no line for an empty list), a query or an action one object.
+is one JSON object: a waiting command prints its lifecycle events (submitted, accepted, waiting,
+running, finished), a list one object per item (no line for an empty list), a query or an action one object.
 Messages for people (progress, warnings, errors) go to stderr.`
 
 // exitCode is the one place errors become exit codes.

@@ -46,6 +46,10 @@ func localCommand(e *environment) *cli.Command {
 					"(ZooKeeper's session timeout, yarn.resourcemanager.zk-timeout-ms, 10s by default)"},
 				&cli.IntFlag{Name: "web-port", Value: defaultWebPort, Usage: "port of the ResourceManager's web proxy (yarn.resourcemanager.webapp.address, " +
 					"where tracking URLs point); 0 picks a free one, as does a default 8088 already in use"},
+
+				&cli.Float64Flag{Name: "max-am-resource-percent", Value: minicluster.DefaultMaxAMResourcePercent,
+					Usage: "the queue's AM share (yarn.scheduler.capacity.maximum-am-resource-percent, a fraction as in YARN, default 0.1): " +
+						"more concurrent sessions fit with more (with 0.1 of one 8 GB node, one 512 MB AM at a time)"},
 			},
 			Action: e.localUp,
 		}},
@@ -84,6 +88,10 @@ func (e *environment) localUp(c *cli.Context) error {
 		Logger:        e.log,
 	}
 	opts.RM.WebAddress = net.JoinHostPort("localhost", strconv.Itoa(port))
+	if f := c.Float64("max-am-resource-percent"); f <= 0 || f > 1 {
+		return usageError{fmt.Errorf("--max-am-resource-percent %g: want a fraction in (0, 1], e.g. 0.5", f)}
+	}
+	opts.RM.MaxAMResourcePercent = c.Float64("max-am-resource-percent")
 	if c.IsSet("election-delay") && !c.Bool("ha") {
 		return usageError{errors.New("--election-delay needs --ha")}
 	}

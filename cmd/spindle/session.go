@@ -27,8 +27,12 @@ func sessionCommand(e *environment) *cli.Command {
 				Description: "Validates everything first (one report of every problem), uploads the files, submits, and\n" +
 					"waits until the JobManager runs. Attached (the default) it then follows the session and stops\n" +
 					"it gracefully on Ctrl-C; with -d it prints the application id and URLs and returns. The\n" +
-					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " as this cluster's, for the other commands.",
-				Flags:     clusterFlags(amapi.ModeSession),
+					"session is recorded in ~/" + session.PropertiesFileName("<user>") + " as this cluster's, for the other commands.\n" +
+					"While YARN keeps it ACCEPTED, each new reason it gives is printed once, with the fix (a \"waiting\"\n" +
+					"event with -o json). --timeout bounds the wait for the JobManager: when it expires the\n" +
+					"application is killed, its staging removed and its record forgotten (exit 8).",
+				Flags: append(clusterFlags(amapi.ModeSession),
+					&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if its JobManager does not run after this long, e.g. 5m (default: wait as long as it takes)"}),
 				ArgsUsage: " ",
 				Action:    e.sessionStart,
 			},
@@ -89,6 +93,9 @@ func (e *environment) sessionStart(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("session start takes no arguments (got %q): flags go before, e.g. -n 2", c.Args().Slice())}
 	}
+	if c.Duration("timeout") < 0 {
+		return usageError{fmt.Errorf("--timeout %s: want a positive duration", c.Duration("timeout"))}
+	}
 	p, err := e.prepare(c, amapi.ModeSession, "", nil)
 	if err != nil {
 		return err
@@ -118,7 +125,7 @@ func (e *environment) sessionStart(c *cli.Context) error {
 		return err
 	}
 	st, err := session.Start(c.Context, session.StartOptions{Clients: cl, Submission: p.sub, Tokens: p.tokens,
-		Progress: progress, Emit: emit, PropertiesFile: pf})
+		Progress: progress, Emit: emit, PropertiesFile: pf, Timeout: c.Duration("timeout")})
 	done()
 	if err != nil {
 		return err
@@ -232,8 +239,12 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 		defer cancel()
 		s, err = session.WaitReady(ctx, cl, id, 0)
 		if err != nil && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
-			return fmt.Errorf("%w: session %s: %d of %d TaskManagers running after --wait %s (%d pending); `spindle session status` shows it, the AM's page says why: %s",
-				launch.ErrTimeout, id, s.TaskManagersRunning, s.TaskManagersTarget, wait, s.TaskManagersPending, s.TrackingURL)
+			why := "the AM's page says why: " + s.TrackingURL
+			if s.TaskManagersPendingDetail != "" {
+				why = "the AM says: " + s.TaskManagersPendingDetail
+			}
+			return fmt.Errorf("%w: session %s: %d of %d TaskManagers running after --wait %s (%d pending); %s",
+				launch.ErrTimeout, id, s.TaskManagersRunning, s.TaskManagersTarget, wait, s.TaskManagersPending, why)
 		}
 	} else if c.Duration("wait") < 0 {
 		return usageError{fmt.Errorf("--wait %s: want a positive duration, e.g. 2m", c.Duration("wait"))}
@@ -262,6 +273,15 @@ func (e *environment) sessionStatus(c *cli.Context) error {
 			tms += ": starting (`spindle session status --wait 2m` waits for them)"
 		}
 		row("TaskManagers", tms)
+		if s.TaskManagersPendingDetail != "" {
+			row("Pending", s.TaskManagersPendingDetail)
+		}
+	}
+	if s.Waiting != "" {
+		row("Waiting", s.Waiting)
+		if s.WaitingFix != "" {
+			row("Fix", s.WaitingFix)
+		}
 	}
 	if s.AMError != "" {
 		row("AM error", s.AMError)

@@ -281,6 +281,11 @@ func (p *printer) event(ev launch.Event) {
 		fmt.Fprintf(p.w, "submitted %s to queue %s (staging %s)\n", ev.AppID, ev.Queue, ev.StagingDir)
 	case launch.EventAccepted:
 		fmt.Fprintf(p.w, "accepted: %s is waiting for its AM container\n", ev.AppID)
+	case launch.EventWaiting:
+		fmt.Fprintf(p.w, "waiting: %s\n", ev.Message)
+		if ev.Fix != "" {
+			fmt.Fprintf(p.w, "  fix: %s\n", ev.Fix)
+		}
 	case launch.EventRunning:
 		fmt.Fprintf(p.w, "running: JobManager at %s (REST %s)\n  tracking URL: %s\n  AM: %s\n", ev.JobManagerAddress, ev.JobManagerRESTAddress, ev.TrackingURL, ev.AMURL)
 	case launch.EventFinished:
