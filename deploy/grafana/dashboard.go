@@ -76,7 +76,9 @@ func Dashboard() (dashboard.Dashboard, error) {
 			q(`sum by (app_id) (spindle_am_taskmanagers_target{`+app+`})`, "{{app_id}} target"),
 			q(`sum by (app_id) (spindle_am_taskmanagers_running{`+app+`})`, "{{app_id}} running"),
 			q(`sum by (app_id) (spindle_am_taskmanagers_pending{`+app+`})`, "{{app_id}} pending"),
-			q(`sum by (app_id) (spindle_am_taskmanagers_launching{`+app+`})`, "{{app_id}} launching")).Span(24))
+			q(`sum by (app_id) (spindle_am_taskmanagers_launching{`+app+`})`, "{{app_id}} launching")).Span(24)).
+		WithPanel(series("Why TaskManagers are pending", "The AM's reason while TaskManagers wait for containers (1 for the current reason): no room on any node, blacklisted nodes, a node label without nodes, or the scheduler still deciding.", "none",
+			q(`max by (app_id, reason) (spindle_am_taskmanagers_pending_reason{`+app+`, reason!="none"})`, "{{app_id}} {{reason}}")).Span(24))
 
 	b.WithRow(dashboard.NewRowBuilder("Restarts and failures")).
 		WithPanel(series("TaskManager ends", "TaskManager containers that failed, were taken by the cluster, died early (liveness) or could not be started, and the replacements asked for.", "short",
