@@ -3,6 +3,7 @@
 package minicluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,14 +56,7 @@ func TestDistributedShellFidelity(t *testing.T) {
 	}
 
 	yarnCmd := func(args ...string) string {
-		cmd := exec.CommandContext(ctx, filepath.Join(home, "bin/yarn"), args...)
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "YARN_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_CONF_DIR=") {
-				env = append(env, kv)
-			}
-		}
-		cmd.Env = append(env, "HADOOP_CONF_DIR="+l.ConfDir)
+		cmd := hadoopCommand(ctx, home, l.ConfDir, "yarn", args...)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "yarn %s:\n%s", strings.Join(args, " "), out)
 		return string(out)
@@ -106,15 +100,8 @@ func TestDistributedShellAcrossRMFailover(t *testing.T) {
 		})
 	}
 	rm := l.Cluster.RM()
-	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin/yarn"), "jar", jars[0], "-jar", jars[0], "-shell_command", "sleep 8",
+	cmd := hadoopCommand(ctx, home, l.ConfDir, "yarn", "jar", jars[0], "-jar", jars[0], "-shell_command", "sleep 8",
 		"-num_containers", "2", "-container_memory", "256", "-master_memory", "512")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "YARN_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_CONF_DIR=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "HADOOP_CONF_DIR="+l.ConfDir)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -152,4 +139,19 @@ func TestDistributedShellAcrossRMFailover(t *testing.T) {
 	}
 	require.NoError(t, err)
 	require.Contains(t, string(amLog), "ApplicationMaster is out of sync with ResourceManager, hence resyncing.")
+}
+
+// hadoopCommand runs bin/NAME of the Hadoop installation home with the
+// configuration in confDir, whatever HADOOP_CONF_DIR or YARN_CONF_DIR the
+// test runs with.
+func hadoopCommand(ctx context.Context, home, confDir, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin", name), args...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "YARN_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_CONF_DIR=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "HADOOP_CONF_DIR="+confDir)
+	return cmd
 }

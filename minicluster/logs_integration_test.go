@@ -4,7 +4,6 @@ package minicluster
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,14 +52,8 @@ func TestYarnLogsReadsAggregated(t *testing.T) {
 	file := filepath.Join(remote, testUser, "logs-tfile", id.String(), logs.NodeFileName(nm.ID().String()))
 	eventually(t, ctx, "the aggregated file", func() bool { _, err := os.Stat(file); return err == nil })
 
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "YARN_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_CONF_DIR=") && !strings.HasPrefix(kv, "HADOOP_USER_NAME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin/yarn"), "logs", "-applicationId", id.String(), "-log_files", "stdout")
-	cmd.Env = append(env, "HADOOP_CONF_DIR="+l.ConfDir, "HADOOP_USER_NAME="+testUser)
+	cmd := hadoopCommand(ctx, home, l.ConfDir, "yarn", "logs", "-applicationId", id.String(), "-log_files", "stdout")
+	cmd.Env = append(cmd.Env, "HADOOP_USER_NAME="+testUser) // the last one wins
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "yarn logs:\n%s\n%s", stdout.String(), stderr.String())

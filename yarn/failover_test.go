@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -125,7 +124,7 @@ func (d *refusingDialer) dial(ctx context.Context, network, addr string) (net.Co
 }
 
 // logLines decodes zerolog's JSON lines.
-func logLines(t *testing.T, b *syncBuffer) []map[string]any {
+func logLines(t *testing.T, b *testutil.Buffer) []map[string]any {
 	var out []map[string]any
 	for _, l := range bytes.Split(b.Bytes(), []byte("\n")) {
 		if len(l) == 0 {
@@ -136,23 +135,6 @@ func logLines(t *testing.T, b *syncBuffer) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }
 
 // An election as clients see it: both rm-ids refuse (the old active died,
@@ -166,7 +148,7 @@ func TestFailoverFollowsElection(t *testing.T) {
 		return &yarnpb.GetClusterMetricsResponseProto{ClusterMetrics: &yarnpb.YarnClusterMetricsProto{NumNodeManagers: proto.Int32(2)}}, nil
 	}
 	var d refusingDialer
-	var logs syncBuffer
+	var logs testutil.Buffer
 	c, err := NewRMClient(RMOptions{
 		Endpoints: []Endpoint{{RMID: "rm1", Addr: closedAddr(t), Key: "yarn.resourcemanager.address.rm1"}, {RMID: "rm2", Addr: active.Addr(), Key: "yarn.resourcemanager.address.rm2"}},
 		Retry:     RetryPolicy{BaseDelay: 30 * time.Second, MaxDelay: 30 * time.Second},
@@ -215,7 +197,7 @@ func TestFailoverFollowsElection(t *testing.T) {
 // probe window ends and the long schedule takes over, and the call fails
 // after MaxWait naming the addresses.
 func TestOutageWarnsOnceThenOnceMore(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.Buffer
 	addr := closedAddr(t)
 	c, err := NewRMClient(RMOptions{
 		Endpoints: []Endpoint{{Addr: addr, Key: "yarn.resourcemanager.address"}},

@@ -73,6 +73,23 @@ func checkXAttrAPI(pc *caller, x xattr) error {
 
 // checkXAttrChange is FSDirXAttrOp.checkXAttrChangeAccess: a user. attribute
 // needs WRITE on the inode, or ownership of a sticky directory.
+// xattrTarget resolves src for a change of x (set or remove) and checks
+// the caller may make it; nn.mu is held.
+func (nn *nameNode) xattrTarget(pc *caller, src string, x xattr) (*inode, error) {
+	ip, err := nn.resolvePath(pc, src, opWrite)
+	if err != nil {
+		return nil, err
+	}
+	if err := nn.checkXAttrChange(pc, ip, x); err != nil {
+		return nil, err
+	}
+	n := ip.last()
+	if n == nil {
+		return nil, errFileNotFound("cannot find %s", ip)
+	}
+	return n, nil
+}
+
 func (nn *nameNode) checkXAttrChange(pc *caller, ip *resolved, x xattr) error {
 	if x.ns != hdfspb.XAttrProto_USER {
 		return nil
@@ -116,16 +133,9 @@ func (nn *nameNode) setXAttr(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	}
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	n, err := nn.xattrTarget(pc, req.GetSrc(), x)
 	if err != nil {
 		return nil, err
-	}
-	if err := nn.checkXAttrChange(pc, ip, x); err != nil {
-		return nil, err
-	}
-	n := ip.last()
-	if n == nil {
-		return nil, errFileNotFound("cannot find %s", ip)
 	}
 	flag := req.GetFlag()
 	if flag&(xattrCreate|xattrReplace) == 0 {
@@ -230,16 +240,9 @@ func (nn *nameNode) removeXAttr(_ context.Context, call *ipc.ServerCall, req *hd
 	}
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	n, err := nn.xattrTarget(pc, req.GetSrc(), x)
 	if err != nil {
 		return nil, err
-	}
-	if err := nn.checkXAttrChange(pc, ip, x); err != nil {
-		return nil, err
-	}
-	n := ip.last()
-	if n == nil {
-		return nil, errFileNotFound("cannot find %s", ip)
 	}
 	for i, y := range n.xattrs {
 		if y.same(x) {
