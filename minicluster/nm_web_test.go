@@ -96,8 +96,12 @@ func TestNodeManagerLogWebServicesAndAggregation(t *testing.T) {
 	}
 	require.Equal(t, "first line\nsecond line\n", string(want["stdout"]))
 	require.Equal(t, "oops\n", string(want["stderr"]))
-	_, err = os.Stat(filepath.Join(nm.LogDir(), app.String()))
-	require.True(t, errors.Is(err, os.ErrNotExist), "local logs removed after aggregation")
+	// The local logs go once uploaded (AppLogAggregatorImpl hands them to
+	// the DeletionService after the upload): soon after the file appears.
+	eventually(t, ctx, "local logs removed after aggregation", func() bool {
+		_, err := os.Stat(filepath.Join(nm.LogDir(), app.String()))
+		return errors.Is(err, os.ErrNotExist)
+	})
 	_, err = web.ReadLog(ctx, addr, am.String(), "stdout", 0)
 	require.ErrorIs(t, err, logs.ErrContainerNotFound)
 	// The web UI page the AM links to.

@@ -32,7 +32,8 @@ func sessionCommand(e *environment) *cli.Command {
 					"event with -o json). --timeout bounds the wait for the JobManager: when it expires the\n" +
 					"application is killed, its staging removed and its record forgotten (exit 8).",
 				Flags: append(clusterFlags(amapi.ModeSession),
-					&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if its JobManager does not run after this long, e.g. 5m (default: wait as long as it takes)"}),
+					&cli.DurationFlag{Name: "timeout", Usage: "kill the application (and remove its staging) if its JobManager does not run after this long, e.g. 5m",
+						DefaultText: "wait as long as it takes"}),
 				ArgsUsage: " ",
 				Action:    e.sessionStart,
 			},
