@@ -240,10 +240,13 @@ func (nn *nameNode) ownedSnapshottable(pc *caller, src string) (*resolved, *inod
 }
 
 // checkSnapshotName is DFSUtil.isValidNameForComponent and
-// FSDirSnapshotOp.verifySnapshotName.
+// FSDirSnapshotOp.verifySnapshotName. FSDirSnapshotOp.createSnapshot
+// throws new InvalidPathException("Invalid snapshot name: " + name), and
+// that constructor (InvalidPathException(String path)) prefixes
+// "Invalid path name ", as a real 3.1.3 NameNode's message shows.
 func checkSnapshotName(name string) error {
 	if name == "." || name == ".." || strings.ContainsAny(name, ":/") || name == dotSnapshot || name == ".reserved" {
-		return remote(classInvalidPath, "Invalid snapshot name: %s", name)
+		return remote(classInvalidPath, "Invalid path name Invalid snapshot name: %s", name)
 	}
 	return nil
 }

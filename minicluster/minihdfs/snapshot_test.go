@@ -162,7 +162,7 @@ func TestSnapshotExceptions(t *testing.T) {
 		{"create same name", root, "createSnapshot", create("/user/root/s", "s1"), &hdfspb.CreateSnapshotResponseProto{}, se,
 			`Failed to add snapshot: there is already a snapshot with the same name "s1".`},
 		{"create bad name", root, "createSnapshot", create("/user/root/s", "a:b"), &hdfspb.CreateSnapshotResponseProto{},
-			"org.apache.hadoop.fs.InvalidPathException", "Invalid snapshot name: a:b"},
+			"org.apache.hadoop.fs.InvalidPathException", "Invalid path name Invalid snapshot name: a:b"},
 		{"create not owner", alice, "createSnapshot", create("/user/root/s", "x"), &hdfspb.CreateSnapshotResponseProto{}, ace,
 			"Permission denied. user=alice is not the owner of inode=/user/root/s"},
 		{"create missing", root, "createSnapshot", create("/nope", "x"), &hdfspb.CreateSnapshotResponseProto{}, fnf, "Directory/File does not exist /nope"},
@@ -173,6 +173,12 @@ func TestSnapshotExceptions(t *testing.T) {
 		{"rename onto existing", root, "renameSnapshot", &hdfspb.RenameSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"), SnapshotOldName: proto.String("s1"), SnapshotNewName: proto.String("s2")},
 			&hdfspb.RenameSnapshotResponseProto{}, se, "The snapshot s2 already exists for directory /user/root/s"},
 		{"delete directory with snapshots", root, "delete", &hdfspb.DeleteRequestProto{Src: proto.String("/user/root"), Recursive: proto.Bool(true)}, &hdfspb.DeleteResponseProto{}, se,
+			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
+		// FSDirRenameOp.validateRenameSource: both renames throw it (a
+		// real 3.1.3 NameNode does, with the delete wording).
+		{"rename directory with snapshots", root, "rename", &hdfspb.RenameRequestProto{Src: proto.String("/user/root/s"), Dst: proto.String("/user/root/s9")}, &hdfspb.RenameResponseProto{}, se,
+			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
+		{"rename parent of directory with snapshots", root, "rename2", &hdfspb.Rename2RequestProto{Src: proto.String("/user/root"), Dst: proto.String("/user/root9"), OverwriteDest: proto.Bool(false)}, &hdfspb.Rename2ResponseProto{}, se,
 			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
 		{"mkdir in a snapshot", root, "mkdirs", &hdfspb.MkdirsRequestProto{Src: proto.String("/user/root/s/.snapshot/s1/x"), Masked: &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o755)}, CreateParent: proto.Bool(true)},
 			&hdfspb.MkdirsResponseProto{}, sace, "Modification on a read-only snapshot is disallowed"},
