@@ -35,7 +35,35 @@ func (nn *nameNode) getFileInfo(_ context.Context, call *ipc.ServerCall, req *hd
 	if n == nil {
 		return &hdfspb.GetFileInfoResponseProto{}, nil
 	}
+	if ip.snapshot && ip.comps[len(ip.comps)-1] == dotSnapshot {
+		return &hdfspb.GetFileInfoResponseProto{Fs: dotSnapshotStatus()}, nil
+	}
 	return &hdfspb.GetFileInfoResponseProto{Fs: nn.fileStatus(n, "", false)}, nil
+}
+
+// dotSnapshotStatus is FSDirectory.DOT_SNAPSHOT_DIR_STATUS, what
+// FSDirStatAndListingOp.getFileInfo answers for <snapshottable>/.snapshot:
+// new HdfsFileStatus.Builder().isdir(true).build(), so no owner or group,
+// FsPermission.getDirDefault() (0777, FileStatus's default for a null
+// permission), times and sizes 0, fileId -1 (`hdfs dfs -ls -d` on a real
+// 3.1.3 NameNode: "drwxrwxrwx   -          0 1970-01-01 00:00").
+func dotSnapshotStatus() *hdfspb.HdfsFileStatusProto {
+	return &hdfspb.HdfsFileStatusProto{
+		FileType:         hdfspb.HdfsFileStatusProto_IS_DIR.Enum(),
+		Path:             []byte{},
+		Length:           proto.Uint64(0),
+		Permission:       &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o777)},
+		Owner:            proto.String(""),
+		Group:            proto.String(""),
+		ModificationTime: proto.Uint64(0),
+		AccessTime:       proto.Uint64(0),
+		BlockReplication: proto.Uint32(0),
+		Blocksize:        proto.Uint64(0),
+		FileId:           proto.Uint64(^uint64(0)),
+		ChildrenNum:      proto.Int32(0),
+		StoragePolicy:    proto.Uint32(0),
+		Flags:            proto.Uint32(0),
+	}
 }
 
 // isClass reports whether err is the Java exception cls.

@@ -2,9 +2,11 @@ package minihdfs_test
 
 import (
 	"io"
+	"os"
 	"testing"
 	"time"
 
+	hdfs "github.com/colinmarc/hdfs/v2"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -86,6 +88,13 @@ func TestColinmarcSnapshots(t *testing.T) {
 	entries, err = cl.ReadDir("/user/root/s/.snapshot/s1")
 	require.NoError(t, err)
 	require.Len(t, entries, 5)
+	// getFileInfo on .snapshot itself: FSDirectory.DOT_SNAPSHOT_DIR_STATUS.
+	dot, err := cl.Stat("/user/root/s/.snapshot")
+	require.NoError(t, err)
+	require.True(t, dot.IsDir())
+	require.Equal(t, os.ModeDir|0o777, dot.Mode())
+	require.Zero(t, dot.ModTime().UnixMilli())
+	require.Empty(t, dot.(*hdfs.FileInfo).Owner())
 
 	// The snapshot is read-only.
 	_, err = cl.Create("/user/root/s/.snapshot/s1/new")
