@@ -223,3 +223,61 @@ func TestSnapshotExceptions(t *testing.T) {
 	require.Equal(t, []string{"/user/alice/mine:0", "/user/root/s:3"}, list(root))
 	require.Equal(t, []string{"/user/alice/mine:0"}, list(alice))
 }
+
+// TestContentSummaryWithSnapshots: getContentSummary counts what a
+// snapshot still holds (DirectoryWithSnapshotFeature.
+// computeContentSummary4Snapshot: the deleted children of each diff, in
+// the totals and the snapshot counts) and a file's space is every block
+// it holds now or in a snapshot at its current length
+// (INodeFile.storagespaceConsumedContiguous). The expected values are
+// what a real Hadoop 3.1.3 NameNode+DataNode answered to the same steps
+// through the Java client (FileSystem.getContentSummary).
+func TestContentSummaryWithSnapshots(t *testing.T) {
+	c := start(t, nil)
+	cl := client(t, c, "root")
+	nn := dialNN(t, c, "root")
+	const d = "/user/root/cs"
+	require.NoError(t, cl.MkdirAll(d+"/sub", 0o755))
+	require.NoError(t, cl.MkdirAll(d+"/sub2/deep", 0o755))
+	require.NoError(t, writeFile(cl, d+"/sub/three", make([]byte, 2621540), 0o644))
+	require.NoError(t, writeFile(cl, d+"/small", make([]byte, 1000), 0o644))
+	require.NoError(t, writeFile(cl, d+"/sub2/deep/f", make([]byte, 100), 0o644))
+	require.NoError(t, nn.call("allowSnapshot", &hdfspb.AllowSnapshotRequestProto{SnapshotRoot: proto.String(d)}, &hdfspb.AllowSnapshotResponseProto{}))
+	snap := func(name string) {
+		require.NoError(t, nn.call("createSnapshot", &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(name)}, &hdfspb.CreateSnapshotResponseProto{}))
+	}
+	// len files dirs space snapLen snapFiles snapDirs snapSpace
+	summary := func(path string) [8]uint64 {
+		t.Helper()
+		resp := &hdfspb.GetContentSummaryResponseProto{}
+		require.NoError(t, nn.call("getContentSummary", &hdfspb.GetContentSummaryRequestProto{Path: proto.String(path)}, resp), path)
+		s := resp.GetSummary()
+		return [8]uint64{s.GetLength(), s.GetFileCount(), s.GetDirectoryCount(), s.GetSpaceConsumed(),
+			s.GetSnapshotLength(), s.GetSnapshotFileCount(), s.GetSnapshotDirectoryCount(), s.GetSnapshotSpaceConsumed()}
+	}
+	snap("s1")
+	require.Equal(t, [8]uint64{2622640, 3, 4, 2622640, 0, 0, 0, 0}, summary(d))
+	require.NoError(t, cl.Remove(d+"/sub/three"))
+	w, err := cl.Append(d + "/small")
+	require.NoError(t, err)
+	_, err = w.Write(make([]byte, 1000))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, cl.RemoveAll(d+"/sub2"))
+	require.NoError(t, writeFile(cl, d+"/n", make([]byte, 500), 0o644))
+	snap("s2")
+	require.NoError(t, cl.Remove(d+"/n"))
+
+	require.Equal(t, [8]uint64{2624140, 4, 4, 2624140, 2622140, 3, 2, 2622140}, summary(d))
+	require.Equal(t, [8]uint64{2621540, 1, 1, 2621540, 2621540, 1, 0, 2621540}, summary(d+"/sub"))
+	// small's block grew to 2000 bytes after s1: s1's copy counts it so.
+	require.Equal(t, [8]uint64{2622640, 3, 4, 2623640, 0, 0, 0, 0}, summary(d+"/.snapshot/s1"))
+	require.Equal(t, [8]uint64{2500, 2, 2, 2500, 0, 0, 0, 0}, summary(d+"/.snapshot/s2"))
+	require.Equal(t, [8]uint64{2621540, 1, 1, 2621540, 0, 0, 0, 0}, summary(d+"/.snapshot/s1/sub"))
+	err = nn.call("getContentSummary", &hdfspb.GetContentSummaryRequestProto{Path: proto.String(d + "/.snapshot")}, &hdfspb.GetContentSummaryResponseProto{})
+	require.ErrorContains(t, err, "File does not exist: "+d+"/.snapshot")
+	for _, s := range []string{"s1", "s2"} {
+		require.NoError(t, nn.call("deleteSnapshot", &hdfspb.DeleteSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(s)}, &hdfspb.DeleteSnapshotResponseProto{}))
+	}
+	require.Equal(t, [8]uint64{2000, 1, 2, 2000, 0, 0, 0, 0}, summary(d))
+}
