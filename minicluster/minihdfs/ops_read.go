@@ -278,12 +278,7 @@ func snapshotCopies(a *inode, copies map[uint64][]*inode, current map[uint64]*in
 	for _, s := range a.snaps {
 		snaps = append(snaps, s)
 	}
-	sort.Slice(snaps, func(i, j int) bool {
-		if snaps[i].root.mtime != snaps[j].root.mtime {
-			return snaps[i].root.mtime > snaps[j].root.mtime
-		}
-		return snaps[i].root.name > snaps[j].root.name
-	})
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].id > snaps[j].id })
 	var add func(x *inode)
 	add = func(x *inode) {
 		copies[x.id] = append(copies[x.id], x)

@@ -34,6 +34,9 @@ const (
 // copy of the directory, named as the snapshot.
 type snapshot struct {
 	root *inode
+	// id orders snapshots by creation (Snapshot.getId: the SnapshotManager's
+	// counter), as the snapshot diff needs.
+	id uint64
 }
 
 // dotSnapshotDir is the .snapshot directory of d: its children are the
@@ -278,7 +281,8 @@ func (nn *nameNode) createSnapshot(_ context.Context, call *ipc.ServerCall, req 
 	root := nn.copyTree(d)
 	root.name = name
 	root.mtime = now.UnixMilli()
-	d.snaps[name] = &snapshot{root: root}
+	nn.snapshotCounter++
+	d.snaps[name] = &snapshot{root: root, id: nn.snapshotCounter}
 	d.mtime = now.UnixMilli()
 	return &hdfspb.CreateSnapshotResponseProto{SnapshotPath: proto.String(joinPath(ip.String(), dotSnapshot+"/"+name))}, nil
 }

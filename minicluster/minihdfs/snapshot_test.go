@@ -3,6 +3,8 @@ package minihdfs_test
 import (
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +282,103 @@ func TestContentSummaryWithSnapshots(t *testing.T) {
 		require.NoError(t, nn.call("deleteSnapshot", &hdfspb.DeleteSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(s)}, &hdfspb.DeleteSnapshotResponseProto{}))
 	}
 	require.Equal(t, [8]uint64{2000, 1, 2, 2000, 0, 0, 0, 0}, summary(d))
+}
+
+// TestSnapshotDiff: getSnapshotDiffReport (a snapshot against the current
+// tree) and getSnapshotDiffReportListing (two snapshots), after the same
+// steps `hdfs snapshotDiff` was run after on a real Hadoop 3.1.3
+// NameNode; the entries are what it printed there.
+func TestSnapshotDiff(t *testing.T) {
+	c := start(t, nil)
+	cl := client(t, c, "root")
+	nn := dialNN(t, c, "root")
+	const d = "/user/root/sd"
+	for _, dir := range []string{d + "/a/b", d + "/c", d + "/plain"} {
+		require.NoError(t, cl.MkdirAll(dir, 0o755))
+	}
+	for _, f := range []string{"a/f1", "a/b/f2", "c/f3", "top", "rm1", "mv1"} {
+		require.NoError(t, writeFile(cl, d+"/"+f, []byte("x"), 0o644))
+	}
+	require.NoError(t, nn.call("allowSnapshot", &hdfspb.AllowSnapshotRequestProto{SnapshotRoot: proto.String(d)}, &hdfspb.AllowSnapshotResponseProto{}))
+	snap := func(name string) {
+		require.NoError(t, nn.call("createSnapshot", &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(name)}, &hdfspb.CreateSnapshotResponseProto{}))
+	}
+	snap("s1")
+	w, err := cl.Append(d + "/a/f1")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("y"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, cl.Chmod(d+"/a/b/f2", 0o600))
+	require.NoError(t, cl.SetXAttr(d+"/c", "user.x", "1"))
+	require.NoError(t, cl.Remove(d+"/rm1"))
+	require.NoError(t, cl.Rename(d+"/mv1", d+"/c/moved"))
+	require.NoError(t, cl.Rename(d+"/top", d+"/top2"))
+	require.NoError(t, writeFile(cl, d+"/a/b/new", []byte("x"), 0o644))
+	require.NoError(t, cl.MkdirAll(d+"/newdir", 0o755))
+	require.NoError(t, cl.RemoveAll(d+"/plain"))
+	snap("s2")
+	require.NoError(t, writeFile(cl, d+"/after", []byte("x"), 0o644))
+	require.NoError(t, nn.call("setReplication", &hdfspb.SetReplicationRequestProto{Src: proto.String(d + "/c/f3"), Replication: proto.Uint32(2)}, &hdfspb.SetReplicationResponseProto{}))
+
+	report := func(root, from, to string) []string {
+		t.Helper()
+		resp := &hdfspb.GetSnapshotDiffReportResponseProto{}
+		require.NoError(t, nn.call("getSnapshotDiffReport", &hdfspb.GetSnapshotDiffReportRequestProto{SnapshotRoot: proto.String(root), FromSnapshot: proto.String(from), ToSnapshot: proto.String(to)}, resp))
+		var out []string
+		for _, e := range resp.GetDiffReport().GetDiffReportEntries() {
+			line := e.GetModificationLabel() + " ./" + string(e.GetFullpath())
+			if e.GetModificationLabel() == "R" {
+				line += " -> ./" + string(e.GetTargetPath())
+			}
+			out = append(out, strings.TrimSuffix(line, "/"))
+		}
+		return out
+	}
+	// SnapshotDiffReport.toString prints "." for the root: here "./".
+	require.Equal(t, []string{"M .", "+ ./after", "+ ./newdir", "R ./mv1 -> ./c/moved", "- ./plain", "- ./rm1", "R ./top -> ./top2",
+		"M ./c", "M ./a/b", "+ ./a/b/new", "M ./a/f1", "M ./c/f3", "M ./a/b/f2"}, report(d, "s1", "."))
+	require.Equal(t, []string{"M .", "+ ./after", "M ./c/f3"}, report(d, "s2", ""))
+
+	listing := func(from, to string) *hdfspb.SnapshotDiffReportListingProto { return listingOf(t, nn, d, from, to) }
+	paths := func(es []*hdfspb.SnapshotDiffReportListingEntryProto) []string {
+		var out []string
+		for _, e := range es {
+			p := string(e.GetFullpath())
+			if len(e.GetTargetPath()) > 0 {
+				p += "->" + string(e.GetTargetPath())
+			}
+			out = append(out, p)
+		}
+		sort.Strings(out)
+		return out
+	}
+	// `hdfs snapshotDiff sd s1 s2` printed: M ., + ./newdir,
+	// R ./mv1 -> ./c/moved, - ./plain, - ./rm1, R ./top -> ./top2, M ./a/b,
+	// + ./a/b/new, M ./a/b/f2, M ./a/f1, M ./c.
+	l := listing("s1", "s2")
+	require.True(t, l.GetIsFromEarlier())
+	require.Equal(t, int32(-1), l.GetCursor().GetIndex())
+	require.Equal(t, []string{"", "a/b", "a/b/f2", "a/f1", "c"}, paths(l.GetModifiedEntries()))
+	require.Equal(t, []string{"a/b/new", "c/moved", "newdir", "top2"}, paths(l.GetCreatedEntries()))
+	require.Equal(t, []string{"mv1->c/moved", "plain", "rm1", "top->top2"}, paths(l.GetDeletedEntries()))
+	// s2 to s1 is the same difference, labelled by the client the other way.
+	require.False(t, listing("s2", "s1").GetIsFromEarlier())
+
+	err = nn.call("getSnapshotDiffReport", &hdfspb.GetSnapshotDiffReportRequestProto{SnapshotRoot: proto.String(d), FromSnapshot: proto.String("s1"), ToSnapshot: proto.String("nosuch")}, &hdfspb.GetSnapshotDiffReportResponseProto{})
+	require.ErrorContains(t, err, "Cannot find the snapshot of directory /user/root/sd with name nosuch")
+	// Below the snapshot root (dfs.namenode.snapshotdiff.allow.snap-root-descendant):
+	// `hdfs snapshotDiff sd/a s1 s2` printed M ./b, + ./b/new, M ./b/f2, M ./f1.
+	l = listingOf(t, nn, d+"/a", "s1", "s2")
+	require.Equal(t, []string{"b", "b/f2", "f1"}, paths(l.GetModifiedEntries()))
+	require.Equal(t, []string{"b/new"}, paths(l.GetCreatedEntries()))
+	require.Empty(t, l.GetDeletedEntries())
+}
+
+func listingOf(t *testing.T, nn *nnConn, root, from, to string) *hdfspb.SnapshotDiffReportListingProto {
+	t.Helper()
+	resp := &hdfspb.GetSnapshotDiffReportListingResponseProto{}
+	require.NoError(t, nn.call("getSnapshotDiffReportListing", &hdfspb.GetSnapshotDiffReportListingRequestProto{SnapshotRoot: proto.String(root), FromSnapshot: proto.String(from), ToSnapshot: proto.String(to),
+		Cursor: &hdfspb.SnapshotDiffReportCursorProto{StartPath: []byte{}, Index: proto.Int32(-1)}}, resp))
+	return resp.GetDiffReport()
 }
