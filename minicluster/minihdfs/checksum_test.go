@@ -133,7 +133,7 @@ func fileChecksum(t *testing.T, nn *nnConn, path string, composite bool) (alg, s
 
 // TestFileChecksumMatchesHadoop writes each fixture file (replication 2 on
 // 2 DataNodes, the fixture's block size) and checks, against the values
-// Hadoop's own classes give (testdata/checksum/hadoop-3.1.3.tsv):
+// a real Hadoop 3.1.3 NameNode+DataNode gives (testdata/checksum/hadoop-3.1.3.tsv):
 //   - MD5MD5CRC: the whole `hdfs dfs -checksum` value from the DataNodes'
 //     block MD5s combined as FileChecksumHelper does, and colinmarc/hdfs's
 //     FileReader.Checksum (the MD5 part; colinmarc drops bytesPerCRC and

@@ -37,9 +37,19 @@ func TestHDFSShellAppendTruncateXAttrsSnapshots(t *testing.T) {
 		o.Users = []string{user}
 		o.LeaseCheckInterval = 100 * time.Millisecond
 	})
+	// dfs.replication 1 (in hdfs-site.xml: hdfs-default.xml is loaded after
+	// core-site.xml), as on any single-DataNode HDFS: with the client's
+	// default 3 the second -appendToFile fails on a real 3.1.3 NameNode
+	// too, since DataStreamer.handleDatanodeReplacement
+	// (ReplaceDatanodeOnFailure DEFAULT: replication >= 3, fewer nodes,
+	// isAppend) asks getAdditionalDatanode for a node that does not exist
+	// ("Failed to replace a bad datanode on the existing pipeline").
 	conf := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(conf, "core-site.xml"), []byte(`<configuration>
 <property><name>fs.defaultFS</name><value>`+c.URI()+`</value></property>
+</configuration>`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "hdfs-site.xml"), []byte(`<configuration>
+<property><name>dfs.replication</name><value>1</value></property>
 </configuration>`), 0o644))
 	ctx := testutil.Context(t, 3*time.Minute)
 	hdfsCmd := func(args ...string) string {

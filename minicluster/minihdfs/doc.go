@@ -13,6 +13,7 @@
 //     setOwner, setReplication, setTimes, setXAttr, getXAttrs, listXAttrs,
 //     removeXAttr, allowSnapshot, disallowSnapshot, createSnapshot,
 //     deleteSnapshot, renameSnapshot, getSnapshottableDirListing,
+//     getSnapshotDiffReport, getSnapshotDiffReportListing,
 //     getServerDefaults, renewLease, recoverLease, getContentSummary,
 //     getFsStats, getPreferredBlockSize, getDatanodeReport, msync and
 //     getHAServiceState. Append reopens a partial last block for a
@@ -21,7 +22,9 @@
 //     last block UNDER_RECOVERY until the lease monitor's next tick cuts
 //     the replica. Snapshots are copies of the directory tree read through
 //     <dir>/.snapshot/<name>; replicas a snapshot holds outlive the live
-//     file (copy-on-truncate included). The namespace keeps
+//     file (copy-on-truncate included); content summaries count what only
+//     snapshots hold, and snapshot diffs match inodes by id. The
+//     namespace keeps
 //     owners, groups (BSD rule: a new inode takes its parent's group) and
 //     POSIX modes with the sticky bit; permissions are checked as
 //     FSPermissionChecker does, with the NameNode's user and the members of

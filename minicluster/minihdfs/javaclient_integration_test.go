@@ -27,7 +27,20 @@ func hdfsCmd(t *testing.T, c *minihdfs.Cluster, args ...string) (string, error) 
 	}
 	full := append([]string{"dfs", "-D", "fs.defaultFS=" + c.URI()}, args...)
 	cmd := exec.Command(filepath.Join(home, "bin", "hdfs"), full...)
-	cmd.Env = append(os.Environ(), "HADOOP_USER_NAME=root", "HADOOP_CONF_DIR="+t.TempDir())
+	// A conf dir without core-site.xml makes Hadoop 3.1.3's Configuration
+	// throw "core-site.xml not found" before -D is read; without
+	// log4j.properties its warnings go to stdout, mixed with -checksum's.
+	conf := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "core-site.xml"), []byte(`<configuration>
+<property><name>fs.defaultFS</name><value>`+c.URI()+`</value></property>
+</configuration>`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "log4j.properties"), []byte(`log4j.rootLogger=WARN,err
+log4j.appender.err=org.apache.log4j.ConsoleAppender
+log4j.appender.err.Target=System.err
+log4j.appender.err.layout=org.apache.log4j.PatternLayout
+log4j.appender.err.layout.ConversionPattern=%d %p %c: %m%n
+`), 0o644))
+	cmd.Env = append(os.Environ(), "HADOOP_USER_NAME=root", "HADOOP_CONF_DIR="+conf)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -65,9 +65,11 @@ type nameNode struct {
 	// a block with a count stays on the DataNode when the file lets it go.
 	snapRefs  map[uint64]int
 	nextInode uint64
-	nextBlock uint64
-	nextGS    uint64
-	started   time.Time
+	// snapshotCounter numbers snapshots as created (SnapshotManager).
+	snapshotCounter uint64
+	nextBlock       uint64
+	nextGS          uint64
+	started         time.Time
 
 	tokens *delegation.Manager // nil unless secure
 }
@@ -459,6 +461,12 @@ func (nn *nameNode) service() *ipc.Service {
 	add("getSnapshottableDirListing", ipc.Unary(func() *hdfspb.GetSnapshottableDirListingRequestProto {
 		return &hdfspb.GetSnapshottableDirListingRequestProto{}
 	}, nn.getSnapshottableDirListing))
+	add("getSnapshotDiffReport", ipc.Unary(func() *hdfspb.GetSnapshotDiffReportRequestProto {
+		return &hdfspb.GetSnapshotDiffReportRequestProto{}
+	}, nn.getSnapshotDiffReport))
+	add("getSnapshotDiffReportListing", ipc.Unary(func() *hdfspb.GetSnapshotDiffReportListingRequestProto {
+		return &hdfspb.GetSnapshotDiffReportListingRequestProto{}
+	}, nn.getSnapshotDiffReportListing))
 	add("truncate", ipc.Unary(func() *hdfspb.TruncateRequestProto { return &hdfspb.TruncateRequestProto{} }, nn.truncate))
 	add("append", ipc.Unary(func() *hdfspb.AppendRequestProto { return &hdfspb.AppendRequestProto{} }, nn.append))
 	add("complete", ipc.Unary(func() *hdfspb.CompleteRequestProto { return &hdfspb.CompleteRequestProto{} }, nn.complete))

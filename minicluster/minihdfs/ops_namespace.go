@@ -111,6 +111,12 @@ func (nn *nameNode) rename(_ context.Context, call *ipc.ServerCall, req *hdfspb.
 	if s == nil || s.parent == nil {
 		return fail, nil
 	}
+	// FSDirRenameOp.validateRenameSource ends in
+	// FSDirSnapshotOp.checkSnapshot, whose SnapshotException (its "cannot
+	// be deleted" message even here) unprotectedRenameTo rethrows.
+	if err := checkNoSnapshots(s, sip.String()); err != nil {
+		return nil, err
+	}
 	if dip.String() == sip.String() {
 		return &hdfspb.RenameResponseProto{Result: proto.Bool(true)}, nil
 	}
@@ -178,6 +184,9 @@ func (nn *nameNode) rename2(_ context.Context, call *ipc.ServerCall, req *hdfspb
 	if s.parent == nil {
 		return nil, errIO("rename source cannot be the root")
 	}
+	if err := checkNoSnapshots(s, sip.String()); err != nil {
+		return nil, err
+	}
 	if dip.String() == sip.String() {
 		return nil, remote(classFileAlreadyExists, "The source %s and destination %s are the same", sip, dip)
 	}
@@ -197,6 +206,11 @@ func (nn *nameNode) rename2(_ context.Context, call *ipc.ServerCall, req *hdfspb
 		}
 		if d.dir && len(d.children) > 0 {
 			return nil, errIO("rename destination directory is not empty: %s", dip)
+		}
+		// FSDirRenameOp.unprotectedRenameTo: checkSnapshot on an
+		// existing destination, after validateOverwrite.
+		if err := checkNoSnapshots(d, dip.String()); err != nil {
+			return nil, err
 		}
 	}
 	dp := dip.parent()

@@ -3,6 +3,7 @@ package minihdfs
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"google.golang.org/protobuf/proto"
 
@@ -35,7 +36,35 @@ func (nn *nameNode) getFileInfo(_ context.Context, call *ipc.ServerCall, req *hd
 	if n == nil {
 		return &hdfspb.GetFileInfoResponseProto{}, nil
 	}
+	if ip.snapshot && ip.comps[len(ip.comps)-1] == dotSnapshot {
+		return &hdfspb.GetFileInfoResponseProto{Fs: dotSnapshotStatus()}, nil
+	}
 	return &hdfspb.GetFileInfoResponseProto{Fs: nn.fileStatus(n, "", false)}, nil
+}
+
+// dotSnapshotStatus is FSDirectory.DOT_SNAPSHOT_DIR_STATUS, what
+// FSDirStatAndListingOp.getFileInfo answers for <snapshottable>/.snapshot:
+// new HdfsFileStatus.Builder().isdir(true).build(), so no owner or group,
+// FsPermission.getDirDefault() (0777, FileStatus's default for a null
+// permission), times and sizes 0, fileId -1 (`hdfs dfs -ls -d` on a real
+// 3.1.3 NameNode: "drwxrwxrwx   -          0 1970-01-01 00:00").
+func dotSnapshotStatus() *hdfspb.HdfsFileStatusProto {
+	return &hdfspb.HdfsFileStatusProto{
+		FileType:         hdfspb.HdfsFileStatusProto_IS_DIR.Enum(),
+		Path:             []byte{},
+		Length:           proto.Uint64(0),
+		Permission:       &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o777)},
+		Owner:            proto.String(""),
+		Group:            proto.String(""),
+		ModificationTime: proto.Uint64(0),
+		AccessTime:       proto.Uint64(0),
+		BlockReplication: proto.Uint32(0),
+		Blocksize:        proto.Uint64(0),
+		FileId:           proto.Uint64(^uint64(0)),
+		ChildrenNum:      proto.Int32(0),
+		StoragePolicy:    proto.Uint32(0),
+		Flags:            proto.Uint32(0),
+	}
 }
 
 // isClass reports whether err is the Java exception cls.
@@ -139,13 +168,56 @@ func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, r
 	if err != nil {
 		return nil, err
 	}
+	if ip.snapshot && ip.comps[len(ip.comps)-1] == dotSnapshot {
+		// The .snapshot directory is no inode: getContentSummaryInt's
+		// targetNode is null.
+		return nil, errFileNotFound("File does not exist: %s", ip)
+	}
 	var length, files, dirs, consumed uint64
+	var snapLength, snapFiles, snapDirs, snapSpace uint64
+	// Outside a .snapshot path, a directory also counts what it held in a
+	// snapshot and no longer does (INodeDirectory.computeContentSummary
+	// with CURRENT_STATE_ID: DirectoryWithSnapshotFeature.
+	// computeContentSummary4Snapshot adds the deleted children of every
+	// diff, to the totals and to the snapshot counts), each once.
+	copies, current := map[uint64][]*inode{}, map[uint64]*inode{}
+	done := map[*inode]bool{}
+	for _, a := range ip.nodes {
+		snapshotCopies(a, copies, current, done)
+	}
+	var index func(x *inode)
+	index = func(x *inode) {
+		snapshotCopies(x, copies, current, done)
+		for _, c := range x.children {
+			if c.dir {
+				index(c)
+			}
+		}
+	}
+	if n.dir && !ip.snapshot {
+		index(n)
+	}
+	live := !ip.snapshot
+	counted := map[uint64]bool{}
+	var deleted func(x *inode)
+	deleted = func(x *inode) {
+		if !x.dir {
+			snapFiles++
+			snapLength += x.size()
+			snapSpace += fileSpace(x, false, copies, current)
+			return
+		}
+		snapDirs++
+		for _, c := range x.sortedChildren() {
+			deleted(c)
+		}
+	}
 	var walk func(x *inode, path string) error
 	walk = func(x *inode, path string) error {
 		if !x.dir {
 			files++
 			length += x.size()
-			consumed += x.size() * uint64(x.replication)
+			consumed += fileSpace(x, live, copies, current)
 			return nil
 		}
 		if !pc.super && !pc.hasPermission(x, actReadExecute) {
@@ -157,11 +229,25 @@ func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, r
 				return err
 			}
 		}
+		if !live {
+			return nil
+		}
+		for _, cp := range copies[x.id] { // newest snapshot first
+			for _, c := range cp.sortedChildren() {
+				if cur := x.children[c.name]; (cur != nil && cur.id == c.id) || counted[c.id] {
+					continue
+				}
+				counted[c.id] = true
+				deleted(c)
+			}
+		}
 		return nil
 	}
 	if err := walk(n, ip.String()); err != nil {
 		return nil, err
 	}
+	consumed += snapSpace
+	length, files, dirs = length+snapLength, files+snapFiles, dirs+snapDirs
 	quota := int64(-1)
 	if n.parent == nil {
 		quota = 1<<63 - 1 // the root's namespace quota
@@ -169,8 +255,8 @@ func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, r
 	cs := &hdfspb.ContentSummaryProto{
 		Length: proto.Uint64(length), FileCount: proto.Uint64(files), DirectoryCount: proto.Uint64(dirs),
 		Quota: proto.Uint64(uint64(quota)), SpaceConsumed: proto.Uint64(consumed), SpaceQuota: proto.Uint64(^uint64(0)),
-		SnapshotLength: proto.Uint64(0), SnapshotFileCount: proto.Uint64(0), SnapshotDirectoryCount: proto.Uint64(0),
-		SnapshotSpaceConsumed: proto.Uint64(0), ErasureCodingPolicy: proto.String("Replicated"),
+		SnapshotLength: proto.Uint64(snapLength), SnapshotFileCount: proto.Uint64(snapFiles), SnapshotDirectoryCount: proto.Uint64(snapDirs),
+		SnapshotSpaceConsumed: proto.Uint64(snapSpace), ErasureCodingPolicy: proto.String("Replicated"),
 	}
 	if consumed > 0 {
 		cs.TypeQuotaInfos = &hdfspb.StorageTypeQuotaInfosProto{TypeQuotaInfo: []*hdfspb.StorageTypeQuotaInfoProto{{
@@ -178,6 +264,92 @@ func (nn *nameNode) getContentSummary(_ context.Context, call *ipc.ServerCall, r
 		}}}
 	}
 	return &hdfspb.GetContentSummaryResponseProto{Summary: cs}, nil
+}
+
+// snapshotCopies adds, for a snapshottable directory a with snapshots,
+// each directory of its snapshots' trees under its inode id, newest
+// snapshot first; done keeps a from being indexed twice.
+func snapshotCopies(a *inode, copies map[uint64][]*inode, current map[uint64]*inode, done map[*inode]bool) {
+	if a == nil || !a.snapshottable || len(a.snaps) == 0 || done[a] {
+		return
+	}
+	done[a] = true
+	snaps := make([]*snapshot, 0, len(a.snaps))
+	for _, s := range a.snaps {
+		snaps = append(snaps, s)
+	}
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].id > snaps[j].id })
+	var add func(x *inode)
+	add = func(x *inode) {
+		copies[x.id] = append(copies[x.id], x)
+		for _, c := range x.children {
+			add(c)
+		}
+	}
+	for _, s := range snaps {
+		add(s.root)
+	}
+	var cur func(x *inode)
+	cur = func(x *inode) {
+		if !x.dir {
+			current[x.id] = x
+		}
+		for _, c := range x.children {
+			cur(c)
+		}
+	}
+	cur(a)
+}
+
+// fileSpace is INodeFile.storagespaceConsumedContiguous: every distinct
+// block the file holds now or in a snapshot, at the NameNode's current
+// length (the preferred block size for one not COMPLETE), times the
+// preferred replication. A snapshot copy x of a file (live false) counts
+// the blocks of the file it was taken from, if that still exists, so its
+// last block at the length it has grown to since.
+func fileSpace(x *inode, live bool, copies map[uint64][]*inode, current map[uint64]*inode) uint64 {
+	f := current[x.id]
+	if live {
+		f = x
+	}
+	sizes := map[uint64]uint64{}
+	rep := x.replication
+	if f != nil {
+		rep = f.replication
+		for _, b := range f.blocks {
+			sz := b.numBytes
+			if b.state != blockComplete {
+				sz = f.blockSize
+			}
+			sizes[b.id] = sz
+		}
+	}
+	held := copies[x.id]
+	if !live {
+		held = append([]*inode{x}, held...)
+	}
+	for _, cp := range held {
+		for _, b := range cp.blocks {
+			if f != nil && f.hasBlock(b.id) {
+				continue
+			}
+			sizes[b.id] = max(sizes[b.id], b.numBytes)
+		}
+	}
+	var total uint64
+	for _, sz := range sizes {
+		total += sz
+	}
+	return total * uint64(rep)
+}
+
+func (n *inode) hasBlock(id uint64) bool {
+	for _, b := range n.blocks {
+		if b.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (nn *nameNode) getFsStats(context.Context, *ipc.ServerCall, *hdfspb.GetFsStatusRequestProto) (proto.Message, error) {

@@ -34,6 +34,9 @@ const (
 // copy of the directory, named as the snapshot.
 type snapshot struct {
 	root *inode
+	// id orders snapshots by creation (Snapshot.getId: the SnapshotManager's
+	// counter), as the snapshot diff needs.
+	id uint64
 }
 
 // dotSnapshotDir is the .snapshot directory of d: its children are the
@@ -240,10 +243,13 @@ func (nn *nameNode) ownedSnapshottable(pc *caller, src string) (*resolved, *inod
 }
 
 // checkSnapshotName is DFSUtil.isValidNameForComponent and
-// FSDirSnapshotOp.verifySnapshotName.
+// FSDirSnapshotOp.verifySnapshotName. FSDirSnapshotOp.createSnapshot
+// throws new InvalidPathException("Invalid snapshot name: " + name), and
+// that constructor (InvalidPathException(String path)) prefixes
+// "Invalid path name ", as a real 3.1.3 NameNode's message shows.
 func checkSnapshotName(name string) error {
 	if name == "." || name == ".." || strings.ContainsAny(name, ":/") || name == dotSnapshot || name == ".reserved" {
-		return remote(classInvalidPath, "Invalid snapshot name: %s", name)
+		return remote(classInvalidPath, "Invalid path name Invalid snapshot name: %s", name)
 	}
 	return nil
 }
@@ -275,7 +281,8 @@ func (nn *nameNode) createSnapshot(_ context.Context, call *ipc.ServerCall, req 
 	root := nn.copyTree(d)
 	root.name = name
 	root.mtime = now.UnixMilli()
-	d.snaps[name] = &snapshot{root: root}
+	nn.snapshotCounter++
+	d.snaps[name] = &snapshot{root: root, id: nn.snapshotCounter}
 	d.mtime = now.UnixMilli()
 	return &hdfspb.CreateSnapshotResponseProto{SnapshotPath: proto.String(joinPath(ip.String(), dotSnapshot+"/"+name))}, nil
 }

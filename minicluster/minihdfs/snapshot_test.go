@@ -2,9 +2,13 @@ package minihdfs_test
 
 import (
 	"io"
+	"os"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	hdfs "github.com/colinmarc/hdfs/v2"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -86,6 +90,13 @@ func TestColinmarcSnapshots(t *testing.T) {
 	entries, err = cl.ReadDir("/user/root/s/.snapshot/s1")
 	require.NoError(t, err)
 	require.Len(t, entries, 5)
+	// getFileInfo on .snapshot itself: FSDirectory.DOT_SNAPSHOT_DIR_STATUS.
+	dot, err := cl.Stat("/user/root/s/.snapshot")
+	require.NoError(t, err)
+	require.True(t, dot.IsDir())
+	require.Equal(t, os.ModeDir|0o777, dot.Mode())
+	require.Zero(t, dot.ModTime().UnixMilli())
+	require.Empty(t, dot.(*hdfs.FileInfo).Owner())
 
 	// The snapshot is read-only.
 	_, err = cl.Create("/user/root/s/.snapshot/s1/new")
@@ -162,7 +173,7 @@ func TestSnapshotExceptions(t *testing.T) {
 		{"create same name", root, "createSnapshot", create("/user/root/s", "s1"), &hdfspb.CreateSnapshotResponseProto{}, se,
 			`Failed to add snapshot: there is already a snapshot with the same name "s1".`},
 		{"create bad name", root, "createSnapshot", create("/user/root/s", "a:b"), &hdfspb.CreateSnapshotResponseProto{},
-			"org.apache.hadoop.fs.InvalidPathException", "Invalid snapshot name: a:b"},
+			"org.apache.hadoop.fs.InvalidPathException", "Invalid path name Invalid snapshot name: a:b"},
 		{"create not owner", alice, "createSnapshot", create("/user/root/s", "x"), &hdfspb.CreateSnapshotResponseProto{}, ace,
 			"Permission denied. user=alice is not the owner of inode=/user/root/s"},
 		{"create missing", root, "createSnapshot", create("/nope", "x"), &hdfspb.CreateSnapshotResponseProto{}, fnf, "Directory/File does not exist /nope"},
@@ -173,6 +184,12 @@ func TestSnapshotExceptions(t *testing.T) {
 		{"rename onto existing", root, "renameSnapshot", &hdfspb.RenameSnapshotRequestProto{SnapshotRoot: proto.String("/user/root/s"), SnapshotOldName: proto.String("s1"), SnapshotNewName: proto.String("s2")},
 			&hdfspb.RenameSnapshotResponseProto{}, se, "The snapshot s2 already exists for directory /user/root/s"},
 		{"delete directory with snapshots", root, "delete", &hdfspb.DeleteRequestProto{Src: proto.String("/user/root"), Recursive: proto.Bool(true)}, &hdfspb.DeleteResponseProto{}, se,
+			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
+		// FSDirRenameOp.validateRenameSource: both renames throw it (a
+		// real 3.1.3 NameNode does, with the delete wording).
+		{"rename directory with snapshots", root, "rename", &hdfspb.RenameRequestProto{Src: proto.String("/user/root/s"), Dst: proto.String("/user/root/s9")}, &hdfspb.RenameResponseProto{}, se,
+			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
+		{"rename parent of directory with snapshots", root, "rename2", &hdfspb.Rename2RequestProto{Src: proto.String("/user/root"), Dst: proto.String("/user/root9"), OverwriteDest: proto.Bool(false)}, &hdfspb.Rename2ResponseProto{}, se,
 			"The directory /user/root/s cannot be deleted since /user/root/s is snapshottable and already has snapshots"},
 		{"mkdir in a snapshot", root, "mkdirs", &hdfspb.MkdirsRequestProto{Src: proto.String("/user/root/s/.snapshot/s1/x"), Masked: &hdfspb.FsPermissionProto{Perm: proto.Uint32(0o755)}, CreateParent: proto.Bool(true)},
 			&hdfspb.MkdirsResponseProto{}, sace, "Modification on a read-only snapshot is disallowed"},
@@ -207,4 +224,161 @@ func TestSnapshotExceptions(t *testing.T) {
 	}
 	require.Equal(t, []string{"/user/alice/mine:0", "/user/root/s:3"}, list(root))
 	require.Equal(t, []string{"/user/alice/mine:0"}, list(alice))
+}
+
+// TestContentSummaryWithSnapshots: getContentSummary counts what a
+// snapshot still holds (DirectoryWithSnapshotFeature.
+// computeContentSummary4Snapshot: the deleted children of each diff, in
+// the totals and the snapshot counts) and a file's space is every block
+// it holds now or in a snapshot at its current length
+// (INodeFile.storagespaceConsumedContiguous). The expected values are
+// what a real Hadoop 3.1.3 NameNode+DataNode answered to the same steps
+// through the Java client (FileSystem.getContentSummary).
+func TestContentSummaryWithSnapshots(t *testing.T) {
+	c := start(t, nil)
+	cl := client(t, c, "root")
+	nn := dialNN(t, c, "root")
+	const d = "/user/root/cs"
+	require.NoError(t, cl.MkdirAll(d+"/sub", 0o755))
+	require.NoError(t, cl.MkdirAll(d+"/sub2/deep", 0o755))
+	require.NoError(t, writeFile(cl, d+"/sub/three", make([]byte, 2621540), 0o644))
+	require.NoError(t, writeFile(cl, d+"/small", make([]byte, 1000), 0o644))
+	require.NoError(t, writeFile(cl, d+"/sub2/deep/f", make([]byte, 100), 0o644))
+	require.NoError(t, nn.call("allowSnapshot", &hdfspb.AllowSnapshotRequestProto{SnapshotRoot: proto.String(d)}, &hdfspb.AllowSnapshotResponseProto{}))
+	snap := func(name string) {
+		require.NoError(t, nn.call("createSnapshot", &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(name)}, &hdfspb.CreateSnapshotResponseProto{}))
+	}
+	// len files dirs space snapLen snapFiles snapDirs snapSpace
+	summary := func(path string) [8]uint64 {
+		t.Helper()
+		resp := &hdfspb.GetContentSummaryResponseProto{}
+		require.NoError(t, nn.call("getContentSummary", &hdfspb.GetContentSummaryRequestProto{Path: proto.String(path)}, resp), path)
+		s := resp.GetSummary()
+		return [8]uint64{s.GetLength(), s.GetFileCount(), s.GetDirectoryCount(), s.GetSpaceConsumed(),
+			s.GetSnapshotLength(), s.GetSnapshotFileCount(), s.GetSnapshotDirectoryCount(), s.GetSnapshotSpaceConsumed()}
+	}
+	snap("s1")
+	require.Equal(t, [8]uint64{2622640, 3, 4, 2622640, 0, 0, 0, 0}, summary(d))
+	require.NoError(t, cl.Remove(d+"/sub/three"))
+	w, err := cl.Append(d + "/small")
+	require.NoError(t, err)
+	_, err = w.Write(make([]byte, 1000))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, cl.RemoveAll(d+"/sub2"))
+	require.NoError(t, writeFile(cl, d+"/n", make([]byte, 500), 0o644))
+	snap("s2")
+	require.NoError(t, cl.Remove(d+"/n"))
+
+	require.Equal(t, [8]uint64{2624140, 4, 4, 2624140, 2622140, 3, 2, 2622140}, summary(d))
+	require.Equal(t, [8]uint64{2621540, 1, 1, 2621540, 2621540, 1, 0, 2621540}, summary(d+"/sub"))
+	// small's block grew to 2000 bytes after s1: s1's copy counts it so.
+	require.Equal(t, [8]uint64{2622640, 3, 4, 2623640, 0, 0, 0, 0}, summary(d+"/.snapshot/s1"))
+	require.Equal(t, [8]uint64{2500, 2, 2, 2500, 0, 0, 0, 0}, summary(d+"/.snapshot/s2"))
+	require.Equal(t, [8]uint64{2621540, 1, 1, 2621540, 0, 0, 0, 0}, summary(d+"/.snapshot/s1/sub"))
+	err = nn.call("getContentSummary", &hdfspb.GetContentSummaryRequestProto{Path: proto.String(d + "/.snapshot")}, &hdfspb.GetContentSummaryResponseProto{})
+	require.ErrorContains(t, err, "File does not exist: "+d+"/.snapshot")
+	for _, s := range []string{"s1", "s2"} {
+		require.NoError(t, nn.call("deleteSnapshot", &hdfspb.DeleteSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(s)}, &hdfspb.DeleteSnapshotResponseProto{}))
+	}
+	require.Equal(t, [8]uint64{2000, 1, 2, 2000, 0, 0, 0, 0}, summary(d))
+}
+
+// TestSnapshotDiff: getSnapshotDiffReport (a snapshot against the current
+// tree) and getSnapshotDiffReportListing (two snapshots), after the same
+// steps `hdfs snapshotDiff` was run after on a real Hadoop 3.1.3
+// NameNode; the entries are what it printed there.
+func TestSnapshotDiff(t *testing.T) {
+	c := start(t, nil)
+	cl := client(t, c, "root")
+	nn := dialNN(t, c, "root")
+	const d = "/user/root/sd"
+	for _, dir := range []string{d + "/a/b", d + "/c", d + "/plain"} {
+		require.NoError(t, cl.MkdirAll(dir, 0o755))
+	}
+	for _, f := range []string{"a/f1", "a/b/f2", "c/f3", "top", "rm1", "mv1"} {
+		require.NoError(t, writeFile(cl, d+"/"+f, []byte("x"), 0o644))
+	}
+	require.NoError(t, nn.call("allowSnapshot", &hdfspb.AllowSnapshotRequestProto{SnapshotRoot: proto.String(d)}, &hdfspb.AllowSnapshotResponseProto{}))
+	snap := func(name string) {
+		require.NoError(t, nn.call("createSnapshot", &hdfspb.CreateSnapshotRequestProto{SnapshotRoot: proto.String(d), SnapshotName: proto.String(name)}, &hdfspb.CreateSnapshotResponseProto{}))
+	}
+	snap("s1")
+	w, err := cl.Append(d + "/a/f1")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("y"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, cl.Chmod(d+"/a/b/f2", 0o600))
+	require.NoError(t, cl.SetXAttr(d+"/c", "user.x", "1"))
+	require.NoError(t, cl.Remove(d+"/rm1"))
+	require.NoError(t, cl.Rename(d+"/mv1", d+"/c/moved"))
+	require.NoError(t, cl.Rename(d+"/top", d+"/top2"))
+	require.NoError(t, writeFile(cl, d+"/a/b/new", []byte("x"), 0o644))
+	require.NoError(t, cl.MkdirAll(d+"/newdir", 0o755))
+	require.NoError(t, cl.RemoveAll(d+"/plain"))
+	snap("s2")
+	require.NoError(t, writeFile(cl, d+"/after", []byte("x"), 0o644))
+	require.NoError(t, nn.call("setReplication", &hdfspb.SetReplicationRequestProto{Src: proto.String(d + "/c/f3"), Replication: proto.Uint32(2)}, &hdfspb.SetReplicationResponseProto{}))
+
+	report := func(root, from, to string) []string {
+		t.Helper()
+		resp := &hdfspb.GetSnapshotDiffReportResponseProto{}
+		require.NoError(t, nn.call("getSnapshotDiffReport", &hdfspb.GetSnapshotDiffReportRequestProto{SnapshotRoot: proto.String(root), FromSnapshot: proto.String(from), ToSnapshot: proto.String(to)}, resp))
+		var out []string
+		for _, e := range resp.GetDiffReport().GetDiffReportEntries() {
+			line := e.GetModificationLabel() + " ./" + string(e.GetFullpath())
+			if e.GetModificationLabel() == "R" {
+				line += " -> ./" + string(e.GetTargetPath())
+			}
+			out = append(out, strings.TrimSuffix(line, "/"))
+		}
+		return out
+	}
+	// SnapshotDiffReport.toString prints "." for the root: here "./".
+	require.Equal(t, []string{"M .", "+ ./after", "+ ./newdir", "R ./mv1 -> ./c/moved", "- ./plain", "- ./rm1", "R ./top -> ./top2",
+		"M ./c", "M ./a/b", "+ ./a/b/new", "M ./a/f1", "M ./c/f3", "M ./a/b/f2"}, report(d, "s1", "."))
+	require.Equal(t, []string{"M .", "+ ./after", "M ./c/f3"}, report(d, "s2", ""))
+
+	listing := func(from, to string) *hdfspb.SnapshotDiffReportListingProto { return listingOf(t, nn, d, from, to) }
+	paths := func(es []*hdfspb.SnapshotDiffReportListingEntryProto) []string {
+		var out []string
+		for _, e := range es {
+			p := string(e.GetFullpath())
+			if len(e.GetTargetPath()) > 0 {
+				p += "->" + string(e.GetTargetPath())
+			}
+			out = append(out, p)
+		}
+		sort.Strings(out)
+		return out
+	}
+	// `hdfs snapshotDiff sd s1 s2` printed: M ., + ./newdir,
+	// R ./mv1 -> ./c/moved, - ./plain, - ./rm1, R ./top -> ./top2, M ./a/b,
+	// + ./a/b/new, M ./a/b/f2, M ./a/f1, M ./c.
+	l := listing("s1", "s2")
+	require.True(t, l.GetIsFromEarlier())
+	require.Equal(t, int32(-1), l.GetCursor().GetIndex())
+	require.Equal(t, []string{"", "a/b", "a/b/f2", "a/f1", "c"}, paths(l.GetModifiedEntries()))
+	require.Equal(t, []string{"a/b/new", "c/moved", "newdir", "top2"}, paths(l.GetCreatedEntries()))
+	require.Equal(t, []string{"mv1->c/moved", "plain", "rm1", "top->top2"}, paths(l.GetDeletedEntries()))
+	// s2 to s1 is the same difference, labelled by the client the other way.
+	require.False(t, listing("s2", "s1").GetIsFromEarlier())
+
+	err = nn.call("getSnapshotDiffReport", &hdfspb.GetSnapshotDiffReportRequestProto{SnapshotRoot: proto.String(d), FromSnapshot: proto.String("s1"), ToSnapshot: proto.String("nosuch")}, &hdfspb.GetSnapshotDiffReportResponseProto{})
+	require.ErrorContains(t, err, "Cannot find the snapshot of directory /user/root/sd with name nosuch")
+	// Below the snapshot root (dfs.namenode.snapshotdiff.allow.snap-root-descendant):
+	// `hdfs snapshotDiff sd/a s1 s2` printed M ./b, + ./b/new, M ./b/f2, M ./f1.
+	l = listingOf(t, nn, d+"/a", "s1", "s2")
+	require.Equal(t, []string{"b", "b/f2", "f1"}, paths(l.GetModifiedEntries()))
+	require.Equal(t, []string{"b/new"}, paths(l.GetCreatedEntries()))
+	require.Empty(t, l.GetDeletedEntries())
+}
+
+func listingOf(t *testing.T, nn *nnConn, root, from, to string) *hdfspb.SnapshotDiffReportListingProto {
+	t.Helper()
+	resp := &hdfspb.GetSnapshotDiffReportListingResponseProto{}
+	require.NoError(t, nn.call("getSnapshotDiffReportListing", &hdfspb.GetSnapshotDiffReportListingRequestProto{SnapshotRoot: proto.String(root), FromSnapshot: proto.String(from), ToSnapshot: proto.String(to),
+		Cursor: &hdfspb.SnapshotDiffReportCursorProto{StartPath: []byte{}, Index: proto.Int32(-1)}}, resp))
+	return resp.GetDiffReport()
 }
