@@ -222,6 +222,15 @@ func (dn *dataNode) respondAcks(nc net.Conn, bw *bufio.Writer, m *mirror, rep *r
 				dn.nn.blockReceived(rep.id, st.gs, st.length)
 			}
 		}
+		if !dn.alive() {
+			// A killed DataNode sends nothing more. kill marks it
+			// stopped before it closes any connection, so a mirror
+			// failure the kill itself caused is never reported as the
+			// downstream node's (which would make the client drop the
+			// wrong node).
+			err = net.ErrClosed
+			continue
+		}
 		if werr := nc.SetWriteDeadline(time.Now().Add(socketTimeout)); werr != nil && err == nil {
 			err = werr
 		}
