@@ -165,6 +165,25 @@ func (r *ResourceManager) startServers(clientAddr, amAddr string) error {
 	return nil
 }
 
+// startServersRetrying starts the servers, retrying while the addresses
+// are still held by listeners just closed (or briefly by someone else).
+func (r *ResourceManager) startServersRetrying(ctx context.Context, clientAddr, amAddr string) error {
+	var err error
+	for range 50 {
+		if err = r.startServers(clientAddr, amAddr); err == nil {
+			return nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return err
+}
+
 func (r *ResourceManager) stopServers() {
 	r.srvMu.Lock()
 	cs, as := r.clientSrv, r.amSrv
@@ -263,25 +282,7 @@ func (r *ResourceManager) Restart(ctx context.Context, down time.Duration) error
 		case <-t.C:
 		}
 	}
-	r.mu.Lock()
-	r.recoverLocked()
-	recovered := r.recoverTokensLocked()
-	r.mu.Unlock()
-	r.recoverTokens(ctx, recovered)
-	var err error
-	for i := 0; i < 50; i++ { // the old listeners may take a moment to release the ports
-		if err = r.startServers(clientAddr, amAddr); err == nil {
-			break
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-	}
-	if err != nil {
+	if err := r.recoverAndServe(ctx, clientAddr, amAddr); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -289,6 +290,19 @@ func (r *ResourceManager) Restart(ctx context.Context, down time.Duration) error
 	r.mu.Unlock()
 	r.lg.Info().Int64("epoch", r.epoch).Msg("resourcemanager restarted")
 	return nil
+}
+
+// recoverAndServe is what an RM coming up (a restart, or a standby
+// becoming active) does before it answers: it loads the state store
+// (recoverLocked, the token renewer's state) and starts its servers on
+// the given addresses.
+func (r *ResourceManager) recoverAndServe(ctx context.Context, clientAddr, amAddr string) error {
+	r.mu.Lock()
+	r.recoverLocked()
+	recovered := r.recoverTokensLocked()
+	r.mu.Unlock()
+	r.recoverTokens(ctx, recovered)
+	return r.startServersRetrying(ctx, clientAddr, amAddr)
 }
 
 // recoverLocked drops the RM's volatile state, as a restarted RM has only

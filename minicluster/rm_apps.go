@@ -541,3 +541,21 @@ func diagnosticsSummary(s string) string {
 	}
 	return s
 }
+
+// AttemptRegisteredAt reports when attempt id last registered its AM
+// (again after a restart or failover), and whether the RM holds that
+// registration now.
+func (r *ResourceManager) AttemptRegisteredAt(id yarn.AttemptID) (at time.Time, registered bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	app := r.apps[id.App]
+	if app == nil {
+		return time.Time{}, false
+	}
+	for _, att := range app.attempts {
+		if att.id == id {
+			return att.registeredAt, att.registered
+		}
+	}
+	return time.Time{}, false
+}

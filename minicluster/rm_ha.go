@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/spindle-yarn/spindle/yarn"
 )
 
 // HAOptions makes the ResourceManager an HA pair (or group): several RM
@@ -65,6 +63,14 @@ type haState struct {
 	since    time.Time
 	election *time.Timer
 	changed  chan struct{} // closed and replaced at every transition
+}
+
+// setActiveLocked records a transition to rm-id index i (-1: none) and
+// wakes WaitActive; r.mu is held.
+func (ha *haState) setActiveLocked(i int) {
+	ha.active, ha.since = i, time.Now()
+	close(ha.changed)
+	ha.changed = make(chan struct{})
 }
 
 // reserveHA picks the addresses of every rm-id. Each is bound once, so a
@@ -198,10 +204,7 @@ func (r *ResourceManager) KillActive() (string, error) {
 	killed := ha.active
 	r.mu.Lock()
 	r.down = true
-	ha.active = -1
-	ha.since = time.Now()
-	close(ha.changed)
-	ha.changed = make(chan struct{})
+	ha.setActiveLocked(-1)
 	r.mu.Unlock()
 	r.stopServers()
 	ha.alive[killed] = false
@@ -280,42 +283,15 @@ func (r *ResourceManager) TransitionToActive(ctx context.Context, id string) err
 	if stepDown {
 		r.stopServers()
 	}
-	r.mu.Lock()
-	r.recoverLocked()
-	recovered := r.recoverTokensLocked()
-	r.mu.Unlock()
-	r.recoverTokens(ctx, recovered)
-	if err := r.startServersRetrying(ctx, ha.client[i], ha.sched[i]); err != nil {
+	if err := r.recoverAndServe(ctx, ha.client[i], ha.sched[i]); err != nil {
 		return fmt.Errorf("minicluster: %s: %w", id, err)
 	}
 	r.mu.Lock()
 	r.down = false
-	ha.active = i
-	ha.since = time.Now()
-	close(ha.changed)
-	ha.changed = make(chan struct{})
+	ha.setActiveLocked(i)
 	r.mu.Unlock()
 	r.lg.Info().Str("rm_id", id).Int64("epoch", r.epoch).Str("rm_addr", ha.client[i]).Msg("resourcemanager transitioned to active")
 	return nil
-}
-
-// startServersRetrying starts the servers, retrying while the addresses
-// are still held by listeners just closed (or briefly by someone else).
-func (r *ResourceManager) startServersRetrying(ctx context.Context, clientAddr, amAddr string) error {
-	var err error
-	for range 50 {
-		if err = r.startServers(clientAddr, amAddr); err == nil {
-			return nil
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-	}
-	return err
 }
 
 // haConfig adds the HA keys of the client configuration: the rm-ids and
@@ -338,22 +314,4 @@ func (r *ResourceManager) haConfig(m map[string]string) {
 			m["yarn.resourcemanager.webapp.address."+id] = web
 		}
 	}
-}
-
-// AttemptRegisteredAt reports when attempt id last registered its AM
-// (again after a restart or failover), and whether the RM holds that
-// registration now.
-func (r *ResourceManager) AttemptRegisteredAt(id yarn.AttemptID) (at time.Time, registered bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	app := r.apps[id.App]
-	if app == nil {
-		return time.Time{}, false
-	}
-	for _, att := range app.attempts {
-		if att.id == id {
-			return att.registeredAt, att.registered
-		}
-	}
-	return time.Time{}, false
 }
