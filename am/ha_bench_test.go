@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func failoverOnce(b *testing.B, election time.Duration, site func(map[string]str
 	var replAt time.Time
 	for {
 		st, err := a.status(ctx, url)
-		if err == nil && st.Running == 2 && st.LostUnconfirmed == 0 && !containsID(tmIDs(st), victim.String()) {
+		if err == nil && st.Running == 2 && st.LostUnconfirmed == 0 && !slices.Contains(tmIDs(st), victim.String()) {
 			replAt = time.Now()
 			break
 		}
@@ -116,13 +117,4 @@ func failoverOnce(b *testing.B, election time.Duration, site func(map[string]str
 	a.finishApp(b, ctx, url)
 	sec := func(t time.Time) float64 { return t.Sub(t0).Seconds() }
 	return [4]float64{sec(activeSince), sec(cliAt), sec(at), sec(replAt)}
-}
-
-func containsID(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

@@ -116,13 +116,13 @@ func (p RetryPolicy) delay(n int) time.Duration {
 }
 
 // roundDelay is the sleep after round n (n ≥ 1) of an outage that began
-// elapsed ago; longRounds counts the rounds since the long schedule took
-// over (0 while probing).
-func (p RetryPolicy) roundDelay(n, longRounds int, elapsed time.Duration) (d time.Duration, probing bool) {
+// elapsed ago, or after the long schedule's round longN (n ≥ 1) once the
+// probe window is over.
+func (p RetryPolicy) roundDelay(n, longN int, elapsed time.Duration) (d time.Duration, probing bool) {
 	if !p.Probe.Off && elapsed < p.Probe.Window {
 		return expDelay(p.Probe.Base, p.Probe.Max, n), true
 	}
-	return expDelay(p.BaseDelay, p.MaxDelay, max(longRounds, 1)), false
+	return expDelay(p.BaseDelay, p.MaxDelay, longN), false
 }
 
 // expDelay is base doubled n-1 times, capped at maxDelay, with ±10% jitter.
