@@ -21,7 +21,8 @@ import (
 // overwritten, appended to or truncated. The DataNode keeps a block's
 // replica while any snapshot holds it (nameNode.snapRefs); a truncate
 // through the middle of such a block copies it (copy-on-truncate).
-// Snapshot diffs and snapshot listings are not implemented.
+// Snapshot diffs are in ops_snapshotdiff.go; snapshot listings
+// (getSnapshotListing) are not implemented.
 
 const (
 	dotSnapshot = ".snapshot" // HdfsConstants.DOT_SNAPSHOT_DIR
