@@ -378,8 +378,8 @@ func (nn *nameNode) getPreferredBlockSize(_ context.Context, call *ipc.ServerCal
 }
 
 func (nn *nameNode) getDatanodeReport(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetDatanodeReportRequestProto) (proto.Message, error) {
-	if pc := nn.caller(call); !pc.super {
-		return nil, remote(classAccessControl, "Access denied for user %s. Superuser privilege is required", pc.user)
+	if err := superuserOnly(nn.caller(call)); err != nil {
+		return nil, err
 	}
 	return &hdfspb.GetDatanodeReportResponseProto{Di: nn.dn.report(req.GetType(), nn.now())}, nil
 }
