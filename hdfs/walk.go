@@ -63,6 +63,7 @@ func WalkTree(dir string, confine bool) ([]TreeEntry, error) {
 		return nil, err
 	}
 	var out []TreeEntry
+	// parents are the resolved paths of p and the directories above it.
 	var walk func(p, rel string, parents []string) error
 	walk = func(p, rel string, parents []string) error {
 		des, err := os.ReadDir(p)
@@ -71,7 +72,8 @@ func WalkTree(dir string, confine bool) ([]TreeEntry, error) {
 		}
 		for _, de := range des {
 			cp, crel := filepath.Join(p, de.Name()), path.Join(rel, de.Name())
-			real := ""
+			// real is where cp resolves to: below p's for a plain entry.
+			real := filepath.Join(parents[len(parents)-1], de.Name())
 			if de.Type()&fs.ModeSymlink != 0 {
 				target, err := filepath.EvalSymlinks(cp)
 				if err != nil {
@@ -91,14 +93,6 @@ func WalkTree(dir string, confine bool) ([]TreeEntry, error) {
 			}
 			switch {
 			case fi.IsDir():
-				if real == "" {
-					if real, err = filepath.EvalSymlinks(cp); err != nil {
-						return err
-					}
-					if real, err = filepath.Abs(real); err != nil {
-						return err
-					}
-				}
 				for _, a := range parents {
 					if a == real {
 						return &LinkError{Link: cp, Target: real, Loop: true}

@@ -66,7 +66,7 @@
 // Writable identifier, password = HMAC-SHA1(master key, identifier)) and
 // accepted over TOKEN/DIGEST-MD5 until they expire (see Security).
 //
-// Not implemented: snapshot diffs and snapshot listings, ACLs, the
+// Not implemented: snapshot listings (getSnapshotListing), ACLs, the
 // security., system. and raw. xattr namespaces, encryption zones, erasure
 // coding, block tokens and SASL on the data transfer port, re-replication
 // of under-replicated blocks, racks, and short-circuit reads. Unknown methods get

@@ -188,6 +188,30 @@ func (nn *nameNode) resolveFile(pc *caller, src string, fileID uint64) (*resolve
 	return ip, nil
 }
 
+// fileOf is INodeFile.valueOf: the file ip names.
+func fileOf(ip *resolved) (*inode, error) {
+	f := ip.last()
+	if f == nil {
+		return nil, errFileNotFound("File does not exist: %s", ip)
+	}
+	if f.dir {
+		return nil, errFileNotFound("Path is not a file: %s", ip)
+	}
+	return f, nil
+}
+
+// dirOf is INodeDirectory.valueOf: the directory ip names.
+func dirOf(ip *resolved) (*inode, error) {
+	d := ip.last()
+	if d == nil {
+		return nil, errFileNotFound("Directory does not exist: %s", ip)
+	}
+	if !d.dir {
+		return nil, remote(classPathIsNotDirectory, "`%s': Is not a directory", ip)
+	}
+	return d, nil
+}
+
 func (nn *nameNode) leaseString(src string, fileID uint64, holder string) string {
 	if l := nn.leases[holder]; l != nil {
 		return fmt.Sprintf("%s (inode %d) %s", src, fileID, l)

@@ -142,12 +142,13 @@ func (nn *nameNode) getBlockLocations(_ context.Context, call *ipc.ServerCall, r
 	if int64(req.GetLength()) < 0 {
 		return nil, remote(classIllegalArgument, "Negative length is not supported. File: %s", src)
 	}
-	ip, f, err := nn.resolveExisting(pc, src, opRead)
+	ip, err := nn.resolvePath(pc, src, opRead)
 	if err != nil {
 		return nil, err
 	}
-	if f.dir {
-		return nil, errFileNotFound("Path is not a file: %s", ip)
+	f, err := fileOf(ip)
+	if err != nil {
+		return nil, err
 	}
 	if err := pc.check(ip, access{self: actRead}); err != nil {
 		return nil, err
@@ -365,19 +366,20 @@ func (nn *nameNode) getPreferredBlockSize(_ context.Context, call *ipc.ServerCal
 	pc := nn.caller(call)
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
-	ip, f, err := nn.resolveExisting(pc, req.GetFilename(), opRead)
+	ip, err := nn.resolvePath(pc, req.GetFilename(), opRead)
 	if err != nil {
 		return nil, err
 	}
-	if f.dir {
-		return nil, errFileNotFound("Path is not a file: %s", ip)
+	f, err := fileOf(ip)
+	if err != nil {
+		return nil, err
 	}
 	return &hdfspb.GetPreferredBlockSizeResponseProto{Bsize: proto.Uint64(f.blockSize)}, nil
 }
 
 func (nn *nameNode) getDatanodeReport(_ context.Context, call *ipc.ServerCall, req *hdfspb.GetDatanodeReportRequestProto) (proto.Message, error) {
-	if pc := nn.caller(call); !pc.super {
-		return nil, remote(classAccessControl, "Access denied for user %s. Superuser privilege is required", pc.user)
+	if err := superuserOnly(nn.caller(call)); err != nil {
+		return nil, err
 	}
 	return &hdfspb.GetDatanodeReportResponseProto{Di: nn.dn.report(req.GetType(), nn.now())}, nil
 }

@@ -21,7 +21,8 @@ import (
 // overwritten, appended to or truncated. The DataNode keeps a block's
 // replica while any snapshot holds it (nameNode.snapRefs); a truncate
 // through the middle of such a block copies it (copy-on-truncate).
-// Snapshot diffs and snapshot listings are not implemented.
+// Snapshot diffs are in ops_snapshotdiff.go; snapshot listings
+// (getSnapshotListing) are not implemented.
 
 const (
 	dotSnapshot = ".snapshot" // HdfsConstants.DOT_SNAPSHOT_DIR
@@ -143,14 +144,8 @@ func (nn *nameNode) snapshotDir(path string) (*resolved, *inode, error) {
 	if ip.snapshot {
 		return nil, nil, remote(classSnapshotAccess, "Modification on a read-only snapshot is disallowed")
 	}
-	d := ip.last()
-	if d == nil {
-		return nil, nil, errFileNotFound("Directory does not exist: %s", ip)
-	}
-	if !d.dir {
-		return nil, nil, remote(classPathIsNotDirectory, "`%s': Is not a directory", ip)
-	}
-	return ip, d, nil
+	d, err := dirOf(ip)
+	return ip, d, err
 }
 
 // allowSnapshot: FSNamesystem.allowSnapshot and
@@ -232,9 +227,9 @@ func (nn *nameNode) ownedSnapshottable(pc *caller, src string) (*resolved, *inod
 	if err := nn.checkOwner(pc, ip); err != nil {
 		return nil, nil, err
 	}
-	d := ip.last()
-	if !d.dir {
-		return nil, nil, remote(classPathIsNotDirectory, "`%s': Is not a directory", ip)
+	d, err := dirOf(ip)
+	if err != nil {
+		return nil, nil, err
 	}
 	if !d.snapshottable {
 		return nil, nil, remote(classSnapshot, "Directory is not a snapshottable directory: %s", ip)

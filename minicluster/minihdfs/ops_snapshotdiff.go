@@ -126,12 +126,9 @@ func (nn *nameNode) snapshotDiffOf(pc *caller, root, from, to string) (*resolved
 	if err != nil {
 		return nil, nil, false, err
 	}
-	d := ip.last()
-	if d == nil {
-		return nil, nil, false, errFileNotFound("Directory does not exist: %s", ip)
-	}
-	if !d.dir {
-		return nil, nil, false, remote(classPathIsNotDirectory, "`%s': Is not a directory", ip)
+	d, err := dirOf(ip)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	// dfs.namenode.snapshotdiff.allow.snap-root-descendant (default true):
 	// a directory below a snapshottable one compares its own subtree

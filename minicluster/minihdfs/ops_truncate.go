@@ -31,19 +31,13 @@ func (nn *nameNode) truncate(_ context.Context, call *ipc.ServerCall, req *hdfsp
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
 	holder := req.GetClientName()
-	ip, err := nn.resolvePath(pc, req.GetSrc(), opWrite)
+	ip, err := nn.resolveWritable(pc, req.GetSrc())
 	if err != nil {
 		return nil, err
 	}
-	if err := pc.check(ip, access{self: actWrite}); err != nil {
+	f, err := fileOf(ip)
+	if err != nil {
 		return nil, err
-	}
-	f := ip.last()
-	if f == nil {
-		return nil, errFileNotFound("File does not exist: %s", ip)
-	}
-	if f.dir {
-		return nil, errFileNotFound("Path is not a file: %s", ip)
 	}
 	src := ip.String()
 	result := func(ok bool) *hdfspb.TruncateResponseProto {

@@ -375,12 +375,9 @@ func (nn *nameNode) recoverLease(_ context.Context, call *ipc.ServerCall, req *h
 	if err != nil {
 		return nil, err
 	}
-	f := ip.last()
-	if f == nil {
-		return nil, errFileNotFound("File does not exist: %s", ip)
-	}
-	if f.dir {
-		return nil, errFileNotFound("Path is not a file: %s", ip)
+	f, err := fileOf(ip)
+	if err != nil {
+		return nil, err
 	}
 	if f.uc != nil {
 		drop = nn.recoverFile(f, nn.nowMS())

@@ -187,15 +187,10 @@ func (nn *nameNode) getXAttrs(_ context.Context, call *ipc.ServerCall, req *hdfs
 	if err != nil {
 		return nil, err
 	}
-	resp := &hdfspb.GetXAttrsResponseProto{}
 	if len(req.GetXAttrs()) == 0 {
-		for _, x := range n.xattrs {
-			if x.visibleTo(pc) {
-				resp.XAttrs = append(resp.XAttrs, x.proto())
-			}
-		}
-		return resp, nil
+		return &hdfspb.GetXAttrsResponseProto{XAttrs: visibleXAttrs(pc, n)}, nil
 	}
+	resp := &hdfspb.GetXAttrsResponseProto{}
 	for _, p := range req.GetXAttrs() {
 		want, found := xattrOf(p), false
 		for _, x := range n.xattrs {
@@ -222,13 +217,18 @@ func (nn *nameNode) listXAttrs(_ context.Context, call *ipc.ServerCall, req *hdf
 	if err != nil {
 		return nil, err
 	}
-	resp := &hdfspb.ListXAttrsResponseProto{}
+	return &hdfspb.ListXAttrsResponseProto{XAttrs: visibleXAttrs(pc, n)}, nil
+}
+
+// visibleXAttrs is n's attributes the caller may see, with their values.
+func visibleXAttrs(pc *caller, n *inode) []*hdfspb.XAttrProto {
+	var out []*hdfspb.XAttrProto
 	for _, x := range n.xattrs {
 		if x.visibleTo(pc) {
-			resp.XAttrs = append(resp.XAttrs, x.proto())
+			out = append(out, x.proto())
 		}
 	}
-	return resp, nil
+	return out
 }
 
 // removeXAttr: FSDirXAttrOp.removeXAttr.
