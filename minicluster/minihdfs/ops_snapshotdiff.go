@@ -134,10 +134,10 @@ func (nn *nameNode) snapshotDiffOf(pc *caller, root, from, to string) (*resolved
 	// a directory below a snapshottable one compares its own subtree
 	// (SnapshotManager.getSnapshottableAncestorDir).
 	sr := d
-	for i := len(ip.nodes) - 1; i >= 0 && !sr.snapshottable; i-- {
+	for i := len(ip.nodes) - 2; i >= 0 && !sr.snapshottable; i-- { // ip.nodes ends with d
 		sr = ip.nodes[i]
 	}
-	if sr == nil || !sr.snapshottable {
+	if !sr.snapshottable {
 		return nil, nil, false, remote(classSnapshot, "Directory is neither snapshottable nor under a snap root!")
 	}
 	state := func(name string) (*inode, uint64, error) {
