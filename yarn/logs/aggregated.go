@@ -321,9 +321,10 @@ func ReadAggregated(r io.ReaderAt, size, maxLog int64) (*AggregatedFile, error) 
 				if err != nil || n < 0 || n > int64(v.Len()) {
 					return nil, formatErr("container %s: log %s: length %q", key, name, ls)
 				}
-				data := make([]byte, n)
-				_, _ = io.ReadFull(v, data)
-				c.Files = append(c.Files, LogFile{Name: name, Data: data})
+				off := int64(len(rec.Value)) - int64(v.Len())
+				_, _ = v.Seek(n, io.SeekCurrent)
+				// The record's value is this file's own: no second copy.
+				c.Files = append(c.Files, LogFile{Name: name, Data: rec.Value[off : off+n : off+n]})
 			}
 			a.Containers = append(a.Containers, c)
 		}
