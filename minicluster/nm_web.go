@@ -115,17 +115,16 @@ func (n *NodeManager) startWebLocked() error {
 	return nil
 }
 
-// containerLogDir is the container's log dir on this node, if it has one.
-func (n *NodeManager) containerLogDir(idStr string) (yarn.ContainerID, string, bool, error) {
-	id, err := yarn.ParseContainerID(idStr)
-	if err != nil {
+// containerLogDir is the container's log dir on this node, "" if it has
+// none, and whether the container is running.
+func (n *NodeManager) containerLogDir(idStr string) (id yarn.ContainerID, dir string, running bool, err error) {
+	if id, err = yarn.ParseContainerID(idStr); err != nil {
 		return id, "", false, err
 	}
 	d := filepath.Join(n.logDir, id.Attempt.App.String(), id.String())
 	if st, err := os.Stat(d); err != nil || !st.IsDir() {
 		return id, "", false, nil
 	}
-	running := false
 	n.mu.Lock()
 	c := n.containers[id]
 	n.mu.Unlock()
@@ -139,12 +138,12 @@ func (n *NodeManager) containerLogDir(idStr string) (yarn.ContainerID, string, b
 
 // serveLogList is NMWebServices.getContainerLogsInfo (local logs only).
 func (n *NodeManager) serveLogList(w http.ResponseWriter, r *http.Request) {
-	id, dir, ok, err := n.containerLogDir(r.PathValue("id"))
+	id, dir, _, err := n.containerLogDir(r.PathValue("id"))
 	if err != nil {
 		http.Error(w, "invalid container id, "+r.PathValue("id"), http.StatusBadRequest)
 		return
 	}
-	if !ok {
+	if dir == "" {
 		http.Error(w, "Unable to find the container "+id.String()+" on this node", http.StatusNotFound)
 		return
 	}
@@ -165,13 +164,13 @@ func (n *NodeManager) serveLogList(w http.ResponseWriter, r *http.Request) {
 
 // serveLogFile is NMWebServices.getLogs.
 func (n *NodeManager) serveLogFile(w http.ResponseWriter, r *http.Request) {
-	id, dir, ok, err := n.containerLogDir(r.PathValue("id"))
+	id, dir, running, err := n.containerLogDir(r.PathValue("id"))
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
 	file := r.PathValue("file")
-	if !ok || file == "" || strings.ContainsAny(file, "/\\") || file == "." || file == ".." {
+	if dir == "" || file == "" || strings.ContainsAny(file, "/\\") || file == "." || file == ".." {
 		http.Error(w, "Cannot find this log on the local disk.", http.StatusNotFound)
 		return
 	}
@@ -188,29 +187,24 @@ func (n *NodeManager) serveLogFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Cannot find this log on the local disk.", http.StatusNotFound)
 		return
 	}
-	// The length is taken once, as ContainerLogsUtils does (File.length).
 	f, err := os.Open(p)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, st.Size()))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	_, _, running, _ := n.containerLogDir(id.String())
+	// The length is taken once, as ContainerLogsUtils does (File.length);
+	// only the bytes asked for are read.
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_ = logs.FramedLog(w, id.String(), n.ID().String(), file, st.ModTime().Format(timesFormat), data, size, running)
+	_ = logs.FramedLog(w, id.String(), n.ID().String(), file, st.ModTime().Format(timesFormat), f, st.Size(), size, running)
 }
 
 // serveLogPage is the web UI's container log page (ContainerLogsPage):
 // the list of files with links, or one file as text.
 func (n *NodeManager) serveLogPage(w http.ResponseWriter, r *http.Request) {
-	id, dir, ok, err := n.containerLogDir(r.PathValue("id"))
-	if err != nil || !ok {
+	id, dir, _, err := n.containerLogDir(r.PathValue("id"))
+	if err != nil || dir == "" {
 		http.Error(w, "Unknown container. Container either has not started or has already completed or doesn't belong to this node at all.", http.StatusNotFound)
 		return
 	}

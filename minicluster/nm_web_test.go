@@ -150,3 +150,34 @@ func TestNodeManagerLogWebSPNEGO(t *testing.T) {
 	_, err = other.ListLogs(ctx, addr, am.String())
 	require.ErrorIs(t, err, logs.ErrUnauthorized)
 }
+
+// TestNodeManagerLogWebEndedContainer: the logs of a container that no
+// longer runs stay readable while its log dir is on the node, without
+// the running marker, and ?size reads only the bytes asked for.
+func TestNodeManagerLogWebEndedContainer(t *testing.T) {
+	c := newTestCluster(t, 1, func(o *Options) { o.NodeManager.Web = true })
+	ctx := testutil.Context(t, 30*time.Second)
+	nm := c.NodeManager(0)
+	id := yarn.ContainerID{Attempt: yarn.AttemptID{App: yarn.ApplicationID{ClusterTimestamp: 1, ID: 7}, Attempt: 1}, ID: 2}
+	dir := filepath.Join(nm.LogDir(), id.Attempt.App.String(), id.String())
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stdout"), []byte("first line\nsecond line\n"), 0o644))
+	web := &logs.NMWebClient{}
+	files, err := web.ListLogs(ctx, nm.HTTPAddress(), id.String())
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	require.Equal(t, "stdout", files[0].Name)
+	ch, err := web.ReadLog(ctx, nm.HTTPAddress(), id.String(), "stdout", 0)
+	require.NoError(t, err)
+	require.Equal(t, "first line\nsecond line\n", string(ch.Data))
+	require.False(t, ch.Running)
+	tail, err := web.ReadLog(ctx, nm.HTTPAddress(), id.String(), "stdout", -5)
+	require.NoError(t, err)
+	require.Equal(t, "line\n", string(tail.Data))
+	require.Equal(t, int64(18), tail.Start)
+	require.Equal(t, int64(23), tail.Length)
+	head, err := web.ReadLog(ctx, nm.HTTPAddress(), id.String(), "stdout", 5)
+	require.NoError(t, err)
+	require.Equal(t, "first", string(head.Data))
+	require.Equal(t, int64(0), head.Start)
+}

@@ -76,11 +76,10 @@ func (r *ResourceManager) multiplyAndNormalizeUp(res yarn.Resource, by float64, 
 		VCores: int32(roundUp(ceil(float64(res.VCores)*by), int64(step.VCores)))}
 }
 
-// amLimitLocked is LeafQueue.calculateAndGetAMResourceLimitPerPartition
+// amLimit is LeafQueue.calculateAndGetAMResourceLimitPerPartition
 // for the default partition: the queue's AM share of the larger of its
 // guarantee and its current limit.
-func (r *ResourceManager) amLimitLocked(q *queue) yarn.Resource {
-	cluster := r.clusterResourceLocked()
+func (r *ResourceManager) amLimit(q *queue, cluster yarn.Resource) yarn.Resource {
 	guaranteed, current := scaleRes(cluster, q.capacity), scaleRes(cluster, q.maxCapacity)
 	usable := guaranteed
 	if r.fits(guaranteed, current) {
@@ -89,66 +88,79 @@ func (r *ResourceManager) amLimitLocked(q *queue) yarn.Resource {
 	return r.multiplyAndNormalizeUp(usable, q.amPercent, r.opts.MinAllocation)
 }
 
-// userAMLimitLocked is LeafQueue.getUserAMResourceLimitPerPartition with
+// userAMLimit is LeafQueue.getUserAMResourceLimitPerPartition with
 // YARN's default user limit (100%) and user-limit-factor (1): the AM share
 // of the queue's guarantee, at most the queue's AM limit.
-func (r *ResourceManager) userAMLimitLocked(q *queue, queueLimit yarn.Resource) yarn.Resource {
-	lim := r.multiplyAndNormalizeUp(scaleRes(r.clusterResourceLocked(), q.capacity), q.amPercent, r.opts.MinAllocation)
+func (r *ResourceManager) userAMLimit(q *queue, cluster, queueLimit yarn.Resource) yarn.Resource {
+	lim := r.multiplyAndNormalizeUp(scaleRes(cluster, q.capacity), q.amPercent, r.opts.MinAllocation)
 	if queueLimit.MemoryMB < lim.MemoryMB { // Resources.min (memory first)
 		return queueLimit
 	}
 	return lim
 }
 
-// amUsedLocked is the AM resources the queue's activated attempts hold,
-// all users' (user "") or one user's.
-func (r *ResourceManager) amUsedLocked(q *queue, user string) (used yarn.Resource, active int) {
-	for _, app := range q.apps {
-		att := app.current()
-		if att == nil || !att.holdsAMShare() || (user != "" && app.user != user) {
-			continue
-		}
-		used = addRes(used, amResourceOf(app))
-		active++
-	}
-	return used, active
-}
-
 // activateLocked is LeafQueue.activateApplications for q: each pending
 // attempt, in submission order, is activated if its AM fits, or told why
-// not in its diagnostics.
+// not in its diagnostics. The limits and the queue's AM usage are worked
+// out once, when the first pending attempt is met, and the usage then
+// follows the activations (it runs on every node heartbeat).
 func (r *ResourceManager) activateLocked(q *queue) {
+	var s *amLimits
 	for _, app := range q.apps {
 		att := app.current()
 		if att == nil || att.activated || att.state != attScheduled || app.state.Terminal() {
 			continue
 		}
-		if res := r.clusterResourceLocked(); res.MemoryMB <= 0 && res.VCores <= 0 {
+		if s == nil {
+			s = r.amLimitsLocked(q)
+		}
+		if s.cluster.MemoryMB <= 0 && s.cluster.VCores <= 0 {
 			// LeafQueue.addApplicationAttempt skips activation while the
 			// cluster has no resources.
-			r.setAMDiagLocked(app, amStateInactivated+diagClusterResourceEmpty+r.pendingAMDetailsLocked(app))
+			r.setAMDiagLocked(app, amStateInactivated+diagClusterResourceEmpty+s.pendingDetails(app))
 			continue
 		}
 		amRes := amResourceOf(app)
-		limit := r.amLimitLocked(q)
-		used, active := r.amUsedLocked(q, "")
 		// The limit is waived while the queue has no active application
 		// or no AM usage ("maximum-am-resource-percent is insufficient to
 		// start a single application in queue").
-		waived := active < 1 || (used.MemoryMB <= 0 && (!r.opts.DominantResources || used.VCores <= 0))
-		if !r.fits(addRes(amRes, used), limit) && !waived {
-			r.setAMDiagLocked(app, amStateInactivated+diagQueueAMLimitExceeded+r.pendingAMDetailsLocked(app))
+		waived := s.active < 1 || (s.used.MemoryMB <= 0 && (!r.opts.DominantResources || s.used.VCores <= 0))
+		if !r.fits(addRes(amRes, s.used), s.queue) && !waived {
+			r.setAMDiagLocked(app, amStateInactivated+diagQueueAMLimitExceeded+s.pendingDetails(app))
 			continue
 		}
-		userUsed, _ := r.amUsedLocked(q, app.user)
-		if !r.fits(addRes(amRes, userUsed), r.userAMLimitLocked(q, limit)) && !waived {
-			r.setAMDiagLocked(app, amStateInactivated+diagUserAMLimitExceeded+r.pendingAMDetailsLocked(app))
+		if !r.fits(addRes(amRes, s.userUsed[app.user]), s.user) && !waived {
+			r.setAMDiagLocked(app, amStateInactivated+diagUserAMLimitExceeded+s.pendingDetails(app))
 			continue
 		}
 		att.activated = true
+		s.used, s.active = addRes(s.used, amRes), s.active+1
+		s.userUsed[app.user] = addRes(s.userUsed[app.user], amRes)
 		app.diagnostics = r.activatedDiagLocked(app)
 		r.lg.Info().Stringer("app_id", app.id).Str("user", app.user).Str("queue", q.name).Msg("application activated")
 	}
+}
+
+// amLimits are a queue's AM limits and the AM resources its activated
+// attempts hold, in all (used, by active attempts) and per user.
+type amLimits struct {
+	cluster, queue, user, used yarn.Resource
+	active                     int
+	userUsed                   map[string]yarn.Resource
+}
+
+func (r *ResourceManager) amLimitsLocked(q *queue) *amLimits {
+	s := &amLimits{cluster: r.clusterResourceLocked(), userUsed: map[string]yarn.Resource{}}
+	s.queue = r.amLimit(q, s.cluster)
+	s.user = r.userAMLimit(q, s.cluster, s.queue)
+	for _, app := range q.apps {
+		if att := app.current(); att != nil && att.holdsAMShare() {
+			res := amResourceOf(app)
+			s.used, s.active = addRes(s.used, res), s.active+1
+			s.userUsed[app.user] = addRes(s.userUsed[app.user], res)
+		}
+	}
+	return s
 }
 
 // activateAllLocked runs activateLocked on every queue.
@@ -158,16 +170,13 @@ func (r *ResourceManager) activateAllLocked() {
 	}
 }
 
-// pendingAMDetailsLocked is FiCaSchedulerApp.getPendingAppDiagnosticMessage
+// pendingDetails is FiCaSchedulerApp.getPendingAppDiagnosticMessage
 // (hadoop-yarn-server-resourcemanager/.../scheduler/common/fica/
 // FiCaSchedulerApp.java), for the default partition.
-func (r *ResourceManager) pendingAMDetailsLocked(app *rmApp) string {
-	q := app.queue
-	limit := r.amLimitLocked(q)
-	used, _ := r.amUsedLocked(q, "")
+func (s *amLimits) pendingDetails(app *rmApp) string {
 	return fmt.Sprintf(" Details : AM Partition = <DEFAULT_PARTITION>; AM Resource Request = %s; Queue Resource Limit for AM = %s; "+
 		"User AM Resource Limit of the queue = %s; Queue AM Resource Usage = %s; ",
-		amResourceOf(app).String(), limit.String(), r.userAMLimitLocked(q, limit).String(), used.String())
+		amResourceOf(app).String(), s.queue.String(), s.user.String(), s.used.String())
 }
 
 // setAMDiagLocked is SchedulerApplicationAttempt.updateAMContainerDiagnostics:

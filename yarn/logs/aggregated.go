@@ -211,60 +211,69 @@ func (a *AggregatedWriter) AppendContainerDir(containerID, dir string) ([]string
 	err = a.t.Append(key, func(w io.Writer) error {
 		buf := make([]byte, copyBufSize)
 		for _, name := range names {
-			f, err := os.Open(filepath.Join(dir, name))
+			ok, err := writeLogValue(w, filepath.Join(dir, name), name, buf)
 			if err != nil {
-				continue // LogValue.write logs the failure and goes on
-			}
-			st, err := f.Stat()
-			if err != nil {
-				f.Close()
-				continue
-			}
-			length := st.Size()
-			hdr, err := appendUTF(nil, name)
-			if err != nil {
-				f.Close()
 				return err
 			}
-			if _, err := w.Write(hdr); err != nil {
-				f.Close()
-				return err
+			if ok {
+				written = append(written, name)
 			}
-			lb, _ := appendUTF(nil, strconv.FormatInt(length, 10))
-			if _, err := w.Write(lb); err != nil {
-				f.Close()
-				return err
-			}
-			left := length
-			for left > 0 {
-				n, rerr := f.Read(buf)
-				if n > 0 {
-					if int64(n) > left {
-						n = int(left)
-					}
-					if _, err := w.Write(buf[:n]); err != nil {
-						f.Close()
-						return err
-					}
-					left -= int64(n)
-				}
-				if rerr != nil {
-					break
-				}
-			}
-			f.Close()
-			if left > 0 {
-				// The file shrank after its length was taken: pad so the
-				// record stays readable (Java would write a short value).
-				if _, err := w.Write(make([]byte, left)); err != nil {
-					return err
-				}
-			}
-			written = append(written, name)
 		}
 		return nil
 	})
 	return written, err
+}
+
+// writeLogValue is LogValue.write for one file: its name, its length when
+// opened and that many bytes, read len(buf) at a time. A file that cannot
+// be opened is skipped (false), as LogValue.write logs the failure and
+// goes on.
+func writeLogValue(w io.Writer, path, name string, buf []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, nil
+	}
+	length := st.Size()
+	hdr, err := appendUTF(nil, name)
+	if err != nil {
+		return false, err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return false, err
+	}
+	lb, _ := appendUTF(nil, strconv.FormatInt(length, 10))
+	if _, err := w.Write(lb); err != nil {
+		return false, err
+	}
+	left := length
+	for left > 0 {
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			if int64(n) > left {
+				n = int(left)
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return false, err
+			}
+			left -= int64(n)
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	if left > 0 {
+		// The file shrank after its length was taken: pad so the record
+		// stays readable (Java would write a short value).
+		if _, err := w.Write(make([]byte, left)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // Close finishes the file (it does not close the underlying writer).
@@ -321,9 +330,10 @@ func ReadAggregated(r io.ReaderAt, size, maxLog int64) (*AggregatedFile, error) 
 				if err != nil || n < 0 || n > int64(v.Len()) {
 					return nil, formatErr("container %s: log %s: length %q", key, name, ls)
 				}
-				data := make([]byte, n)
-				_, _ = io.ReadFull(v, data)
-				c.Files = append(c.Files, LogFile{Name: name, Data: data})
+				off := int64(len(rec.Value)) - int64(v.Len())
+				_, _ = v.Seek(n, io.SeekCurrent)
+				// The record's value is this file's own: no second copy.
+				c.Files = append(c.Files, LogFile{Name: name, Data: rec.Value[off : off+n : off+n]})
 			}
 			a.Containers = append(a.Containers, c)
 		}

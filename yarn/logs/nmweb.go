@@ -234,17 +234,9 @@ func parseFramedLog(r *bufio.Reader, size int64) (Chunk, error) {
 		if length < 0 {
 			return ch, fmt.Errorf("%w: log header without LogLength", ErrFormat)
 		}
-		n := length
-		switch {
-		case size < 0 && -size < length:
-			n = -size
-		case size > 0 && size < length:
-			n = size
-		}
+		var n int64
+		ch.Start, n = logSpan(length, size)
 		ch.Length = length
-		if size < 0 {
-			ch.Start = length - n
-		}
 		ch.Data = make([]byte, n)
 		if _, err := io.ReadFull(r, ch.Data); err != nil {
 			return ch, fmt.Errorf("logs: log contents cut short: %w", err)
@@ -259,29 +251,36 @@ func parseFramedLog(r *bufio.Reader, size int64) (Chunk, error) {
 	return ch, nil
 }
 
-// FramedLog writes what the NodeManager sends for GET
-// …/containers/{id}/logs/{file}?size=size (for a server: the mini
-// cluster's NodeManagers).
-func FramedLog(w io.Writer, containerID, nodeID, file, lastModified string, data []byte, size int64, running bool) error {
-	length := int64(len(data))
-	start, n := int64(0), length
+// logSpan is the part of a file of length bytes that ?size=size asks
+// for (NMWebServices.getLogs): size > 0 its first size bytes, size < 0 its
+// last -size, 0 all of it.
+func logSpan(length, size int64) (start, n int64) {
 	switch {
 	case size < 0 && -size < length:
-		start, n = length+size, -size
+		return length + size, -size
 	case size > 0 && size < length:
-		n = size
+		return 0, size
 	}
-	var b strings.Builder
+	return 0, length
+}
+
+// FramedLog writes what the NodeManager sends for GET
+// …/containers/{id}/logs/{file}?size=size (for a server: the mini
+// cluster's NodeManagers) of a file of length bytes read from r; only the
+// bytes asked for are read.
+func FramedLog(w io.Writer, containerID, nodeID, file, lastModified string, r io.ReaderAt, length, size int64, running bool) error {
+	start, n := logSpan(length, size)
 	if n > 0 {
 		head := fmt.Sprintf("Container: %s on %s", containerID, nodeID)
-		fmt.Fprintf(&b, "%s\nLogAggregationType: %s\n%s\nLogType:%s\nLogLastModifiedTime:%s\nLogLength:%d\nLogContents:\n",
-			head, LogAggregationLocal, strings.Repeat("=", len(head)), file, lastModified, length)
-	}
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return err
-	}
-	if _, err := w.Write(data[start : start+n]); err != nil {
-		return err
+		if _, err := fmt.Fprintf(w, "%s\nLogAggregationType: %s\n%s\nLogType:%s\nLogLastModifiedTime:%s\nLogLength:%d\nLogContents:\n",
+			head, LogAggregationLocal, strings.Repeat("=", len(head)), file, lastModified, length); err != nil {
+			return err
+		}
+		if c, err := io.Copy(w, io.NewSectionReader(r, start, n)); err != nil {
+			return err
+		} else if c < n {
+			return fmt.Errorf("logs: %s shrank to %d bytes while being sent", file, start+c)
+		}
 	}
 	end := "End of LogType:" + file
 	foot := end + "."

@@ -240,6 +240,7 @@ type TFileWriter struct {
 	index   bytes.Buffer // TFileIndex entries, each VInt size + entry
 	first   []byte
 	lastKey []byte
+	chunk   []byte // the chunk encoder's buffer, reused across records
 	err     error
 }
 
@@ -280,7 +281,10 @@ func (t *TFileWriter) Append(key []byte, value func(w io.Writer) error) error {
 		t.first = append([]byte{}, key...)
 	}
 	t.lastKey = append(t.lastKey[:0], key...)
-	enc := &chunkEncoder{out: &t.block, buf: make([]byte, 0, chunkBufferSize)}
+	if t.chunk == nil {
+		t.chunk = make([]byte, 0, chunkBufferSize)
+	}
+	enc := &chunkEncoder{out: &t.block, buf: t.chunk[:0]}
 	if err := value(enc); err != nil {
 		t.err = err
 		return err
