@@ -23,7 +23,8 @@ import (
 // pendingLocked returns the amapi.Pending* code for the fleet's pending
 // requests and the same in words; f.mu is held.
 func (f *fleet) pendingLocked() (reason, detail string) {
-	if f.asked <= 0 {
+	asked := f.askedLocked()
+	if asked == 0 {
 		return amapi.PendingNone, ""
 	}
 	nodes := f.nodes.snapshot()
@@ -37,19 +38,19 @@ func (f *fleet) pendingLocked() (reason, detail string) {
 	if label != "" && len(nodes) > 0 && len(candidates) == 0 {
 		return amapi.PendingNodeLabel, fmt.Sprintf("%d TaskManager(s) pending: none of the %d nodes the AM knows has node label %q, "+
 			"and YARN places them only on such nodes; fix: start the session with a --node-label that nodes have (yarn cluster --list-node-labels), or none",
-			f.asked, len(nodes), label)
+			asked, len(nodes), label)
 	}
 	if len(candidates) > 0 && len(f.quarantined) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !f.quarantined[h] }) {
 		return amapi.PendingBlacklisted, fmt.Sprintf("%d TaskManager(s) pending: every node that could run one (%d) is blacklisted after TaskManager "+
-			"failures there; they come off the blacklist when their quarantine ends (see the restart policy's quarantined nodes)", f.asked, len(candidates))
+			"failures there; they come off the blacklist when their quarantine ends (see the restart policy's quarantined nodes)", asked, len(candidates))
 	}
 	if f.haveHeadroom && f.headroom.MemoryMB < f.req.Resource.MemoryMB {
 		return amapi.PendingNoRoom, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager can give this application %s more "+
 			"(its queue's limit or the cluster's free resources, whichever is less) and a TaskManager needs %s; they start as other "+
 			"containers end; fix: fewer or smaller TaskManagers (-n, -tm), or another queue (--queue)",
-			f.asked, memText(f.headroom), memText(f.req.Resource))
+			asked, memText(f.headroom), memText(f.req.Resource))
 	}
-	return amapi.PendingScheduling, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager has room and places containers as NodeManagers heartbeat", f.asked)
+	return amapi.PendingScheduling, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager has room and places containers as NodeManagers heartbeat", asked)
 }
 
 func memText(r yarn.Resource) string { return fmt.Sprintf("%d MB", max(r.MemoryMB, 0)) }

@@ -2,6 +2,7 @@ package am
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,7 +40,7 @@ func TestPendingReason(t *testing.T) {
 		{name: "the labelled node blacklisted", asked: 1, label: "gpu", quarantined: []string{"g"}, headroom: &room, reason: amapi.PendingBlacklisted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fleet{asked: tc.asked, nodes: newNodeView(nodes), req: yarn.ContainerRequest{Resource: tm, NodeLabel: tc.label}, quarantined: map[string]bool{}}
+			f := &fleet{askedAt: make([]time.Time, tc.asked), nodes: newNodeView(nodes), req: yarn.ContainerRequest{Resource: tm, NodeLabel: tc.label}, quarantined: map[string]bool{}}
 			for _, h := range tc.quarantined {
 				f.quarantined[h] = true
 			}

@@ -121,7 +121,7 @@ func New(opts Options) (*Runner, error) {
 	amo.Token = tok
 	amo.Logger = opts.Logger
 	// The fleet asks in batches of their own allocation request ids and
-	// counts what it asked itself (fleet.asked), so the RM's own
+	// counts what it asked itself (fleet.askedAt), so the RM's own
 	// decrements need not be echoed (YARN-1902).
 	amo.LeaveDecrementsToRM = true
 	nodes := newNodeView(opts.Spec.TaskManagers.ClusterNodes)
