@@ -62,9 +62,6 @@ type fleet struct {
 	// excess counts containers released unstarted because nobody wanted
 	// them.
 	excess int
-	// quarantined are the nodes the restart policy blacklisted: no
-	// node-local asks there (the blacklist wins anyway).
-	quarantined map[string]bool
 	// liveSeq numbers the liveness connections (live.go); wake, buffered,
 	// has the run loop reconcile at once after one closed.
 	liveSeq     uint64
@@ -274,7 +271,7 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 func (f *fleet) batchLocked(n int) []yarn.ContainerRequest {
 	var hosts []string
 	if f.spread {
-		hosts = f.nodes.spread(n, f.req.Resource, f.quarantined)
+		hosts = f.nodes.spread(n, f.req.Resource, f.tr.Quarantined()) // the blacklist wins anyway
 	}
 	out := make([]yarn.ContainerRequest, n)
 	for i := range out {
@@ -402,10 +399,6 @@ func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause 
 	}
 	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
 	if d.Quarantine != "" {
-		if f.quarantined == nil {
-			f.quarantined = map[string]bool{}
-		}
-		f.quarantined[d.Quarantine] = true
 		if err := f.amrm.Blacklist([]string{d.Quarantine}, nil); err != nil {
 			lg.Warn().Err(err).Msg("blacklisting refused")
 		}

@@ -40,7 +40,7 @@ func (f *fleet) pendingLocked() (reason, detail string) {
 			"and YARN places them only on such nodes; fix: start the session with a --node-label that nodes have (yarn cluster --list-node-labels), or none",
 			asked, len(nodes), label)
 	}
-	if len(candidates) > 0 && len(f.quarantined) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !f.quarantined[h] }) {
+	if q := f.tr.Quarantined(); len(candidates) > 0 && len(q) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !q[h] }) {
 		return amapi.PendingBlacklisted, fmt.Sprintf("%d TaskManager(s) pending: every node that could run one (%d) is blacklisted after TaskManager "+
 			"failures there; they come off the blacklist when their quarantine ends (see the restart policy's quarantined nodes)", asked, len(candidates))
 	}

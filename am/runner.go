@@ -447,11 +447,6 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 func (r *Runner) releaseQuarantines(now time.Time) {
 	if rel := r.fleet.tr.Release(now); len(rel) > 0 {
 		r.lg.Info().Strs("nodes", rel).Msg("quarantine over; taking nodes off the blacklist")
-		r.fleet.mu.Lock()
-		for _, n := range rel {
-			delete(r.fleet.quarantined, n)
-		}
-		r.fleet.mu.Unlock()
 		if err := r.amrm.Blacklist(nil, rel); err != nil {
 			r.lg.Warn().Err(err).Msg("blacklist removal refused")
 		}
