@@ -27,18 +27,12 @@ func (f *fleet) pendingLocked() (reason, detail string) {
 	if asked == 0 {
 		return amapi.PendingNone, ""
 	}
-	nodes := f.nodes.snapshot()
 	label := f.req.NodeLabel
-	var candidates []string // nodes of the request's partition
-	for _, n := range nodes {
-		if (label == "" && len(n.Labels) == 0) || (label != "" && slices.Contains(n.Labels, label)) {
-			candidates = append(candidates, n.Host)
-		}
-	}
-	if label != "" && len(nodes) > 0 && len(candidates) == 0 {
+	known, candidates := f.nodes.partition(label)
+	if label != "" && known > 0 && len(candidates) == 0 {
 		return amapi.PendingNodeLabel, fmt.Sprintf("%d TaskManager(s) pending: none of the %d nodes the AM knows has node label %q, "+
 			"and YARN places them only on such nodes; fix: start the session with a --node-label that nodes have (yarn cluster --list-node-labels), or none",
-			asked, len(nodes), label)
+			asked, known, label)
 	}
 	if q := f.tr.Quarantined(); len(candidates) > 0 && len(q) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !q[h] }) {
 		return amapi.PendingBlacklisted, fmt.Sprintf("%d TaskManager(s) pending: every node that could run one (%d) is blacklisted after TaskManager "+
@@ -68,13 +62,15 @@ func (f *fleet) updatePendingLocked() {
 	}
 }
 
-// snapshot copies the known nodes.
-func (v *nodeView) snapshot() []amapi.ClusterNode {
+// partition counts the known nodes and returns the hosts of those in
+// label's partition (no labels for "", else having label).
+func (v *nodeView) partition(label string) (known int, hosts []string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := make([]amapi.ClusterNode, 0, len(v.nodes))
 	for _, n := range v.nodes {
-		out = append(out, *n)
+		if (label == "" && len(n.Labels) == 0) || (label != "" && slices.Contains(n.Labels, label)) {
+			hosts = append(hosts, n.Host)
+		}
 	}
-	return out
+	return len(v.nodes), hosts
 }
