@@ -55,12 +55,6 @@ type fleet struct {
 	restarts    int
 	adopted     int
 	completions []amapi.Completion // the last keptCompletions, oldest first
-	// asked is the fleet's requests not yet matched by a container, as
-	// the fleet has seen it: lowered only when an allocate's response with
-	// the container is in hand (allocated), never while one is in flight,
-	// so a reconcile between the client taking a response and allocated
-	// does not ask again for what just arrived.
-	asked int
 	// batch is the allocation request id of the last batch of requests:
 	// each batch has ids of its own, so a total sent for it never
 	// overtakes containers allocated for an earlier one (YARN-1902).
@@ -68,18 +62,19 @@ type fleet struct {
 	// excess counts containers released unstarted because nobody wanted
 	// them.
 	excess int
-	// quarantined are the nodes the restart policy blacklisted: no
-	// node-local asks there (the blacklist wins anyway).
-	quarantined map[string]bool
 	// liveSeq numbers the liveness connections (live.go); wake, buffered,
 	// has the run loop reconcile at once after one closed.
 	liveSeq     uint64
 	earlyDeaths int
 	wake        chan struct{}
-	// askedAt are the times of the requests counted in asked, oldest
-	// first: an allocation observes the oldest one's wait
-	// (spindle_am_container_allocation_seconds), a withdrawal drops the
-	// newest.
+	// askedAt are the times of the fleet's requests not yet matched by a
+	// container (askedLocked counts them), as the fleet has seen it,
+	// oldest first: lowered only when an allocate's response with the
+	// container is in hand (allocated), never while one is in flight, so
+	// a reconcile between the client taking a response and allocated does
+	// not ask again for what just arrived. An allocation observes the
+	// oldest one's wait (spindle_am_container_allocation_seconds), a
+	// withdrawal drops the newest.
 	askedAt []time.Time
 	// registeredAt is when this attempt registered (adopt), and ready
 	// whether the fleet has reached its target since
@@ -173,6 +168,9 @@ func (f *fleet) setOpen(open bool) {
 
 func (f *fleet) countLocked(s tmState) int { return f.counts[s] }
 
+// askedLocked counts the fleet's requests not yet matched by a container.
+func (f *fleet) askedLocked() int { return len(f.askedAt) }
+
 // putLocked adds tm as id, setStateLocked moves tm to st, dropLocked
 // removes id: the only ways the map and the states change, so that
 // counting by state costs nothing (an allocate round touches every new
@@ -204,7 +202,7 @@ func (f *fleet) activeLocked() int {
 
 func (f *fleet) updateGaugesLocked() {
 	running := f.countLocked(tmRunning)
-	f.m.pending.Set(float64(f.asked))
+	f.m.pending.Set(float64(f.askedLocked()))
 	f.m.launching.Set(float64(f.countLocked(tmLaunching)))
 	f.m.running.Set(float64(running))
 	if !f.ready && !f.registeredAt.IsZero() && running >= f.target {
@@ -220,7 +218,7 @@ func (f *fleet) updateGaugesLocked() {
 func (f *fleet) short() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.asked > 0 || f.countLocked(tmLaunching) > 0 || f.activeLocked() < f.target
+	return f.askedLocked() > 0 || f.countLocked(tmLaunching) > 0 || f.activeLocked() < f.target
 }
 
 // progress is running / target.
@@ -242,7 +240,7 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 	if !f.open {
 		return false, time.Time{}, nil
 	}
-	want := f.target - f.activeLocked() - f.asked
+	want := f.target - f.activeLocked() - f.askedLocked()
 	switch {
 	case want > 0:
 		if h := f.tr.HoldUntil(); now.Before(h) {
@@ -254,7 +252,6 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 			if err := f.amrm.AddRequest(r); err != nil {
 				return changed, hold, &Final{Status: yarn.FinalFailed, Diagnostics: fmt.Sprintf("cannot request TaskManagers: %v", err)}
 			}
-			f.asked++
 			f.askedAt = append(f.askedAt, now)
 			changed = true
 		}
@@ -274,7 +271,7 @@ func (f *fleet) reconcile(now time.Time) (changed bool, hold time.Time, fin *Fin
 func (f *fleet) batchLocked(n int) []yarn.ContainerRequest {
 	var hosts []string
 	if f.spread {
-		hosts = f.nodes.spread(n, f.req.Resource, f.quarantined)
+		hosts = f.nodes.spread(n, f.req.Resource, f.tr.Quarantined()) // the blacklist wins anyway
 	}
 	out := make([]yarn.ContainerRequest, n)
 	for i := range out {
@@ -297,7 +294,6 @@ func (f *fleet) removeLocked(n int) int {
 			done++
 		}
 	}
-	f.asked = max(f.asked-done, 0)
 	f.askedAt = f.askedAt[:max(len(f.askedAt)-done, 0)]
 	return done
 }
@@ -307,7 +303,7 @@ func (f *fleet) withdraw() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.removeLocked(len(f.amrm.OutstandingRequests()))
-	f.asked, f.askedAt = 0, nil
+	f.askedAt = nil
 }
 
 // allocated takes what one heartbeat brought: it keeps the new
@@ -324,12 +320,9 @@ func (f *fleet) allocated(res *yarn.AllocateResult, now time.Time) ([]yarn.Conta
 	f.headroom, f.haveHeadroom = res.Headroom, true
 	for _, c := range res.Allocated {
 		f.m.allocated.Inc()
-		if c.Priority == f.req.Priority {
-			f.asked = max(f.asked-1, 0) // the client matched it to one of ours
-			if len(f.askedAt) > 0 {
-				f.m.allocation.Observe(max(now.Sub(f.askedAt[0]).Seconds(), 0))
-				f.askedAt = f.askedAt[1:]
-			}
+		if c.Priority == f.req.Priority && len(f.askedAt) > 0 { // the client matched it to one of ours
+			f.m.allocation.Observe(max(now.Sub(f.askedAt[0]).Seconds(), 0))
+			f.askedAt = f.askedAt[1:]
 		}
 		f.nodes.seen(c.Node.Host, c.Resource)
 		if !f.open || f.activeLocked() >= f.target {
@@ -406,10 +399,6 @@ func (f *fleet) recordFailureLocked(fl amapi.Failure, class, what string, cause 
 	}
 	lg.Warn().Err(cause).Dur("backoff", d.Delay).Str("reason", d.Reason).Str("code", string(d.Code)).Msg(what + "; replacing it")
 	if d.Quarantine != "" {
-		if f.quarantined == nil {
-			f.quarantined = map[string]bool{}
-		}
-		f.quarantined[d.Quarantine] = true
 		if err := f.amrm.Blacklist([]string{d.Quarantine}, nil); err != nil {
 			lg.Warn().Err(err).Msg("blacklisting refused")
 		}
@@ -590,7 +579,7 @@ func (f *fleet) stopAll(ctx context.Context, timeout time.Duration) {
 func (f *fleet) fill(s *amapi.Status, user string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s.Target, s.Pending, s.Excess = f.target, f.asked, f.excess
+	s.Target, s.Pending, s.Excess = f.target, f.askedLocked(), f.excess
 	s.PendingReason, s.PendingDetail = f.pendingLocked()
 	s.Launching, s.Running = f.countLocked(tmLaunching), f.countLocked(tmRunning)
 	s.Adopted, s.Restarts = f.adopted, f.restarts

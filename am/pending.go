@@ -23,33 +23,28 @@ import (
 // pendingLocked returns the amapi.Pending* code for the fleet's pending
 // requests and the same in words; f.mu is held.
 func (f *fleet) pendingLocked() (reason, detail string) {
-	if f.asked <= 0 {
+	asked := f.askedLocked()
+	if asked == 0 {
 		return amapi.PendingNone, ""
 	}
-	nodes := f.nodes.snapshot()
 	label := f.req.NodeLabel
-	var candidates []string // nodes of the request's partition
-	for _, n := range nodes {
-		if (label == "" && len(n.Labels) == 0) || (label != "" && slices.Contains(n.Labels, label)) {
-			candidates = append(candidates, n.Host)
-		}
-	}
-	if label != "" && len(nodes) > 0 && len(candidates) == 0 {
+	known, candidates := f.nodes.partition(label)
+	if label != "" && known > 0 && len(candidates) == 0 {
 		return amapi.PendingNodeLabel, fmt.Sprintf("%d TaskManager(s) pending: none of the %d nodes the AM knows has node label %q, "+
 			"and YARN places them only on such nodes; fix: start the session with a --node-label that nodes have (yarn cluster --list-node-labels), or none",
-			f.asked, len(nodes), label)
+			asked, known, label)
 	}
-	if len(candidates) > 0 && len(f.quarantined) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !f.quarantined[h] }) {
+	if q := f.tr.Quarantined(); len(candidates) > 0 && len(q) > 0 && !slices.ContainsFunc(candidates, func(h string) bool { return !q[h] }) {
 		return amapi.PendingBlacklisted, fmt.Sprintf("%d TaskManager(s) pending: every node that could run one (%d) is blacklisted after TaskManager "+
-			"failures there; they come off the blacklist when their quarantine ends (see the restart policy's quarantined nodes)", f.asked, len(candidates))
+			"failures there; they come off the blacklist when their quarantine ends (see the restart policy's quarantined nodes)", asked, len(candidates))
 	}
 	if f.haveHeadroom && f.headroom.MemoryMB < f.req.Resource.MemoryMB {
 		return amapi.PendingNoRoom, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager can give this application %s more "+
 			"(its queue's limit or the cluster's free resources, whichever is less) and a TaskManager needs %s; they start as other "+
 			"containers end; fix: fewer or smaller TaskManagers (-n, -tm), or another queue (--queue)",
-			f.asked, memText(f.headroom), memText(f.req.Resource))
+			asked, memText(f.headroom), memText(f.req.Resource))
 	}
-	return amapi.PendingScheduling, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager has room and places containers as NodeManagers heartbeat", f.asked)
+	return amapi.PendingScheduling, fmt.Sprintf("%d TaskManager(s) pending: the ResourceManager has room and places containers as NodeManagers heartbeat", asked)
 }
 
 func memText(r yarn.Resource) string { return fmt.Sprintf("%d MB", max(r.MemoryMB, 0)) }
@@ -67,13 +62,15 @@ func (f *fleet) updatePendingLocked() {
 	}
 }
 
-// snapshot copies the known nodes.
-func (v *nodeView) snapshot() []amapi.ClusterNode {
+// partition counts the known nodes and returns the hosts of those in
+// label's partition (no labels for "", else having label).
+func (v *nodeView) partition(label string) (known int, hosts []string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := make([]amapi.ClusterNode, 0, len(v.nodes))
 	for _, n := range v.nodes {
-		out = append(out, *n)
+		if (label == "" && len(n.Labels) == 0) || (label != "" && slices.Contains(n.Labels, label)) {
+			hosts = append(hosts, n.Host)
+		}
 	}
-	return out
+	return len(v.nodes), hosts
 }

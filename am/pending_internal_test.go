@@ -2,6 +2,7 @@ package am
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,10 +40,11 @@ func TestPendingReason(t *testing.T) {
 		{name: "the labelled node blacklisted", asked: 1, label: "gpu", quarantined: []string{"g"}, headroom: &room, reason: amapi.PendingBlacklisted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fleet{asked: tc.asked, nodes: newNodeView(nodes), req: yarn.ContainerRequest{Resource: tm, NodeLabel: tc.label}, quarantined: map[string]bool{}}
+			tr := NewTracker("TaskManager", amapi.RestartPolicy{}, nil)
 			for _, h := range tc.quarantined {
-				f.quarantined[h] = true
+				tr.quarantined[h] = time.Now().Add(time.Hour)
 			}
+			f := &fleet{askedAt: make([]time.Time, tc.asked), nodes: newNodeView(nodes), req: yarn.ContainerRequest{Resource: tm, NodeLabel: tc.label}, tr: tr}
 			if tc.headroom != nil {
 				f.headroom, f.haveHeadroom = *tc.headroom, true
 			}

@@ -239,6 +239,21 @@ func (t *Tracker) Release(now time.Time) []string {
 	return out
 }
 
+// Quarantined is the set of nodes in quarantine (until Release takes
+// them out); nil if none.
+func (t *Tracker) Quarantined() map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.quarantined) == 0 {
+		return nil
+	}
+	out := make(map[string]bool, len(t.quarantined))
+	for n := range t.quarantined {
+		out[n] = true
+	}
+	return out
+}
+
 // NextRelease is when the next quarantine ends; zero if none.
 func (t *Tracker) NextRelease() time.Time {
 	t.mu.Lock()

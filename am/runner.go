@@ -121,7 +121,7 @@ func New(opts Options) (*Runner, error) {
 	amo.Token = tok
 	amo.Logger = opts.Logger
 	// The fleet asks in batches of their own allocation request ids and
-	// counts what it asked itself (fleet.asked), so the RM's own
+	// counts what it asked itself (fleet.askedAt), so the RM's own
 	// decrements need not be echoed (YARN-1902).
 	amo.LeaveDecrementsToRM = true
 	nodes := newNodeView(opts.Spec.TaskManagers.ClusterNodes)
@@ -447,11 +447,6 @@ func (r *Runner) loop(jmExit <-chan jmExit) error {
 func (r *Runner) releaseQuarantines(now time.Time) {
 	if rel := r.fleet.tr.Release(now); len(rel) > 0 {
 		r.lg.Info().Strs("nodes", rel).Msg("quarantine over; taking nodes off the blacklist")
-		r.fleet.mu.Lock()
-		for _, n := range rel {
-			delete(r.fleet.quarantined, n)
-		}
-		r.fleet.mu.Unlock()
 		if err := r.amrm.Blacklist(nil, rel); err != nil {
 			r.lg.Warn().Err(err).Msg("blacklist removal refused")
 		}

@@ -3,6 +3,7 @@ package amapi
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"unicode/utf8"
@@ -54,7 +55,7 @@ type Result struct {
 }
 
 // ReadResultFile reads the Result a JobManager wrote at path; nil, nil
-// if it wrote none. Only the first MaxResultBytes*4 bytes are read.
+// if it wrote none. A file longer than 4*MaxResultBytes is an error.
 func ReadResultFile(path string) (*Result, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -64,28 +65,19 @@ func ReadResultFile(path string) (*Result, error) {
 		return nil, err
 	}
 	defer f.Close()
+	const limit = 4 * MaxResultBytes
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && len(b) > limit {
+		err = fmt.Errorf("longer than %d bytes", limit)
+	}
 	var r Result
-	if err := json.NewDecoder(&limitedReader{f, 4 * MaxResultBytes}).Decode(&r); err != nil {
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("the JobManager's result %s: %w", path, err)
 	}
 	return &r, nil
-}
-
-type limitedReader struct {
-	f *os.File
-	n int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, fmt.Errorf("longer than %d bytes", 4*MaxResultBytes)
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= n
-	return n, err
 }
 
 // DiagnosticsLine is r as one diagnostics line (ResultPrefix and JSON),

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spindle-yarn/spindle/amapi"
 )
 
 // Role is the Flink process a launcher starts.
@@ -597,26 +599,18 @@ func (e *environ) list() []string {
 // directory, that hands env.java.opts* to a JDK 9+ JVM.
 const JVMOptionsFile = "jvm-options"
 
-// writeArgFile writes args to path (mode 0600) in the JDK's argument-file
-// syntax (java @file): one argument a line, double-quoted, backslash and
-// quote escaped. It returns path.
+// writeArgFile writes args to path (mode 0600, as amapi.WriteTokenFile
+// writes a private file) in the JDK's argument-file syntax (java @file):
+// one argument a line, double-quoted, backslash and quote escaped. It
+// returns path.
 func writeArgFile(path string, args []string) (string, error) {
 	var b strings.Builder
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 	for _, a := range args {
 		b.WriteString(`"` + r.Replace(a) + `"` + "\n")
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := amapi.WriteTokenFile(path, []byte(b.String())); err != nil {
 		return "", err
 	}
-	if err := f.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
-		f.Close()
-		return "", err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return "", err
-	}
-	return path, f.Close()
+	return path, nil
 }
