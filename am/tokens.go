@@ -170,7 +170,7 @@ func (r *Runner) installTokens(creds *yarn.Credentials) string {
 	r.credChanged = make(chan struct{})
 	r.mu.Unlock()
 	if f := r.opts.TokenFile; f != "" {
-		if err := amapi.WriteTokenFile(f, merged.Marshal()); err != nil {
+		if err := amapi.WritePrivateFile(f, merged.Marshal()); err != nil {
 			r.lg.Warn().Err(err).Msg("could not rewrite the container's token file; the JobManager keeps its old tokens")
 		}
 	}

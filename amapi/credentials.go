@@ -34,10 +34,11 @@ const CredentialsGenerationHeader = "Spindle-Credentials-Generation"
 // NewCredentialsSecret returns a fresh secret for CredentialsSecretAlias.
 func NewCredentialsSecret() ([]byte, error) { return NewStopSecret() }
 
-// WriteTokenFile replaces a container's token file with b (Hadoop's token
-// storage format) atomically: readers see the old file or the new one,
-// never a part.
-func WriteTokenFile(path string, b []byte) (err error) {
+// WritePrivateFile replaces the file at path with b atomically, mode
+// 0600: readers see the old file or the new one, never a part. It writes
+// a container's token file (Hadoop's token storage format) and the
+// launchers' private files (Flink's JVM options).
+func WritePrivateFile(path string, b []byte) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ type FollowOptions struct {
 
 // FollowCredentials keeps a container's token file current while ctx
 // lasts: it long-polls the AM's CredentialsPath and rewrites the file
-// (WriteTokenFile) with each new generation, the AM of a later attempt
+// (WritePrivateFile) with each new generation, the AM of a later attempt
 // included. It returns nil at once when the token file holds no
 // credentials secret (the application does not refresh its tokens), else
 // when ctx ends.
@@ -211,7 +212,7 @@ func follow(ctx context.Context, o FollowOptions, url, attempt string, secret []
 	if err != nil || gen == "" {
 		return "", err
 	}
-	if err := WriteTokenFile(o.TokenFile, b); err != nil {
+	if err := WritePrivateFile(o.TokenFile, b); err != nil {
 		return "", err
 	}
 	return gen, nil

@@ -599,8 +599,8 @@ func (e *environ) list() []string {
 // directory, that hands env.java.opts* to a JDK 9+ JVM.
 const JVMOptionsFile = "jvm-options"
 
-// writeArgFile writes args to path (mode 0600, as amapi.WriteTokenFile
-// writes a private file) in the JDK's argument-file syntax (java @file):
+// writeArgFile writes args to path (mode 0600) in the JDK's argument-file
+// syntax (java @file):
 // one argument a line, double-quoted, backslash and quote escaped. It
 // returns path.
 func writeArgFile(path string, args []string) (string, error) {
@@ -609,7 +609,7 @@ func writeArgFile(path string, args []string) (string, error) {
 	for _, a := range args {
 		b.WriteString(`"` + r.Replace(a) + `"` + "\n")
 	}
-	if err := amapi.WriteTokenFile(path, []byte(b.String())); err != nil {
+	if err := amapi.WritePrivateFile(path, []byte(b.String())); err != nil {
 		return "", err
 	}
 	return path, nil
