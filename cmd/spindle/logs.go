@@ -120,12 +120,7 @@ func (e *environment) logs(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rm, err := e.rmClient()
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	rep, err := rm.GetApplicationReport(c.Context, id)
+	rep, err := e.appReport(c.Context, id)
 	if err != nil {
 		return err
 	}
