@@ -78,7 +78,11 @@ const Redacted = "<redacted>"
 // secretName matches variable names that hold secrets: *PASS* (password,
 // passwd, passphrase), *PWD*, *SECRET*, *TOKEN*, *KEY* (keys, keystores),
 // credentials, keytabs and anything marked _PRIVATE.
-var secretName = regexp.MustCompile(`(?i)(pass|pwd|secret|token|key|credential|private)`)
+var secretName = regexp.MustCompile(`(?i)(` + secretWords + `)`)
+
+// secretWords are the words that mark a name as a secret's (secretName,
+// secretProperty).
+const secretWords = `pass|pwd|secret|token|key|credential|private`
 
 // urlPassword matches the password of a user:password@ URL.
 // (A password may hold '/', as cloud keys do; a host:port/path@… is
@@ -125,7 +129,7 @@ func RedactPreviews(pv []amapi.ProcessPreview) []amapi.ProcessPreview {
 // secretProperty matches a -Dkey=value whose key is named like a secret
 // (a JVM option: -Djavax.net.ssl.keyStorePassword=…), alone or among
 // other words (env.java.opts).
-var secretProperty = regexp.MustCompile(`(?i)((?:^|\s)-D[^=\s]*(?:pass|pwd|secret|token|key|credential|private)[^=\s]*=)\S*`)
+var secretProperty = regexp.MustCompile(`(?i)((?:^|\s)-D[^=\s]*(?:` + secretWords + `)[^=\s]*=)\S*`)
 
 // redactArg redacts the values of -Dkey=value words whose key is named
 // like a secret, and URL passwords.

@@ -92,6 +92,10 @@ var (
 	defaultPartition = "<DEFAULT_PARTITION>"
 )
 
+// clusterEmpty is the reason of an AM that waits for the first NodeManager.
+var clusterEmpty = Waiting{Reason: ReasonClusterEmpty, Message: "the cluster has no running NodeManager, so YARN cannot place the AM",
+	Fix: "start NodeManagers (yarn node -list -all shows their states)"}
+
 func findResource(re *regexp.Regexp, s string) (yarn.Resource, bool) {
 	m := re.FindStringSubmatch(s)
 	if m == nil {
@@ -152,8 +156,7 @@ func ClassifyWaiting(diag, queue string, am yarn.Resource) (w Waiting, ok bool) 
 				"or ask for a smaller JobManager (-jm); or submit to another queue (--queue)",
 				queueKey(queue, "user-limit-factor"), queueKey(queue, "minimum-user-limit-percent"), share)}, true
 	case strings.Contains(diag, "Skipping AM assignment as cluster resource is empty"):
-		return Waiting{Reason: ReasonClusterEmpty, Message: "the cluster has no running NodeManager, so YARN cannot place the AM",
-			Fix: "start NodeManagers (yarn node -list -all shows their states)"}, true
+		return clusterEmpty, true
 	case strings.HasPrefix(diag, "AM Container for ") && strings.Contains(diag, "Failing this attempt"):
 		first, _, _ := strings.Cut(diag, "\n")
 		return Waiting{Reason: ReasonAttemptFailed, Message: "the previous AM attempt failed (" + strings.TrimSpace(first) + "); YARN starts the next one",
@@ -178,8 +181,7 @@ func classifyActivated(diag, queue string, am yarn.Resource) (Waiting, bool) {
 				Message: fmt.Sprintf("no running NodeManager has node label %q (its partition has no resources), so the AM cannot be placed", part),
 				Fix:     "use another --node-label (yarn cluster --list-node-labels; yarn node -list -showDetails shows each node's labels), or none"}, true
 		}
-		return Waiting{Reason: ReasonClusterEmpty, Message: "the cluster has no running NodeManager, so YARN cannot place the AM",
-			Fix: "start NodeManagers (yarn node -list -all shows their states)"}, true
+		return clusterEmpty, true
 	}
 	used, haveUsed := findResource(reQueueUsedRes, diag)
 	maxRes, haveMax := findResource(reQueueMaxRes, diag)

@@ -185,9 +185,6 @@ func (f PropertiesFile) Forget(id yarn.ApplicationID) error {
 	if f.Path == "" {
 		return nil
 	}
-	if _, err := os.Stat(f.Path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	return f.update(false, func(es []entry) []entry {
 		out := es[:0:0]
 		for _, e := range es {

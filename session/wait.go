@@ -47,10 +47,6 @@ func WaitReady(ctx context.Context, c Clients, id yarn.ApplicationID, interval t
 }
 
 func isEnded(state string) bool {
-	for _, st := range []yarn.AppState{yarn.StateFinished, yarn.StateFailed, yarn.StateKilled} {
-		if state == st.String() {
-			return true
-		}
-	}
-	return false
+	st, err := yarn.ParseAppState(state)
+	return err == nil && st.Terminal()
 }

@@ -154,12 +154,7 @@ func (e *environment) appStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rm, err := e.rmClient()
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	r, err := rm.GetApplicationReport(c.Context, id)
+	r, err := e.appReport(c.Context, id)
 	if err != nil {
 		return err
 	}

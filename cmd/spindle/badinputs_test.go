@@ -94,6 +94,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"gc", "--older-than", "soon"}, env(deadConf), exitUsage, `invalid value "soon" for flag -older-than: parse error: want a duration such as 90s, 30m or 2h`},
 		{[]string{"session", "start", "-d", "-n", "two"}, env(deadConf), exitUsage, "want a whole number"},
 		{[]string{"gc", "old"}, env(deadConf), exitUsage, "gc takes no arguments"},
+		{[]string{"logs", "--container", "c1", "application_1795317067845_0099"}, env(deadConf), exitUsage, `logs: --container: yarn: malformed id "c1": want container_`},
 		{[]string{"session", "status"}, env(deadConf), exitUsage, "pass an APP_ID or start one with `spindle session start`"},
 		{[]string{"session", "start", "now"}, env(deadConf), exitUsage, "session start takes no arguments"},
 		{[]string{"run"}, env(deadConf), exitUsage, "run: no job"},

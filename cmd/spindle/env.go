@@ -351,6 +351,17 @@ func (e *environment) rmClient() (*yarn.RMClient, error) {
 	return e.newRMClient(true)
 }
 
+// appReport is application id's report, asked of a bounded RM client
+// (rmClient) that is closed again at once.
+func (e *environment) appReport(ctx context.Context, id yarn.ApplicationID) (yarn.AppReport, error) {
+	rm, err := e.rmClient()
+	if err != nil {
+		return yarn.AppReport{}, err
+	}
+	defer rm.Close()
+	return rm.GetApplicationReport(ctx, id)
+}
+
 // submitRMClient is the RM client that submits and follows an
 // application once every check passed: it keeps the configuration's
 // failover budget (Hadoop's 15 minutes by default; --rm-timeout when

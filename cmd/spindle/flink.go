@@ -245,15 +245,5 @@ func removeFlinkYarnProperties(p amapi.Payload, id yarn.ApplicationID) error {
 	if err != nil || path == "" {
 		return err
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(string(b), "\napplicationID="+id.String()+"\n") {
-		return nil
-	}
-	return os.Remove(path)
+	return removeIfNames(path, id)
 }

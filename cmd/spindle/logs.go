@@ -116,16 +116,16 @@ func (e *environment) logs(c *cli.Context) error {
 	if c.Int("tail") < 0 {
 		return usageError{fmt.Errorf("logs: --tail %d: want a number of lines ≥ 0", c.Int("tail"))}
 	}
+	if c.IsSet("container") {
+		if _, err := yarn.ParseContainerID(c.String("container")); err != nil {
+			return usageError{fmt.Errorf("logs: --container: %w", err)}
+		}
+	}
 	hc, err := e.hadoopConf()
 	if err != nil {
 		return err
 	}
-	rm, err := e.rmClient()
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	rep, err := rm.GetApplicationReport(c.Context, id)
+	rep, err := e.appReport(c.Context, id)
 	if err != nil {
 		return err
 	}
@@ -155,9 +155,6 @@ func (e *environment) logs(c *cli.Context) error {
 			}
 		}
 		if len(targets) == 0 {
-			if _, err := yarn.ParseContainerID(want); err != nil {
-				return usageError{fmt.Errorf("logs: --container: %w", err)}
-			}
 			return fmt.Errorf("logs: %s is not a container of %s that Spindle can find (%s); run spindle logs %s to list them",
 				want, id, strings.Join(l.Notes, "; "), id)
 		}

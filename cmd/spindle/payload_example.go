@@ -142,12 +142,7 @@ func (e *environment) wordcount(c *cli.Context) error {
 // runWordCount submits the word count to session id's JobManager and
 // waits for its end; *waiting says what it waits on.
 func (e *environment) runWordCount(ctx context.Context, c *cli.Context, id yarn.ApplicationID, out string, waiting *string) error {
-	rm, err := e.rmClient()
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	rep, err := rm.GetApplicationReport(ctx, id)
+	rep, err := e.appReport(ctx, id)
 	if err != nil {
 		return err
 	}

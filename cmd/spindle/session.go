@@ -313,7 +313,7 @@ func (e *environment) sessionStop(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	e.forgetSession(id, nil) // Flink's file too
+	e.forgetFlinkSession(id, nil) // session.Stop forgot this cluster's entry
 	r := res.Report
 	if out == "json" {
 		(&printer{w: e.stdout, json: true}).value(map[string]any{"app_id": id.String(), "state": r.State.String(), "final_status": r.FinalStatus.String(),

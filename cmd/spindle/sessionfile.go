@@ -47,10 +47,8 @@ func (e *environment) resolveSession(given *yarn.ApplicationID) (yarn.Applicatio
 }
 
 // forgetSession removes the records of an ended session: this cluster's
-// entry of the properties file and Flink's .yarn-properties-<user>, each
-// only if it names id. Flink's file is where p's distribution puts it,
-// or, without p (attach, stop: the payload is not known), at Flink's
-// default location and where $FLINK_HOME's distribution puts it.
+// entry of the properties file and Flink's .yarn-properties-<user>
+// (forgetFlinkSession), each only if it names id.
 func (e *environment) forgetSession(id yarn.ApplicationID, p amapi.Payload) {
 	f, err := e.propertiesFile()
 	if err == nil {
@@ -59,6 +57,14 @@ func (e *environment) forgetSession(id yarn.ApplicationID, p amapi.Payload) {
 	if err != nil {
 		e.log.Warn().Err(err).Stringer("app_id", id).Msg("could not forget the ended session in the properties file")
 	}
+	e.forgetFlinkSession(id, p)
+}
+
+// forgetFlinkSession removes Flink's .yarn-properties-<user> if it names
+// id: where p's distribution puts it, or, without p (attach, stop: the
+// payload is not known), at Flink's default location and where
+// $FLINK_HOME's distribution puts it.
+func (e *environment) forgetFlinkSession(id yarn.ApplicationID, p amapi.Payload) {
 	if p != nil {
 		if err := removeFlinkYarnProperties(p, id); err != nil {
 			e.log.Warn().Err(err).Msg("could not remove Flink's .yarn-properties file")
