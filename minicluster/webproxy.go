@@ -325,11 +325,7 @@ func (r *ResourceManager) ApplicationReport(_ context.Context, id yarn.Applicati
 	if app == nil {
 		return yarn.AppReport{}, fmt.Errorf("minicluster: %s: %w", id, yarn.ErrApplicationNotFound)
 	}
-	p := r.appReportLocked(app)
-	return yarn.AppReport{ID: id, User: p.GetUser(), Name: p.GetName(), Queue: p.GetQueue(), Type: p.GetApplicationType(),
-		Host: p.GetHost(), RPCPort: p.GetRpcPort(), TrackingURL: p.GetTrackingUrl(), OriginalTrackingURL: p.GetOriginalTrackingUrl(),
-		Diagnostics: p.GetDiagnostics(), State: yarn.AppState(p.GetYarnApplicationState()), FinalStatus: yarn.FinalStatus(p.GetFinalApplicationStatus()),
-		Progress: p.GetProgress()}, nil
+	return yarn.AppReportFromProto(r.appReportLocked(app)), nil
 }
 
 // WebAddress is yarn.resourcemanager.webapp.address: where tracking URLs

@@ -289,7 +289,9 @@ func msTime(ms int64) time.Time {
 	return time.UnixMilli(ms)
 }
 
-func appReportFromProto(p *yarnpb.ApplicationReportProto) AppReport {
+// AppReportFromProto converts an ApplicationReportProto (what
+// getApplicationReport and getApplications answer) into an AppReport.
+func AppReportFromProto(p *yarnpb.ApplicationReportProto) AppReport {
 	r := AppReport{
 		ID: AppIDFromProto(p.GetApplicationId()), CurrentAttempt: AttemptIDFromProto(p.GetCurrentApplicationAttemptId()),
 		User: p.GetUser(), Queue: p.GetQueue(), Name: p.GetName(), Type: p.GetApplicationType(),
@@ -359,7 +361,7 @@ func queueInfoFromProto(p *yarnpb.QueueInfoProto) QueueInfo {
 		q.Children = append(q.Children, queueInfoFromProto(c))
 	}
 	for _, a := range p.GetApplications() {
-		q.Applications = append(q.Applications, appReportFromProto(a))
+		q.Applications = append(q.Applications, AppReportFromProto(a))
 	}
 	return q
 }

@@ -235,7 +235,7 @@ func (c *RMClient) GetApplicationReport(ctx context.Context, id ApplicationID) (
 	if err != nil {
 		return AppReport{}, mapError(err, "yarn: report of %s", id)
 	}
-	return appReportFromProto(resp.GetApplicationReport()), nil
+	return AppReportFromProto(resp.GetApplicationReport()), nil
 }
 
 // AppFilter selects applications; empty fields match everything.
@@ -269,7 +269,7 @@ func (c *RMClient) GetApplications(ctx context.Context, f AppFilter) ([]AppRepor
 	}
 	out := make([]AppReport, 0, len(resp.GetApplications()))
 	for _, a := range resp.GetApplications() {
-		out = append(out, appReportFromProto(a))
+		out = append(out, AppReportFromProto(a))
 	}
 	return out, nil
 }
