@@ -50,8 +50,8 @@ func (v *nodeView) update(rs []yarn.NodeReport) {
 			delete(v.nodes, r.ID.Host)
 			continue
 		}
-		v.nodes[r.ID.Host] = &amapi.ClusterNode{Host: r.ID.Host, Rack: r.Rack, CapabilityMB: r.Capability.MemoryMB, CapabilityVCores: r.Capability.VCores,
-			AvailableMB: r.Capability.MemoryMB - r.Used.MemoryMB, AvailableVCores: r.Capability.VCores - r.Used.VCores, Labels: r.Labels}
+		n := amapi.ClusterNodeFromReport(r)
+		v.nodes[r.ID.Host] = &n
 	}
 }
 

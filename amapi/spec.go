@@ -158,6 +158,15 @@ type ClusterNode struct {
 	Labels           []string `json:"labels,omitempty"`
 }
 
+// ClusterNodeFromReport is the ClusterNode of an RM node report: what the
+// submitter puts in the spec and what the AM's node view keeps current.
+// Free memory and vcores are floored at 0 (an overcommitted node has no
+// room, not negative room).
+func ClusterNodeFromReport(r yarn.NodeReport) ClusterNode {
+	return ClusterNode{Host: r.ID.Host, Rack: r.Rack, CapabilityMB: r.Capability.MemoryMB, CapabilityVCores: r.Capability.VCores,
+		AvailableMB: max(r.Capability.MemoryMB-r.Used.MemoryMB, 0), AvailableVCores: max(r.Capability.VCores-r.Used.VCores, 0), Labels: r.Labels}
+}
+
 // StagingSpec locates the application's staging directory (see package
 // hdfs): <Home>/.spindle/<application id> on FS, owned by User.
 type StagingSpec struct {

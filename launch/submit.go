@@ -99,9 +99,7 @@ func Submit(ctx context.Context, o SubmitOptions, sub *Submission) (_ *Submitted
 			lg.Warn().Err(err).Msg("could not list the cluster's nodes; the AM will ask for any host")
 		}
 		for _, n := range nodes {
-			tm.ClusterNodes = append(tm.ClusterNodes, amapi.ClusterNode{Host: n.ID.Host, Rack: n.Rack, CapabilityMB: n.Capability.MemoryMB,
-				CapabilityVCores: n.Capability.VCores, AvailableMB: max(n.Capability.MemoryMB-n.Used.MemoryMB, 0),
-				AvailableVCores: max(n.Capability.VCores-n.Used.VCores, 0), Labels: n.Labels})
+			tm.ClusterNodes = append(tm.ClusterNodes, amapi.ClusterNodeFromReport(n))
 		}
 	}
 	tempDir := o.TempDir
