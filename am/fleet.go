@@ -87,6 +87,9 @@ type fleet struct {
 	// one came), for telling why TaskManagers stay pending (pending.go).
 	headroom     yarn.Resource
 	haveHeadroom bool
+	// pendingShown is the reason the pending-reason gauge shows (""
+	// before the first update).
+	pendingShown string
 }
 
 type tmState string
