@@ -293,8 +293,22 @@ func (s *logsSource) readAggregatedDir(ctx context.Context, dir string) (map[str
 		return nil, err
 	}
 	var names []string
-	read := func(name string) ([]byte, error) {
-		return readFileLimited(path.Join(p, name), maxAggregatedFile)
+	// parse decodes one node's file: a local one in place (io.ReaderAt),
+	// a remote one once read.
+	parse := func(name string) (*logs.AggregatedFile, error) {
+		f, err := os.Open(path.Join(p, name))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if fi.Size() > maxAggregatedFile {
+			return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), int64(maxAggregatedFile))
+		}
+		return logs.ReadAggregated(f, fi.Size(), maxAggregatedFile)
 	}
 	if local {
 		ents, err := os.ReadDir(p)
@@ -312,18 +326,20 @@ func (s *logsSource) readAggregatedDir(ctx context.Context, dir string) (map[str
 		if names, err = st.ReadDirAt(ctx, p); err != nil {
 			return nil, err
 		}
-		read = func(name string) ([]byte, error) { return st.ReadFileAt(ctx, path.Join(p, name), maxAggregatedFile) }
+		parse = func(name string) (*logs.AggregatedFile, error) {
+			b, err := st.ReadFileAt(ctx, path.Join(p, name), maxAggregatedFile)
+			if err != nil {
+				return nil, err
+			}
+			return logs.ReadAggregated(bytes.NewReader(b), int64(len(b)), maxAggregatedFile)
+		}
 	}
 	out := map[string]*logs.AggregatedFile{}
 	for _, n := range names {
 		if strings.HasSuffix(n, ".tmp") {
 			continue // still being uploaded
 		}
-		b, err := read(n)
-		if err != nil {
-			return nil, err
-		}
-		a, err := logs.ReadAggregated(bytes.NewReader(b), int64(len(b)), maxAggregatedFile)
+		a, err := parse(n)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path.Join(dir, n), err)
 		}
@@ -335,19 +351,6 @@ func (s *logsSource) readAggregatedDir(ctx context.Context, dir string) (map[str
 		}
 	}
 	return out, nil
-}
-
-func readFileLimited(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
-	}
-	return b, err
 }
 
 // localPath says whether a remote log dir is on this machine's file
